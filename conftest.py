@@ -1,0 +1,2 @@
+# The harness plugin is loaded through its pytest11 entry point; pytester comes from pytest.
+pytest_plugins = ["pytester"]

@@ -1,0 +1,5 @@
+"""A pytest benchmark and regression harness for local LLM servers."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,69 @@
+"""The `harness` command: a thin dispatcher over subcommands that live with their concern.
+
+Each subcommand module exposes `register(subparsers)`, which adds its parser and sets
+`func` (a callable taking the parsed namespace and returning an exit code). Modules are
+imported lazily by name so `harness --help` stays fast and one broken optional
+dependency does not take the whole command down.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+from typing import cast
+
+from harness import __version__
+from harness.errors import HarnessError
+
+# Modules that contribute subcommands, in the order `--help` lists them.
+SUBCOMMAND_MODULES: tuple[str, ...] = (
+    "harness.sim.cli",
+    "harness.report.cli",
+    "harness.baseline_cli",
+    "harness.batch.cli",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="harness",
+        description=(
+            "Benchmark and regression harness for local LLM servers. The measurements run "
+            "as pytest suites (pytest suites/context_limits -m gpu); this command serves the "
+            "simulator, renders and compares stored runs, and drives batch jobs."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"harness {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:  # a real import error inside the module: show it
+                raise
+            continue  # that concern has not been built yet
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = cast(Callable[[argparse.Namespace], int] | None, getattr(args, "func", None))
+    if func is None:
+        parser.print_help()
+        return 2
+    try:
+        return func(args)
+    except HarnessError as exc:
+        sys.stderr.write(f"harness: error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("harness: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

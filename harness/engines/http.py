@@ -1,0 +1,111 @@
+"""What both HTTP engines share: the client with a timeout per phase, and error mapping."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import httpx
+
+from harness import errors
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Per-phase limits; `read` bounds the gap between bytes, so it must cover a long prefill."""
+
+    connect: float = 5.0
+    read: float = 600.0
+    write: float = 30.0
+    pool: float = 30.0
+
+    def httpx(self) -> httpx.Timeout:
+        return httpx.Timeout(connect=self.connect, read=self.read, write=self.write, pool=self.pool)
+
+
+def make_client(
+    base_url: str, timeouts: Timeouts, transport: httpx.BaseTransport | None = None
+) -> httpx.Client:
+    # One keep-alive connection pool per engine; no env proxies, since a benchmark must not
+    # silently go through a proxy the user set for something else. `transport` lets tests
+    # replay recorded byte streams through the same parsing code.
+    return httpx.Client(
+        base_url=base_url, timeout=timeouts.httpx(), trust_env=False, transport=transport
+    )
+
+
+def error_text(body: bytes) -> str:
+    """The `error` field of a JSON error body (Ollama's and OpenAI's shapes), else the text."""
+    text = body.decode("utf-8", "replace").strip()
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        return text
+    if isinstance(payload, dict):
+        err = payload.get("error")
+        if isinstance(err, dict):
+            return str(err.get("message", err))
+        if err is not None:
+            return str(err)
+    return text
+
+
+def raise_for_status(status: int, message: str, url: str) -> None:
+    """Map an HTTP error answer to the narrowest harness error."""
+    if status < 400:
+        return
+    text = f"{message} (HTTP {status} from {url})"
+    if status == 404 and "not found" in message:
+        raise errors.ModelNotFound(text, status=status)
+    if status == 503:
+        raise errors.ServerBusy(text, status=status)
+    if 400 <= status < 500:
+        raise errors.RequestRejected(text, status=status)
+    raise classify_server_error(text, status)
+
+
+def classify_server_error(text: str, status: int | None = None) -> errors.EngineError:
+    if errors.looks_like_oom(text):
+        return errors.OutOfMemory(text, status=status)
+    if "timed out waiting for llama runner" in text:
+        return errors.LoadTimeout(text, status=status)
+    return errors.ServerError(text, status=status)
+
+
+@contextmanager
+def transport_errors(url: str) -> Iterator[None]:
+    """Turn httpx's transport exceptions into harness errors naming the URL."""
+    try:
+        yield
+    except httpx.ConnectError as exc:
+        raise errors.ServerUnreachable(f"cannot connect to {url}: {exc}") from exc
+    except httpx.TimeoutException as exc:
+        raise errors.RequestTimeout(f"{type(exc).__name__} talking to {url}") from exc
+    except httpx.RemoteProtocolError as exc:
+        raise errors.StreamIncomplete(f"connection to {url} broke mid-response: {exc}") from exc
+    except httpx.TransportError as exc:
+        raise errors.ServerUnreachable(f"transport error talking to {url}: {exc}") from exc
+
+
+def split_lines(chunks: Iterator[bytes]) -> Iterator[tuple[int, bytes]]:
+    """Yield (arrival_ns, line) for every complete line; the clock is read when bytes arrive.
+
+    Reading the clock before any parsing keeps JSON decoding out of TTFT; lines that arrive
+    in the same read share its arrival time, which is when the client could first see them.
+    """
+    clock = time.perf_counter_ns
+    pending = b""
+    for data in chunks:
+        now = clock()
+        pending += data
+        if b"\n" not in pending:
+            continue
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            if line.strip():
+                yield now, line
+    if pending.strip():
+        yield clock(), pending

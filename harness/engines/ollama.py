@@ -1,0 +1,182 @@
+"""Ollama's native API: streamed `/api/chat` timed on the client, plus the model endpoints."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import httpx
+
+from harness import errors
+from harness.engines.base import (
+    LoadedModel,
+    LoadResult,
+    Message,
+    ModelTag,
+    ServerCounters,
+    StreamMeasurement,
+)
+from harness.engines.http import (
+    Timeouts,
+    classify_server_error,
+    error_text,
+    make_client,
+    raise_for_status,
+    split_lines,
+    transport_errors,
+)
+
+
+class OllamaEngine:
+    """A client of one Ollama server (or the simulator, which speaks the same API)."""
+
+    kind = "ollama"
+
+    def __init__(
+        self,
+        base_url: str,
+        timeouts: Timeouts | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._client = make_client(self.base_url, timeouts or Timeouts(), transport)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _json(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
+        url = f"{self.base_url}{path}"
+        with transport_errors(url):
+            response = self._client.request(method, path, json=body)
+        raise_for_status(response.status_code, error_text(response.content), url)
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise errors.MalformedChunk(f"{url} answered with non-JSON: {exc}") from exc
+
+    def version(self) -> str:
+        return str(self._json("GET", "/api/version").get("version", "unknown"))
+
+    def tags(self) -> list[ModelTag]:
+        return [
+            ModelTag(
+                name=m["name"],
+                size=int(m.get("size", 0)),
+                digest=str(m.get("digest", "")),
+                details=m.get("details") or {},
+            )
+            for m in self._json("GET", "/api/tags").get("models", [])
+        ]
+
+    def show(self, model: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._json("POST", "/api/show", {"model": model})
+        return result
+
+    def ps(self) -> list[LoadedModel]:
+        return [
+            LoadedModel(
+                name=m["name"],
+                size=int(m.get("size", 0)),
+                size_vram=int(m.get("size_vram", 0)),
+                context_length=m.get("context_length"),
+                digest=str(m.get("digest", "")),
+                expires_at=m.get("expires_at"),
+            )
+            for m in self._json("GET", "/api/ps").get("models", [])
+        ]
+
+    def load(
+        self,
+        model: str,
+        options: Mapping[str, Any] | None = None,
+        keep_alive: float | str | None = None,
+    ) -> LoadResult:
+        """Load with an empty prompt (Ollama answers done_reason "load")."""
+        body: dict[str, Any] = {"model": model, "stream": False, "options": dict(options or {})}
+        if keep_alive is not None:
+            body["keep_alive"] = keep_alive
+        start = time.perf_counter_ns()
+        payload = self._json("POST", "/api/generate", body)
+        return LoadResult(
+            model=model,
+            done_reason=payload.get("done_reason"),
+            load_duration_ns=payload.get("load_duration"),
+            wall_ns=time.perf_counter_ns() - start,
+        )
+
+    def unload(self, model: str) -> None:
+        self._json("POST", "/api/generate", {"model": model, "keep_alive": 0, "stream": False})
+
+    def chat(
+        self,
+        model: str,
+        messages: Sequence[Message],
+        *,
+        options: Mapping[str, Any] | None = None,
+        keep_alive: float | str | None = None,
+        truncate: bool | None = None,
+    ) -> StreamMeasurement:
+        body: dict[str, Any] = {
+            "model": model,
+            "messages": list(messages),
+            "stream": True,
+            "options": dict(options or {}),
+        }
+        if keep_alive is not None:
+            body["keep_alive"] = keep_alive
+        if truncate is not None:
+            body["truncate"] = truncate
+        url = f"{self.base_url}/api/chat"
+        sent = time.perf_counter_ns()
+        with transport_errors(url), self._client.stream("POST", "/api/chat", json=body) as resp:
+            if resp.status_code >= 400:
+                raise_for_status(resp.status_code, error_text(resp.read()), url)
+            return _read_chat_stream(model, sent, split_lines(resp.iter_raw()), url)
+
+
+def _read_chat_stream(
+    model: str, sent: int, lines: Iterator[tuple[int, bytes]], url: str
+) -> StreamMeasurement:
+    first_byte: int | None = None
+    chunk_ns: list[int] = []
+    parts: list[str] = []
+    for arrived, line in lines:
+        if first_byte is None:
+            first_byte = arrived
+        try:
+            chunk = json.loads(line)
+        except ValueError as exc:
+            raise errors.MalformedChunk(
+                f"{url} sent a line that is not JSON: {line[:80]!r}"
+            ) from exc
+        if "error" in chunk:
+            text = str(chunk["error"])
+            if errors.looks_like_oom(text):
+                raise classify_server_error(f"{text} (mid-stream from {url})")
+            raise errors.ErrorLine(f"{text} (mid-stream from {url})")
+        content = (chunk.get("message") or {}).get("content") or chunk.get("response") or ""
+        if content:
+            chunk_ns.append(arrived)
+            parts.append(content)
+        if chunk.get("done"):
+            return StreamMeasurement(
+                model=model,
+                sent_ns=sent,
+                first_byte_ns=first_byte,
+                first_content_ns=chunk_ns[0] if chunk_ns else None,
+                end_ns=arrived,
+                chunk_ns=tuple(chunk_ns),
+                done_reason=chunk.get("done_reason"),
+                counters=ServerCounters(
+                    total_duration_ns=chunk.get("total_duration"),
+                    load_duration_ns=chunk.get("load_duration"),
+                    prompt_eval_count=chunk.get("prompt_eval_count"),
+                    prompt_eval_duration_ns=chunk.get("prompt_eval_duration"),
+                    eval_count=chunk.get("eval_count"),
+                    eval_duration_ns=chunk.get("eval_duration"),
+                ),
+                text="".join(parts),
+            )
+    raise errors.StreamIncomplete(f"{url}: the stream ended without its done chunk")

@@ -1,0 +1,174 @@
+"""Any OpenAI-compatible server: streamed `/v1/chat/completions` (SSE) timed on the client.
+
+Such servers report token counts (with `stream_options.include_usage`) but no durations, so
+decode and prompt rates here come from the client's clock; the counters' duration fields stay
+None rather than being invented.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import httpx
+
+from harness import errors
+from harness.engines.base import (
+    LoadedModel,
+    LoadResult,
+    Message,
+    ModelTag,
+    ServerCounters,
+    StreamMeasurement,
+)
+from harness.engines.http import (
+    Timeouts,
+    classify_server_error,
+    error_text,
+    make_client,
+    raise_for_status,
+    split_lines,
+    transport_errors,
+)
+
+# Ollama option names -> OpenAI request fields; the rest cannot be expressed per request.
+_OPTION_FIELDS = {
+    "num_predict": "max_tokens",
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "seed": "seed",
+    "stop": "stop",
+}
+
+
+class OpenAIEngine:
+    """A client of an OpenAI-compatible server (llama.cpp's server, vLLM, LM Studio, Ollama /v1)."""
+
+    kind = "openai"
+
+    def __init__(
+        self,
+        base_url: str,
+        timeouts: Timeouts | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._client = make_client(self.base_url, timeouts or Timeouts(), transport)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def version(self) -> str:
+        return "unknown"  # the OpenAI API has no version endpoint
+
+    def tags(self) -> list[ModelTag]:
+        url = f"{self.base_url}/v1/models"
+        with transport_errors(url):
+            response = self._client.get("/v1/models")
+        raise_for_status(response.status_code, error_text(response.content), url)
+        return [ModelTag(name=m["id"], size=0, digest="") for m in response.json().get("data", [])]
+
+    def show(self, model: str) -> dict[str, Any]:
+        return {}
+
+    def ps(self) -> list[LoadedModel]:
+        return []
+
+    def load(
+        self,
+        model: str,
+        options: Mapping[str, Any] | None = None,
+        keep_alive: float | str | None = None,
+    ) -> LoadResult:
+        # No load endpoint: a one-token request makes the server ready and is timed as the load.
+        start = time.perf_counter_ns()
+        self.chat(model, [{"role": "user", "content": "hi"}], options={"num_predict": 1})
+        return LoadResult(
+            model=model,
+            done_reason="load",
+            load_duration_ns=None,
+            wall_ns=time.perf_counter_ns() - start,
+        )
+
+    def unload(self, model: str) -> None:
+        return None  # nothing to ask: such servers keep their model until they stop
+
+    def chat(
+        self,
+        model: str,
+        messages: Sequence[Message],
+        *,
+        options: Mapping[str, Any] | None = None,
+        keep_alive: float | str | None = None,
+        truncate: bool | None = None,
+    ) -> StreamMeasurement:
+        body: dict[str, Any] = {
+            "model": model,
+            "messages": list(messages),
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        for key, value in (options or {}).items():
+            if key in _OPTION_FIELDS:
+                body[_OPTION_FIELDS[key]] = value
+        url = f"{self.base_url}/v1/chat/completions"
+        sent = time.perf_counter_ns()
+        with (
+            transport_errors(url),
+            self._client.stream("POST", "/v1/chat/completions", json=body) as resp,
+        ):
+            if resp.status_code >= 400:
+                raise_for_status(resp.status_code, error_text(resp.read()), url)
+            return _read_sse(model, sent, split_lines(resp.iter_raw()), url)
+
+
+def _read_sse(
+    model: str, sent: int, lines: Iterator[tuple[int, bytes]], url: str
+) -> StreamMeasurement:
+    first_byte: int | None = None
+    chunk_ns: list[int] = []
+    parts: list[str] = []
+    finish: str | None = None
+    usage: Mapping[str, Any] = {}
+    for arrived, line in lines:
+        if first_byte is None:
+            first_byte = arrived
+        if not line.startswith(b"data:"):
+            continue  # SSE comments and event names carry nothing we measure
+        data = line[5:].strip()
+        if data == b"[DONE]":
+            return StreamMeasurement(
+                model=model,
+                sent_ns=sent,
+                first_byte_ns=first_byte,
+                first_content_ns=chunk_ns[0] if chunk_ns else None,
+                end_ns=arrived,
+                chunk_ns=tuple(chunk_ns),
+                done_reason=finish,
+                counters=ServerCounters(
+                    prompt_eval_count=usage.get("prompt_tokens"),
+                    eval_count=usage.get("completion_tokens"),
+                ),
+                text="".join(parts),
+            )
+        try:
+            chunk = json.loads(data)
+        except ValueError as exc:
+            raise errors.MalformedChunk(
+                f"{url} sent an SSE event that is not JSON: {data[:80]!r}"
+            ) from exc
+        if "error" in chunk:
+            text = error_text(data)
+            if errors.looks_like_oom(text):
+                raise classify_server_error(f"{text} (mid-stream from {url})")
+            raise errors.ErrorLine(f"{text} (mid-stream from {url})")
+        usage = chunk.get("usage") or usage
+        for choice in chunk.get("choices") or ():
+            content = (choice.get("delta") or {}).get("content")
+            if content:
+                chunk_ns.append(arrived)
+                parts.append(content)
+            finish = choice.get("finish_reason") or finish
+    raise errors.StreamIncomplete(f"{url}: the SSE stream ended without data: [DONE]")

@@ -1,0 +1,293 @@
+"""One cell, measured: load, calibrate, warm up, repeat, summarise, judge.
+
+The model is loaded first so its load time is recorded apart from every sample; one warm-up
+request at the target depth refines the token calibration and is excluded from the
+statistics; then `repeats` requests, each with a fresh nonce. A sample whose
+`prompt_eval_count` shows the server cut the prompt is `truncated`, never a fast success.
+
+`time_scale` undoes the simulator's speed-up: the simulator sleeps `1/speed` of the modelled
+time, so durations are multiplied (and rates divided) by `speed` to report simulated time.
+It is 1.0 for a real server, and results record it.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from harness import errors
+from harness.engines.base import NS_PER_S, Engine, LoadedModel, StreamMeasurement
+from harness.matrix import Cell
+from harness.prompts import (
+    PromptBuilder,
+    TokenCalibration,
+    calibrate,
+    is_truncated,
+    target_prompt_tokens,
+)
+from harness.stats import percentile, stability_score, summarize
+from harness.thresholds import Threshold
+
+SAMPLE_METRICS = ("ttft_s", "e2e_s", "prompt_tok_s", "decode_tok_s", "client_decode_tok_s")
+# Outcomes that end a cell at once: repeating a request the server cannot hold is pointless.
+_FATAL = (errors.OutOfMemory, errors.ServerUnreachable, errors.ModelNotFound)
+
+
+class PhaseMarker(Protocol):
+    """What measuring needs of the hardware sampler: phase marks and an abort flag."""
+
+    def mark(self, phase: str) -> None: ...
+
+    @property
+    def over_budget(self) -> bool: ...
+
+
+@dataclass
+class CellOutcome:
+    """What a measured cell produced; `case` is the results.json element (schema doc)."""
+
+    case: dict[str, Any]
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+@dataclass(frozen=True)
+class MeasureSettings:
+    time_scale: float = 1.0
+    keep_alive: str = "10m"
+    memory_fraction: Callable[[], float | None] = lambda: None
+
+
+def measure_cell(
+    engine: Engine,
+    cell: Cell,
+    *,
+    repeats: int | None = None,
+    settings: MeasureSettings | None = None,
+    marker: PhaseMarker | None = None,
+    calibration_cache: dict[tuple[str, str], TokenCalibration] | None = None,
+) -> CellOutcome:
+    """Measure `cell` on `engine` and judge it against its thresholds."""
+    cfg = settings or MeasureSettings()
+    n_repeats = repeats or cell.settings.repeats
+    case = _case_skeleton(engine, cell, cfg)
+    mark = marker.mark if marker else (lambda phase: None)
+    try:
+        mark("load")
+        loaded = engine.load(cell.model, cell.options, keep_alive=cfg.keep_alive)
+        case["load"] = {
+            "load_duration_s": _scaled_s(loaded.load_duration_ns, cfg),
+            "wall_s": loaded.wall_ns * cfg.time_scale / NS_PER_S,
+            "done_reason": loaded.done_reason,
+        }
+        cap = _loaded_context(engine, cell.model)
+        if cap is not None and cap.context_length is not None:
+            case["loaded"] = {
+                "context_length": cap.context_length,
+                "size": cap.size,
+                "size_vram": cap.size_vram,
+                "spilled": cap.spilled,
+            }
+            if cap.context_length < cell.num_ctx:
+                return _ended(
+                    case,
+                    "capped",
+                    f"capped: the server loaded num_ctx="
+                    f"{cap.context_length}, not {cell.num_ctx} (the model's limit)",
+                )
+        calibration = _calibration(engine, cell, calibration_cache)
+    except errors.EngineError as exc:
+        return _ended(case, _verdict_for(exc), f"{exc.outcome} while loading: {exc}")
+    target = target_prompt_tokens(cell.num_ctx, cell.settings.fill, cell.settings.num_predict)
+    case["target_prompt_tokens"] = target
+    builder = PromptBuilder(seed=zlib.crc32(cell.id.encode()))
+    options = {**cell.options, "num_predict": cell.settings.num_predict}
+    samples: list[dict[str, Any]] = []
+    for _ in range(n_repeats + 1):  # the first request is the warm-up
+        if marker is not None and marker.over_budget:
+            return _ended(case, "over_budget", "the hardware guard stopped the case", samples[1:])
+        words = calibration.words_for(target)
+        mark("prefill")
+        try:
+            got = engine.chat(
+                cell.model, builder.messages(words), options=options, keep_alive=cfg.keep_alive
+            )
+        except errors.EngineError as exc:
+            samples.append(_failed_sample(exc))
+            if isinstance(exc, _FATAL):
+                return _ended(case, _verdict_for(exc), str(exc), samples[1:])
+            continue
+        finally:
+            mark("after")
+        expected = calibration.expected_tokens(words)
+        sample = _sample(got, cfg, expected)
+        if got.counters.prompt_eval_count and sample["outcome"] == "ok":
+            calibration = calibration.refined(words, got.counters.prompt_eval_count)
+        if calibration_cache is not None:
+            calibration_cache[(engine.base_url, cell.model)] = calibration
+        sample["prompt_length_error"] = _length_error(got, target)
+        samples.append(sample)
+    case["warmup"] = samples[0]
+    return _judge(case, samples[1:], cell, cfg)
+
+
+def _case_skeleton(engine: Engine, cell: Cell, cfg: MeasureSettings) -> dict[str, Any]:
+    return {
+        "id": cell.id,
+        "matrix": cell.matrix,
+        "model": cell.model,
+        "num_ctx": cell.num_ctx,
+        "options": {**cell.options, "num_predict": cell.settings.num_predict},
+        "server": engine.base_url,
+        "engine": engine.kind,
+        "time_scale": cfg.time_scale,
+        "use_case": cell.use_case,
+        "thresholds": {t.kind.name: {t.kind.op: t.limit} for t in cell.settings.thresholds},
+        "samples": [],
+        "metrics": {},
+        "checks": [],
+        "stability": None,
+        "memory": None,
+        "verdict": None,
+        "reason": None,
+    }
+
+
+def _calibration(
+    engine: Engine, cell: Cell, cache: dict[tuple[str, str], TokenCalibration] | None
+) -> TokenCalibration:
+    key = (engine.base_url, cell.model)
+    if cache is not None and key in cache:
+        return cache[key]
+    found = calibrate(engine, cell.model, cell.options, PromptBuilder())
+    if cache is not None:
+        cache[key] = found
+    return found
+
+
+def _loaded_context(engine: Engine, model: str) -> LoadedModel | None:
+    for entry in engine.ps():
+        if entry.name == model or entry.name.split(":")[0] == model:
+            return entry
+    return None
+
+
+def _scaled_s(ns: int | None, cfg: MeasureSettings) -> float | None:
+    return None if ns is None else ns * cfg.time_scale / NS_PER_S
+
+
+def _rate(value: float | None, cfg: MeasureSettings) -> float | None:
+    return None if value is None else value / cfg.time_scale
+
+
+def _sample(got: StreamMeasurement, cfg: MeasureSettings, expected: float) -> dict[str, Any]:
+    c = got.counters
+    ttft = got.ttft_s
+    itl = got.itl_s
+    truncated = is_truncated(c.prompt_eval_count, expected)
+    server_decode = _rate(c.decode_tok_s, cfg)
+    client_decode = _rate(got.client_decode_tok_s, cfg)
+    return {
+        "outcome": "truncated" if truncated else "ok",
+        "error": (
+            f"prompt_eval_count {c.prompt_eval_count} < {expected:.0f} tokens sent: "
+            "the server truncated the prompt"
+        )
+        if truncated
+        else None,
+        "ttft_s": None if ttft is None else ttft * cfg.time_scale,
+        "e2e_s": got.e2e_s * cfg.time_scale,
+        "prompt_tok_s": _rate(c.prompt_tok_s, cfg),
+        "decode_tok_s": server_decode if server_decode is not None else client_decode,
+        "decode_source": "server" if server_decode is not None else "client",
+        "client_decode_tok_s": client_decode,
+        "itl_s_p50": percentile(itl, 50) * cfg.time_scale if itl else None,
+        "itl_s_p90": percentile(itl, 90) * cfg.time_scale if itl else None,
+        "prompt_eval_count": c.prompt_eval_count,
+        "expected_prompt_tokens": round(expected),
+        "eval_count": c.eval_count,
+        "load_duration_s": _scaled_s(c.load_duration_ns, cfg),
+        "prompt_eval_duration_s": _scaled_s(c.prompt_eval_duration_ns, cfg),
+        "eval_duration_s": _scaled_s(c.eval_duration_ns, cfg),
+        "done_reason": got.done_reason,
+    }
+
+
+def _length_error(got: StreamMeasurement, target: int) -> float | None:
+    count = got.counters.prompt_eval_count
+    return None if not count else (count - target) / target
+
+
+def _failed_sample(exc: errors.EngineError) -> dict[str, Any]:
+    return {"outcome": exc.outcome, "error": str(exc)}
+
+
+def _verdict_for(exc: errors.EngineError) -> str:
+    return {"oom": "oom", "crash": "crash", "timeout": "timeout"}.get(exc.outcome, "error")
+
+
+def _ended(
+    case: dict[str, Any], verdict: str, reason: str, samples: list[dict[str, Any]] | None = None
+) -> CellOutcome:
+    case["samples"] = samples or []
+    case["verdict"] = verdict
+    case["reason"] = reason
+    return CellOutcome(case=case, failures=[reason])
+
+
+def _judge(
+    case: dict[str, Any], samples: list[dict[str, Any]], cell: Cell, cfg: MeasureSettings
+) -> CellOutcome:
+    case["samples"] = samples
+    ok = [s for s in samples if s["outcome"] == "ok"]
+    case["metrics"] = {
+        name: summarize([s[name] for s in ok if s.get(name) is not None]) for name in SAMPLE_METRICS
+    }
+    stability = stability_score(
+        attempts=len(samples),
+        successes=len(ok),
+        decode_tok_s=[s["decode_tok_s"] for s in ok if s.get("decode_tok_s")],
+        ttft_s=[s["ttft_s"] for s in ok if s.get("ttft_s") is not None],
+        memory_fraction_of_budget=cfg.memory_fraction(),
+    )
+    case["stability"] = stability.to_json()
+    failures = (
+        [
+            f"{len(samples) - len(ok)} of {len(samples)} requests failed: "
+            + "; ".join(sorted({str(s["error"]) for s in samples if s["outcome"] != "ok"}))
+        ]
+        if len(ok) < len(samples)
+        else []
+    )
+    truncated = any(s["outcome"] == "truncated" for s in samples)
+    values = {"stability": {"score": stability.score}, **case["metrics"]}
+    for threshold in cell.settings.thresholds:
+        check = _check(threshold, values)
+        case["checks"].append(check)
+        if check["passed"] is False:
+            failures.append(
+                f"{threshold.kind.name}: measured {check['measured']:.3g}{threshold.kind.unit}, "
+                f"required {threshold.kind.op} {threshold.limit:g}{threshold.kind.unit}"
+            )
+    case["verdict"] = "truncated" if truncated else ("fail" if failures else "pass")
+    case["reason"] = "; ".join(failures) or None
+    return CellOutcome(case=case, failures=failures)
+
+
+def _check(threshold: Threshold, values: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    kind = threshold.kind
+    measured = values.get(kind.metric, {}).get(kind.stat)
+    return {
+        "metric": kind.name,
+        "stat": kind.stat,
+        "op": kind.op,
+        "required": threshold.limit,
+        "measured": measured,
+        # A threshold on a metric this engine cannot measure is reported, not failed.
+        "passed": None if measured is None else threshold.passes(float(measured)),
+    }

@@ -1,0 +1,177 @@
+"""The plugin's command-line options, each with an ini twin; the command line wins.
+
+Parsers here are argparse `type=` callables, so a bad value is rejected by pytest with the
+allowed values before anything runs; ini values go through the same parsers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.engines import ENGINE_KINDS
+from harness.hosts import parse_ollama_host
+
+
+def engine_kind(value: str) -> str:
+    if value not in ENGINE_KINDS:
+        raise argparse.ArgumentTypeError(
+            f"unknown engine {value!r}; choose one of: {', '.join(ENGINE_KINDS)}"
+        )
+    return value
+
+
+def positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive integer (e.g. 5)")
+    return number
+
+
+def positive_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = 0.0
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive number (e.g. 50)")
+    return number
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    flag: str
+    dest: str
+    help: str
+    type: Any = None
+    default: Any = None
+    multiple: bool = False
+    metavar: str | None = None
+
+
+OPTIONS: tuple[OptionSpec, ...] = (
+    OptionSpec(
+        "--engine",
+        "engine",
+        "model server protocol: ollama (default), openai, or sim "
+        "(start the built-in simulator and talk to it as to Ollama)",
+        engine_kind,
+        "ollama",
+        metavar="{" + ",".join(ENGINE_KINDS) + "}",
+    ),
+    OptionSpec(
+        "--server",
+        "server",
+        "server base URL (default: $OLLAMA_HOST parsed as Ollama "
+        "does, else http://127.0.0.1:11434)",
+        str,
+        None,
+        True,
+        "URL",
+    ),
+    OptionSpec(
+        "--matrix",
+        "matrix",
+        "matrix name (matrices/NAME.yaml) or path; repeatable (default: every file in matrices/)",
+        str,
+        None,
+        True,
+        "NAME|PATH",
+    ),
+    OptionSpec(
+        "--reports-dir",
+        "reports_dir",
+        "where runs/, latest/ and baselines/ live (default: reports)",
+        str,
+        "reports",
+        metavar="DIR",
+    ),
+    OptionSpec(
+        "--repeats",
+        "repeats",
+        "measured requests per cell, after one warm-up (default: the matrix's)",
+        positive_int,
+        None,
+        metavar="N",
+    ),
+    OptionSpec(
+        "--sim-profile",
+        "sim_profile",
+        "simulator hardware profile (default: the "
+        "selected matrices' sim_profile, else rtx4080-16gb)",
+        str,
+        None,
+        metavar="NAME",
+    ),
+    OptionSpec(
+        "--sim-speed",
+        "sim_speed",
+        "simulator time compression; results are reported in simulated time (default: 1)",
+        positive_float,
+        1.0,
+        metavar="X",
+    ),
+    OptionSpec(
+        "--sim-faults",
+        "sim_faults",
+        "simulator fault spec, e.g. disconnect=0.01,error_line=0.01,seed=7",
+        str,
+        None,
+        metavar="SPEC",
+    ),
+)
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("harness", "LLM server benchmark harness")
+    for spec in OPTIONS:
+        group.addoption(
+            spec.flag,
+            dest=spec.dest,
+            action="append" if spec.multiple else "store",
+            type=spec.type,
+            default=None,
+            metavar=spec.metavar,
+            help=spec.help,
+        )
+        if spec.multiple:
+            parser.addini(f"harness_{spec.dest}", f"ini twin of {spec.flag}", type="linelist")
+        else:
+            parser.addini(f"harness_{spec.dest}", f"ini twin of {spec.flag}", default="")
+
+
+def option(config: pytest.Config, dest: str) -> Any:
+    """The option's value: command line, else ini (parsed the same way), else default."""
+    spec = next(s for s in OPTIONS if s.dest == dest)
+    value = config.getoption(dest)
+    if value is not None:
+        return value
+    raw = config.getini(f"harness_{dest}")
+    if not raw:
+        return [] if spec.multiple else spec.default
+    try:
+        if spec.multiple:
+            return [spec.type(v) if spec.type else v for v in raw]
+        return spec.type(raw) if spec.type else raw
+    except argparse.ArgumentTypeError as exc:
+        raise pytest.UsageError(f"ini option harness_{dest}: {exc}") from None
+
+
+def server_urls(config: pytest.Config) -> list[str]:
+    given: list[str] = option(config, "server")
+    if given:
+        return [url.rstrip("/") for url in given]
+    return [parse_ollama_host(os.environ.get("OLLAMA_HOST"))]
+
+
+def reports_dir(config: pytest.Config) -> Path:
+    path = Path(option(config, "reports_dir"))
+    return path if path.is_absolute() else config.rootpath / path

@@ -1,0 +1,198 @@
+"""The pytest plugin: hooks and thin fixtures; the work happens in the objects they build.
+
+Flow: matrices are loaded at configure time (a broken one stops the session), their cells
+parametrize every test that takes `cell`, the server starts when the first selected test
+needs it, each measured case travels on its test report (`user_properties`, which
+pytest-xdist carries from workers) to the controller, which appends it to results.jsonl at
+once and renders the reports at the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from typing import Any
+
+import pytest
+
+from harness.errors import MatrixError
+from harness.matrix import Cell, load_matrices, resolve_matrix_paths
+from harness.measure import CellOutcome, MeasureSettings, measure_cell
+from harness.options import add_options, option
+from harness.session import HarnessSession
+from harness.summary import write_summary
+
+SESSION_KEY = pytest.StashKey[HarnessSession]()
+CASE_KEY = pytest.StashKey[dict[str, Any]]()
+CASE_PROPERTY = "harness_case"
+SERVER_PROPERTY = "harness_server"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    try:
+        paths = resolve_matrix_paths(option(config, "matrix"), config.rootpath / "matrices")
+        matrices = load_matrices(paths)
+    except MatrixError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    marks = sorted({mark for m in matrices for c in m.cells() for mark in c.marks})
+    for mark in marks:
+        config.addinivalue_line("markers", f"{mark}: cells of matrices that declare `{mark}`")
+    harness = HarnessSession(config, matrices)
+    config.stash[SESSION_KEY] = harness
+    if harness.is_controller:
+        config.pluginmanager.register(ResultsCollector(harness), "harness-results")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    harness = config.stash.get(SESSION_KEY, None)
+    if harness is not None:
+        harness.close()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "cell" not in metafunc.fixturenames:
+        return
+    harness = metafunc.config.stash[SESSION_KEY]
+    cells = harness.cells()
+    metafunc.parametrize(
+        "cell",
+        [
+            pytest.param(
+                c, id=harness.cell_ids[id(c)], marks=[getattr(pytest.mark, m) for m in c.marks]
+            )
+            for c in cells
+        ],
+    )
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Reach the server before the first test, so a missing one stops the run at once."""
+    if session.config.option.collectonly:
+        return
+    harness = session.config.stash[SESSION_KEY]
+    in_use = {
+        item.callspec.params["cell"].matrix
+        for item in session.items
+        if "engine" in getattr(item, "fixturenames", ())
+        and hasattr(item, "callspec")
+        and "cell" in item.callspec.params
+    }
+    if in_use:
+        harness.start(in_use)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    case = item.stash.get(CASE_KEY, None)
+    cell = item.callspec.params.get("cell") if hasattr(item, "callspec") else None
+    if case is None and report.skipped and isinstance(cell, Cell):
+        case = _skipped_case(cell, report)
+    if case is not None and (report.when == "call" or report.skipped):
+        harness = item.config.stash[SESSION_KEY]
+        case.update({"nodeid": item.nodeid, "outcome": report.outcome, "suite": _suite(item)})
+        if report.skipped:
+            case["verdict"] = "skipped"
+        report.user_properties.append((CASE_PROPERTY, case))
+        fp = harness.server_fingerprints.get(case.get("server", ""))
+        if fp:
+            report.user_properties.append((SERVER_PROPERTY, fp))
+    return report
+
+
+class ResultsCollector:
+    """Controller-side hooks: receive finished cases (from workers too) and write them."""
+
+    def __init__(self, harness: HarnessSession) -> None:
+        self.harness = harness
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # Written now, not at the end: a killed run keeps every finished case.
+        props: dict[str, Any] = dict(report.user_properties)
+        case = props.get(CASE_PROPERTY)
+        if case is not None:
+            self.harness.record(case, props.get(SERVER_PROPERTY))
+
+    def pytest_sessionfinish(self) -> None:
+        self.harness.finish()
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.harness.cases:
+            write_summary(terminalreporter, self.harness)
+
+
+# -- fixtures ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def harness_session(request: pytest.FixtureRequest) -> HarnessSession:
+    """The session's options, server and results writer."""
+    return request.config.stash[SESSION_KEY]
+
+
+@pytest.fixture(scope="session")
+def engine(harness_session: HarnessSession) -> Any:
+    """The engine (HTTP client) for the server under test; the simulator when --engine sim."""
+    return harness_session.engine
+
+
+@pytest.fixture
+def record_case(request: pytest.FixtureRequest) -> Callable[[dict[str, Any]], None]:
+    """Attach a case (results.json element) to this test; it is written when the test ends."""
+
+    def record(case: dict[str, Any]) -> None:
+        request.node.stash[CASE_KEY] = case
+
+    return record
+
+
+@pytest.fixture
+def measure(
+    harness_session: HarnessSession,
+    engine: Any,
+    record_case: Callable[[dict[str, Any]], None],
+) -> Callable[[Cell], CellOutcome]:
+    """Measure a cell (load, warm-up, repeats) and record it; returns the judged outcome."""
+
+    def run(cell: Cell) -> CellOutcome:
+        harness_session.require_model(cell.model)
+        outcome = measure_cell(
+            engine,
+            cell,
+            repeats=harness_session.repeats,
+            settings=MeasureSettings(time_scale=harness_session.time_scale),
+            calibration_cache=harness_session.calibrations,
+        )
+        record_case(outcome.case)
+        return outcome
+
+    return run
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def _suite(item: pytest.Item) -> str:
+    parts = item.path.parts
+    return parts[parts.index("suites") + 1] if "suites" in parts[:-1] else item.path.parent.name
+
+
+def _skipped_case(cell: Cell, report: pytest.TestReport) -> dict[str, Any]:
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    return {
+        "id": cell.id,
+        "matrix": cell.matrix,
+        "model": cell.model,
+        "num_ctx": cell.num_ctx,
+        "options": cell.options,
+        "samples": [],
+        "metrics": {},
+        "checks": [],
+        "reason": reason.removeprefix("Skipped: "),
+        "use_case": cell.use_case,
+    }

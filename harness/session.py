@@ -1,0 +1,181 @@
+"""The harness's state for one pytest session: options, server, results.
+
+Created in `pytest_configure`, stored on `config.stash`, and used by the hooks and fixtures
+in plugin.py, which stay thin. The server (or the simulator) is started on first need, so a
+run of the harness's own unit tests never touches the network.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.engines import Engine, create_engine
+from harness.errors import EngineError
+from harness.fingerprint import machine_fingerprint, server_fingerprint
+from harness.matrix import Cell, Matrix
+from harness.options import option, reports_dir, server_urls
+from harness.prompts import TokenCalibration
+from harness.results import RunWriter
+
+DEFAULT_SIM_PROFILE = "rtx4080-16gb"
+
+
+class HarnessSession:
+    """Options resolved once, the engine's lifecycle, and the run's results writer."""
+
+    def __init__(self, config: pytest.Config, matrices: list[Matrix]) -> None:
+        self.config = config
+        self.matrices = matrices
+        self.engine_kind: str = option(config, "engine")
+        self.server_urls = server_urls(config)
+        self.reports_dir: Path = reports_dir(config)
+        self.repeats: int | None = option(config, "repeats")
+        self.sim_speed: float = option(config, "sim_speed")
+        self.sim_faults: str | None = option(config, "sim_faults") or None
+        self._sim_profile: str | None = option(config, "sim_profile") or None
+        self.is_controller = not hasattr(config, "workerinput")
+        self.calibrations: dict[tuple[str, str], TokenCalibration] = {}
+        self.cases: list[dict[str, Any]] = []
+        self.server_fingerprints: dict[str, dict[str, Any]] = {}
+        self.writer: RunWriter | None = None
+        self.finished_payload: dict[str, Any] | None = None
+        self.sim_profile_used: str | None = None
+        self._engine: Engine | None = None
+        self._sim: Any = None
+        self._tags: set[str] | None = None
+
+    # -- cells -----------------------------------------------------------------------------
+    def cells(self) -> list[Cell]:
+        cells = [cell for m in self.matrices for cell in m.cells()]
+        counts: dict[str, int] = {}
+        for cell in cells:
+            counts[cell.id] = counts.get(cell.id, 0) + 1
+        # The same model and context in two matrices: prefix the matrix so ids stay unique.
+        self.cell_ids = {
+            id(cell): cell.id if counts[cell.id] == 1 else f"{cell.matrix}/{cell.id}"
+            for cell in cells
+        }
+        return cells
+
+    @property
+    def simulated(self) -> bool:
+        return self.engine_kind == "sim"
+
+    @property
+    def time_scale(self) -> float:
+        return self.sim_speed if self.simulated else 1.0
+
+    def sim_profile(self, matrices_in_use: set[str]) -> str:
+        if self._sim_profile:
+            return self._sim_profile
+        wanted = {
+            m.sim_profile for m in self.matrices if m.name in matrices_in_use and m.sim_profile
+        }
+        if len(wanted) > 1:
+            raise pytest.UsageError(
+                f"the selected matrices simulate different machines ({', '.join(sorted(wanted))}); "
+                "select one with -m or --matrix, or choose one with --sim-profile"
+            )
+        return wanted.pop() if wanted else DEFAULT_SIM_PROFILE
+
+    # -- server ----------------------------------------------------------------------------
+    def start(self, matrices_in_use: set[str]) -> Engine:
+        """Start the simulator or check the server answers; exit the session if it does not."""
+        if self._engine is not None:
+            return self._engine
+        url = self.server_urls[0]
+        if self.simulated:
+            from harness.sim.server import SimServer
+
+            self.sim_profile_used = self.sim_profile(matrices_in_use)
+            self._sim = SimServer(
+                profile=self.sim_profile_used,
+                speed=self.sim_speed,
+                faults=self.sim_faults,
+            )
+            url = self._sim.start()
+        engine = create_engine(self.engine_kind, url)
+        try:
+            engine.version() if engine.kind == "ollama" else engine.tags()
+        except EngineError as exc:
+            engine.close()
+            pytest.exit(
+                f"harness: no {self.engine_kind} server answers at {url} ({exc}). "
+                "Start one with `ollama serve`, point --server or OLLAMA_HOST at it, "
+                "or run against the built-in simulator with --engine sim.",
+                returncode=pytest.ExitCode.USAGE_ERROR,
+            )
+        self._engine = engine
+        fp = server_fingerprint(engine, {c.model for c in self.cells()})
+        if self.simulated:
+            fp["sim"] = {
+                "profile": self.sim_profile_used,
+                "speed": self.sim_speed,
+                "faults": self.sim_faults,
+            }
+        self.server_fingerprints[url] = fp
+        return engine
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            return self.start({m.name for m in self.matrices})
+        return self._engine
+
+    def require_model(self, model: str) -> None:
+        """Skip (with the pull command) when the server does not have `model`."""
+        if self._tags is None:
+            self._tags = {t.name for t in self.engine.tags()}
+        names = self._tags | {n.removesuffix(":latest") for n in self._tags}
+        if model not in names and f"{model}:latest" not in self._tags:
+            pytest.skip(
+                f"model {model!r} is not pulled on {self.engine.base_url}: "
+                f"run `ollama pull {model}`"
+            )
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
+        if self._sim is not None:
+            self._sim.stop()
+            self._sim = None
+
+    # -- results (controller only) ---------------------------------------------------------
+    def record(self, case: dict[str, Any], server_fp: dict[str, Any] | None) -> None:
+        if server_fp:
+            self.server_fingerprints.setdefault(case.get("server", ""), server_fp)
+        if self.writer is None:
+            self.writer = RunWriter(self.reports_dir)
+            self.writer.start(self.fingerprint(), simulated=self.simulated)
+        self.writer.add_case(case)
+        self.cases.append(case)
+
+    def fingerprint(self) -> dict[str, Any]:
+        fp = machine_fingerprint(self.config.rootpath)
+        fp["engine"] = self.engine_kind
+        fp["matrices"] = [m.name for m in self.matrices]
+        fp["time_scale"] = self.time_scale
+        servers = list(self.server_fingerprints.values())
+        if servers:
+            first = servers[0]
+            fp.update({k: first.get(k) for k in ("server_url", "server_version", "models")})
+            fp["sim"] = first.get("sim")
+        fp["servers"] = servers
+        return fp
+
+    def finish(self) -> Path | None:
+        """Write results.json, render the reports, refresh reports/latest/."""
+        if self.writer is None:
+            return None
+        self.finished_payload = self.writer.finalize()
+        try:
+            from harness.report import render_run
+        except ModuleNotFoundError:
+            pass
+        else:
+            render_run(self.writer.run_dir)
+        return self.writer.publish_latest()

@@ -1,0 +1,129 @@
+"""Summary statistics and the stability score.
+
+Pure Python on purpose: these run on a handful of repeats per case, and keeping numpy out
+of the plugin's import path keeps pytest start-up cheap.
+
+Stability score, in [0, 1] (also in the README):
+
+    score = success_rate x weighted mean of the available components
+            decode_consistency  weight 0.4   = 1 - min(1, CV(decode tok/s) / 0.5)
+            ttft_consistency    weight 0.3   = 1 - min(1, CV(TTFT) / 0.5)
+            headroom            weight 0.3   = min(1, (1 - peak / budget) / 0.25), floored at 0
+            drift (sustained)   weight 0.2   = 1 - min(1, |relative slope per hour| / 0.5)
+
+A component that could not be measured (one sample, no memory reading) is left out and the
+remaining weights renormalised; the result records which components were used. Success
+multiplies rather than averages in because a failing cell is unstable however steady its
+successful runs were.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+STABILITY_FORMULA = (
+    "score = success_rate x weighted mean of available components; "
+    "decode_consistency (0.4) = 1 - min(1, CV(decode tok/s)/0.5); "
+    "ttft_consistency (0.3) = 1 - min(1, CV(TTFT)/0.5); "
+    "headroom (0.3) = clamp((1 - peak/budget)/0.25, 0, 1); "
+    "drift (0.2) = 1 - min(1, |slope per hour|/0.5)"
+)
+_WEIGHTS: Mapping[str, float] = {
+    "decode_consistency": 0.4,
+    "ttft_consistency": 0.3,
+    "headroom": 0.3,
+    "drift": 0.2,
+}
+_CV_ZERO_AT = 0.5  # a CV of 50% or more is "not consistent at all"
+_HEADROOM_FULL_AT = 0.25  # a quarter of the budget free earns the full headroom score
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0-100) with linear interpolation (numpy's default method)."""
+    if not values:
+        raise ValueError("percentile of no values")
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * q / 100.0
+    low = math.floor(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def coefficient_of_variation(values: Sequence[float]) -> float | None:
+    """Sample standard deviation over mean; None with fewer than two values or a zero mean."""
+    if len(values) < 2:
+        return None
+    mean = sum(values) / len(values)
+    if mean == 0:
+        return None
+    var = sum((v - mean) ** 2 for v in values) / (len(values) - 1)
+    return math.sqrt(var) / abs(mean)
+
+
+def summarize(values: Sequence[float]) -> dict[str, float | int | None]:
+    """n, mean, p50, p90, p99, min, max and cv of `values` (empty dict-like Nones if none)."""
+    if not values:
+        return {"n": 0}
+    return {
+        "n": len(values),
+        "mean": sum(values) / len(values),
+        "p50": percentile(values, 50),
+        "p90": percentile(values, 90),
+        "p99": percentile(values, 99),
+        "min": min(values),
+        "max": max(values),
+        "cv": coefficient_of_variation(values),
+    }
+
+
+@dataclass(frozen=True)
+class Stability:
+    score: float
+    components: Mapping[str, float | None]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "score": round(self.score, 4),
+            "components": {
+                k: None if v is None else round(v, 4) for k, v in self.components.items()
+            },
+            "formula": STABILITY_FORMULA,
+        }
+
+
+def _consistency(cv: float | None) -> float | None:
+    return None if cv is None else 1.0 - min(1.0, cv / _CV_ZERO_AT)
+
+
+def stability_score(
+    *,
+    attempts: int,
+    successes: int,
+    decode_tok_s: Sequence[float],
+    ttft_s: Sequence[float],
+    memory_fraction_of_budget: float | None,
+    drift_per_hour: float | None = None,
+) -> Stability:
+    """Combine success, consistency, headroom (and drift) into one number; see module doc."""
+    success_rate = successes / attempts if attempts else 0.0
+    headroom = None
+    if memory_fraction_of_budget is not None:
+        headroom = max(0.0, min(1.0, (1.0 - memory_fraction_of_budget) / _HEADROOM_FULL_AT))
+    drift = None if drift_per_hour is None else 1.0 - min(1.0, abs(drift_per_hour) / 0.5)
+    parts: dict[str, float | None] = {
+        "decode_consistency": _consistency(coefficient_of_variation(decode_tok_s)),
+        "ttft_consistency": _consistency(coefficient_of_variation(ttft_s)),
+        "headroom": headroom,
+        "drift": drift,
+    }
+    present = {k: v for k, v in parts.items() if v is not None}
+    if present:
+        total_weight = sum(_WEIGHTS[k] for k in present)
+        blended = sum(_WEIGHTS[k] * v for k, v in present.items()) / total_weight
+    else:
+        blended = 1.0 if successes else 0.0
+    return Stability(
+        score=success_rate * blended, components={"success_rate": success_rate, **parts}
+    )
