@@ -127,6 +127,8 @@ _MODEL_KEYS = ("name", "contexts", "marks", "use_case", "overrides", *_SETTING_K
 
 def load_matrix(path: Path) -> Matrix:
     """Read and validate one matrix file; every problem is a MatrixError with file:line."""
+    import harness.sections  # noqa: F401  (registers the optional sections)
+
     src = load_yaml(path)
     raw = src.data
     if not isinstance(raw, dict):

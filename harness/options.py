@@ -46,15 +46,42 @@ def positive_float(value: str) -> float:
     return number
 
 
+def fraction(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0 <= number < 10:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a fraction (e.g. 0.10 for 10%)")
+    return number
+
+
+def metric_tolerance(value: str) -> str:
+    metric, sep, number = value.partition("=")
+    if not sep or not metric.strip():
+        raise argparse.ArgumentTypeError(f"{value!r} is not METRIC=FRACTION (e.g. ttft_s=0.15)")
+    fraction(number)
+    return value
+
+
+def baseline_name(value: str) -> str:
+    if not value or "/" in value or value.startswith("."):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a baseline name (letters, digits, ., _ and -; e.g. nightly)"
+        )
+    return value
+
+
 @dataclass(frozen=True)
 class OptionSpec:
-    flag: str
+    name: str
     dest: str
     help: str
     type: Any = None
     default: Any = None
     multiple: bool = False
     metavar: str | None = None
+    flag: bool = False  # a switch: no value on the command line, "true"/"false" in ini
 
 
 OPTIONS: tuple[OptionSpec, ...] = (
@@ -127,14 +154,70 @@ OPTIONS: tuple[OptionSpec, ...] = (
         None,
         metavar="SPEC",
     ),
+    OptionSpec(
+        "--baseline",
+        "baseline",
+        "compare every case with this stored baseline (reports/baselines/NAME.json, "
+        "or a path); regressions fail",
+        str,
+        None,
+        metavar="NAME|PATH",
+    ),
+    OptionSpec(
+        "--save-baseline",
+        "save_baseline",
+        "store this run as reports/baselines/NAME.json",
+        baseline_name,
+        None,
+        metavar="NAME",
+    ),
+    OptionSpec(
+        "--baseline-force",
+        "baseline_force",
+        "compare even when the baseline was measured on a different setup "
+        "(GPU, model digest, engine)",
+        flag=True,
+        default=False,
+    ),
+    OptionSpec(
+        "--append-history",
+        "append_history",
+        "append this run's per-case summary to reports/baselines/NAME.history.jsonl "
+        "(NAME from --save-baseline or --baseline)",
+        flag=True,
+        default=False,
+    ),
+    OptionSpec(
+        "--tolerance",
+        "tolerance",
+        "relative change that counts as a regression when also significant (default: 0.10)",
+        fraction,
+        0.10,
+        metavar="FRACTION",
+    ),
+    OptionSpec(
+        "--metric-tolerance",
+        "metric_tolerance",
+        "per-metric tolerance, e.g. ttft_s=0.15 (repeatable)",
+        metric_tolerance,
+        None,
+        True,
+        "METRIC=FRACTION",
+    ),
 )
 
 
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("harness", "LLM server benchmark harness")
     for spec in OPTIONS:
+        if spec.flag:
+            group.addoption(
+                spec.name, dest=spec.dest, action="store_true", default=None, help=spec.help
+            )
+            parser.addini(f"harness_{spec.dest}", f"ini twin of {spec.name}", type="bool")
+            continue
         group.addoption(
-            spec.flag,
+            spec.name,
             dest=spec.dest,
             action="append" if spec.multiple else "store",
             type=spec.type,
@@ -143,9 +226,9 @@ def add_options(parser: pytest.Parser) -> None:
             help=spec.help,
         )
         if spec.multiple:
-            parser.addini(f"harness_{spec.dest}", f"ini twin of {spec.flag}", type="linelist")
+            parser.addini(f"harness_{spec.dest}", f"ini twin of {spec.name}", type="linelist")
         else:
-            parser.addini(f"harness_{spec.dest}", f"ini twin of {spec.flag}", default="")
+            parser.addini(f"harness_{spec.dest}", f"ini twin of {spec.name}", default="")
 
 
 def option(config: pytest.Config, dest: str) -> Any:
@@ -155,6 +238,8 @@ def option(config: pytest.Config, dest: str) -> Any:
     if value is not None:
         return value
     raw = config.getini(f"harness_{dest}")
+    if spec.flag:
+        return bool(raw)
     if not raw:
         return [] if spec.multiple else spec.default
     try:

@@ -153,11 +153,12 @@ def record_case(request: pytest.FixtureRequest) -> Callable[[dict[str, Any]], No
 
 @pytest.fixture
 def measure(
+    request: pytest.FixtureRequest,
     harness_session: HarnessSession,
     engine: Any,
     record_case: Callable[[dict[str, Any]], None],
 ) -> Callable[[Cell], CellOutcome]:
-    """Measure a cell (load, warm-up, repeats) and record it; returns the judged outcome."""
+    """Measure a cell (load, warm-up, repeats), compare it with the baseline, record it."""
 
     def run(cell: Cell) -> CellOutcome:
         harness_session.require_model(cell.model)
@@ -167,6 +168,10 @@ def measure(
             repeats=harness_session.repeats,
             settings=MeasureSettings(time_scale=harness_session.time_scale),
             calibration_cache=harness_session.calibrations,
+        )
+        outcome.case.update({"suite": _suite(request.node), "nodeid": request.node.nodeid})
+        outcome.failures += harness_session.regression.check(
+            outcome.case, harness_session.run_fingerprint
         )
         record_case(outcome.case)
         return outcome

@@ -12,13 +12,15 @@ from typing import Any
 
 import pytest
 
+from harness.baseline import CompareConfig
 from harness.engines import Engine, create_engine
-from harness.errors import EngineError
+from harness.errors import ConfigError, EngineError, ResultsError
 from harness.fingerprint import machine_fingerprint, server_fingerprint
 from harness.matrix import Cell, Matrix
 from harness.options import option, reports_dir, server_urls
 from harness.prompts import TokenCalibration
-from harness.results import RunWriter
+from harness.regression import RegressionGate, baseline_store, parse_metric_tolerances
+from harness.results import RunWriter, write_json_atomic
 
 DEFAULT_SIM_PROFILE = "rtx4080-16gb"
 
@@ -46,6 +48,33 @@ class HarnessSession:
         self._engine: Engine | None = None
         self._sim: Any = None
         self._tags: set[str] | None = None
+        self._run_fingerprint: dict[str, Any] | None = None
+        self.notes: list[str] = []
+        self.regression = self._regression_gate()
+
+    def _regression_gate(self) -> RegressionGate:
+        tolerances: dict[str, float] = {}
+        for matrix in self.matrices:  # the strictest matrix wins where two disagree
+            for metric, value in (matrix.sections.get("tolerances") or {}).items():
+                tolerances[metric] = min(value, tolerances.get(metric, value))
+        default = tolerances.pop("default", None)
+        tolerances.update(parse_metric_tolerances(option(self.config, "metric_tolerance")))
+        given_default = self.config.getoption("tolerance")
+        try:
+            compare = CompareConfig(
+                tolerance=given_default or default or option(self.config, "tolerance"),
+                per_metric_tolerance=tolerances,
+                force=option(self.config, "baseline_force"),
+            )
+            return RegressionGate(
+                baseline_store(self.reports_dir),
+                baseline=option(self.config, "baseline"),
+                save_as=option(self.config, "save_baseline"),
+                append_history=option(self.config, "append_history"),
+                config=compare,
+            )
+        except (ConfigError, ResultsError) as exc:
+            raise pytest.UsageError(f"--baseline: {exc}") from None
 
     # -- cells -----------------------------------------------------------------------------
     def cells(self) -> list[Cell]:
@@ -150,9 +179,16 @@ class HarnessSession:
             self.server_fingerprints.setdefault(case.get("server", ""), server_fp)
         if self.writer is None:
             self.writer = RunWriter(self.reports_dir)
-            self.writer.start(self.fingerprint(), simulated=self.simulated)
+            self.writer.start(self.run_fingerprint, simulated=self.simulated)
         self.writer.add_case(case)
         self.cases.append(case)
+
+    @property
+    def run_fingerprint(self) -> dict[str, Any]:
+        """The fingerprint, computed once the server is known (git and psutil are not free)."""
+        if self._run_fingerprint is None or not self._run_fingerprint.get("servers"):
+            self._run_fingerprint = self.fingerprint()
+        return self._run_fingerprint
 
     def fingerprint(self) -> dict[str, Any]:
         fp = machine_fingerprint(self.config.rootpath)
@@ -171,7 +207,13 @@ class HarnessSession:
         """Write results.json, render the reports, refresh reports/latest/."""
         if self.writer is None:
             return None
-        self.finished_payload = self.writer.finalize()
+        payload = self.finished_payload = self.writer.finalize()
+        history_name = option(self.config, "baseline")
+        self.notes += self.regression.finish(
+            payload, name_for_history=None if history_name is None else Path(history_name).stem
+        )
+        self.notes += self.regression.warnings
+        write_json_atomic(self.writer.run_dir / "results.json", payload)
         try:
             from harness.report import render_run
         except ModuleNotFoundError:

@@ -41,6 +41,8 @@ def write_summary(tr: TerminalWriter, harness: HarnessSession) -> None:
     for index, row in enumerate(rows):
         line = "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
         tr.write_line(line.rstrip(), bold=index == 0)
+    for note in harness.notes:
+        tr.write_line(note)
     if harness.writer is not None:
         tr.write_line(f"results: {harness.writer.run_dir}")
         tr.write_line(f"report:  {harness.reports_dir / 'latest' / 'report.html'}")

@@ -1,0 +1,52 @@
+"""Optional top-level matrix sections, registered in `harness.matrix.SECTIONS`.
+
+Each feature that extends the matrix schema adds its parser here (or in its own module,
+imported here), so `load_matrix` knows every key before it judges one unknown.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Any
+
+from harness.matrix import SECTIONS
+from harness.yamlsource import KeyPath, YamlSource
+
+_TOLERANCE_METRICS = (
+    "default",
+    "ttft_s",
+    "e2e_s",
+    "prompt_tok_s",
+    "decode_tok_s",
+    "stability.score",
+    "memory.peak_bytes",
+)
+
+
+def parse_tolerances(src: YamlSource, at: KeyPath, raw: Any) -> MappingProxyType[str, float]:
+    """`tolerances: {default: 0.10, ttft_s: 0.15}`: regression tolerances for this matrix."""
+    if not isinstance(raw, dict):
+        raise src.error(at, "tolerances must be a mapping", "e.g. {default: 0.1, ttft_s: 0.15}")
+    out: dict[str, float] = {}
+    for key, value in raw.items():
+        if key not in _TOLERANCE_METRICS:
+            raise src.error(
+                (*at, key),
+                f"unknown metric {key!r}",
+                f"use one of: {', '.join(_TOLERANCE_METRICS)}",
+            )
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 10:
+            raise src.error((*at, key), f"tolerance {value!r}", "use a fraction such as 0.10")
+        out[key] = float(value)
+    return MappingProxyType(out)
+
+
+SECTIONS.setdefault("tolerances", parse_tolerances)
+
+# Sections of other features register themselves on import; a feature not built yet is fine.
+for _module in ("harness.batch.matrix_section", "harness.limits_section"):
+    try:
+        __import__(_module)
+    except ModuleNotFoundError as exc:
+        if exc.name != _module:
+            raise
