@@ -1,0 +1,161 @@
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import psutil
+import pytest
+
+from harness.hardware.backends import host, procs
+from harness.hardware.backends.host import HostBackend
+from harness.hardware.backends.procs import ServerProcessTracker, find_server_process
+
+
+@pytest.fixture
+def child() -> Iterator[subprocess.Popen[bytes]]:
+    """A child of this process, standing in for a model runner under `ollama serve`."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def test_host_memory_swap_and_cpu() -> None:
+    backend = HostBackend()
+    first = backend.sample()
+    total = first["host.ram_total_bytes"]
+    assert first["host.ram_used_bytes"] + first["host.ram_available_bytes"] == total
+    assert 0 < first["host.ram_percent"] < 100
+    assert first["host.swap_used_bytes"] >= 0
+    time.sleep(0.06)  # CPU percent needs two readings some time apart
+    assert 0 <= backend.sample()["host.cpu_percent"] <= 100
+
+
+def test_off_linux_the_readings_come_from_psutil(monkeypatch: pytest.MonkeyPatch) -> None:
+    direct = HostBackend().sample()
+    monkeypatch.setattr(host, "_MEMINFO", "/nonexistent/meminfo")
+    via_psutil = HostBackend().sample()
+    assert via_psutil["host.ram_total_bytes"] == direct["host.ram_total_bytes"]
+    assert via_psutil["host.swap_total_bytes"] == direct["host.swap_total_bytes"]
+    assert abs(via_psutil["host.ram_used_bytes"] - direct["host.ram_used_bytes"]) < 256 * 1024**2
+
+
+def test_a_simulated_runs_host_is_labelled_as_the_harness_machine() -> None:
+    backend = HostBackend(prefix="harness_host")
+    assert backend.name == "harness_host"
+    assert all(key.startswith("harness_host.") for key in backend.sample())
+
+
+def test_the_server_is_found_by_the_port_it_listens_on(sim_server: Any) -> None:
+    proc, how = find_server_process(sim_server.port)
+    assert proc is not None
+    assert proc.pid == os.getpid()
+    assert how in {"port", "port-scan"}
+
+
+def test_without_the_system_table_each_process_is_scanned(
+    sim_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def denied(kind: str = "inet") -> list[Any]:
+        raise psutil.AccessDenied()
+
+    monkeypatch.setattr(psutil, "net_connections", denied)
+    proc, how = find_server_process(sim_server.port)
+    assert (proc.pid if proc else None, how) == (os.getpid(), "port-scan")
+
+
+def test_by_name_the_root_of_the_tree_wins(monkeypatch: pytest.MonkeyPatch, free_port: int) -> None:
+    def fake(pid: int, ppid: int, name: str, created: float) -> Any:
+        return SimpleNamespace(
+            pid=pid, info={"name": name}, ppid=lambda: ppid, create_time=lambda: created
+        )
+
+    runner = fake(11, 10, "llama-server", 5.0)
+    serve = fake(10, 1, "ollama", 9.0)
+    other = fake(20, 1, "bash", 1.0)
+    monkeypatch.setattr(procs, "_by_process_scan", lambda port: None)
+    monkeypatch.setattr(psutil, "process_iter", lambda attrs=None: iter([runner, other, serve]))
+    proc, how = find_server_process(free_port)
+    assert (proc, how) == (serve, "name")
+
+
+def test_no_server_is_a_reason(free_port: int) -> None:
+    proc, why = find_server_process(free_port, names=("no-such-server-xyz",))
+    assert proc is None
+    assert f"port {free_port}" in why
+    assert "no-such-server-xyz" in why
+    tracker = ServerProcessTracker(free_port, names=("no-such-server-xyz",))
+    tracker.locate()
+    backend = HostBackend(tracker=tracker)
+    assert not any(key.startswith("server.") for key in backend.sample())
+    assert backend.details()["unavailable"] == {"server_process": why}
+
+
+def test_the_server_and_all_its_children_are_summed_and_kept_per_process(
+    sim_server: Any, child: subprocess.Popen[bytes]
+) -> None:
+    tracker = ServerProcessTracker(sim_server.port, full_info_interval_s=0.0)
+    assert tracker.locate()
+    values = tracker.sample()
+    assert {os.getpid(), child.pid} <= tracker.pids()
+    assert values["server.processes"] == len(tracker.pids())
+    found = tracker.details()
+    per_process = found["processes"]
+    assert per_process[str(os.getpid())]["role"] == "server"
+    assert per_process[str(child.pid)]["role"] == "child"
+    assert values["server.rss_bytes"] == sum(p["rss_last_bytes"] for p in per_process.values())
+    assert values["server.uss_bytes"] > 0
+    assert found["found_by"] in {"port", "port-scan"}
+
+
+def test_a_child_that_exits_leaves_the_tree(
+    sim_server: Any, child: subprocess.Popen[bytes]
+) -> None:
+    tracker = ServerProcessTracker(sim_server.port, tree_interval_s=0.0)
+    tracker.locate()
+    before = tracker.sample()["server.processes"]
+    child.kill()
+    child.wait()
+    assert tracker.sample()["server.processes"] == before - 1
+    assert child.pid not in tracker.pids()
+
+
+def test_a_server_that_exits_is_reported_not_crashed_on() -> None:
+    code = (
+        "import socket, sys, time\n"
+        "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\n"
+        "print(s.getsockname()[1], flush=True); time.sleep(30)\n"
+    )
+    server = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
+    try:
+        assert server.stdout is not None
+        port = int(server.stdout.readline())
+        tracker = ServerProcessTracker(port, names=("no-such-server-xyz",))
+        assert tracker.locate()
+        assert tracker.root is not None
+        assert tracker.root.pid == server.pid
+        assert tracker.sample()["server.processes"] == 1
+    finally:
+        server.kill()
+        server.wait()
+        if server.stdout is not None:
+            server.stdout.close()
+    assert tracker.sample() == {}
+    assert tracker.pids() == frozenset()
+    assert tracker.details()["unavailable"] == {"server_process": "the server process exited"}
