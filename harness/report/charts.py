@@ -1,0 +1,253 @@
+"""The report's charts, each built from one section of the payload with `svg.line_chart`.
+
+Keys read (all optional; a chart without data is not drawn):
+- cases[]: model, num_ctx, metrics.decode_tok_s.p50, metrics.ttft_s.p50 / .p90
+- limits[]: model, probes[{num_ctx, outcome, memory_bytes}], max_context, bytes_per_token,
+  base_bytes, r2, recommendations.max_context_tokens, recommendations.trim_threshold
+- throughput[]: strategy, size, total_s; extrapolation: target, time_s, time_s_low,
+  time_s_high, strategy (which series it continues; default the one with the largest size)
+- history[]: run_id, started_at, cases{case_id: {metric: value}}
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from harness.report import fmt
+from harness.report.payload import dig, mapping, number, records, text
+from harness.report.svg import Axis, Band, Marker, Series, line_chart
+
+MAX_SERIES = 10
+OK_OUTCOMES = frozenset({"ok", "pass", "passed", "fits"})
+
+
+@dataclass(frozen=True)
+class Chart:
+    title: str
+    svg: str
+    note: str = ""
+
+
+def _ctx_axis(values: Iterable[float]) -> Axis:
+    found = [v for v in values if v > 0]
+    wide = bool(found) and max(found) / min(found) >= 8
+    return Axis("context (tokens)", "log2" if wide else "linear", fmt.ctx, binary=True)
+
+
+def _limit_series(groups: Mapping[str, Any], what: str) -> tuple[list[str], str]:
+    names = list(groups)
+    if len(names) <= MAX_SERIES:
+        return names, ""
+    return names[:MAX_SERIES], f"Showing the first {MAX_SERIES} of {len(names)} {what}."
+
+
+def _median_by_x(points: Iterable[tuple[float, float]]) -> list[tuple[float, float]]:
+    by_x: dict[float, list[float]] = defaultdict(list)
+    for x, y in points:
+        by_x[x].append(y)
+    return [(x, statistics.median(ys)) for x, ys in sorted(by_x.items())]
+
+
+def context_charts(cases: Sequence[Mapping[str, Any]]) -> list[Chart]:
+    """Decode tok/s and TTFT against context, one line per model."""
+    decode: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    ttft: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for case in cases:
+        model, ctx = text(case.get("model")), number(case.get("num_ctx"))
+        if not model or ctx is None:
+            continue
+        metrics = mapping(case.get("metrics"))
+        tok_s = number(dig(metrics, "decode_tok_s", "p50"))
+        first = number(dig(metrics, "ttft_s", "p50"))
+        if tok_s is not None:
+            decode[model].append((ctx, tok_s))
+        if first is not None:
+            ttft[model].append((ctx, first))
+    charts: list[Chart] = []
+    for title, groups, y_axis in (
+        ("Decode speed by context", decode, Axis("decode tok/s (p50)", fmt=_short)),
+        ("Time to first token by context", ttft, Axis("TTFT p50", fmt=fmt.seconds)),
+    ):
+        names, note = _limit_series(groups, "models")
+        series = [Series(name, _median_by_x(groups[name])) for name in names]
+        x_axis = _ctx_axis(x for name in names for x, _ in groups[name])
+        svg = line_chart(title, x_axis, y_axis, series)
+        if svg:
+            charts.append(Chart(title, svg, note))
+    return charts
+
+
+def _short(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 10 else f"{value:g}"
+
+
+def _gib(value: float) -> str:
+    return f"{value:g}"
+
+
+def memory_chart(limit: Mapping[str, Any], gpu_bytes: float | None) -> Chart | None:
+    """Probed memory against context with the fitted line and the limits found."""
+    model = text(limit.get("model")) or "model"
+    ok: list[tuple[float, float]] = []
+    bad: list[tuple[float, float]] = []
+    for probe in records(limit.get("probes")):
+        ctx, mem = number(probe.get("num_ctx")), number(probe.get("memory_bytes"))
+        if ctx is None or mem is None:
+            continue
+        target = ok if text(probe.get("outcome")).lower() in OK_OUTCOMES else bad
+        target.append((ctx, mem / fmt.GIB))
+    max_ctx = number(limit.get("max_context"))
+    recs = mapping(limit.get("recommendations"))
+    rec_ctx = number(recs.get("max_context_tokens"))
+    series = [
+        Series("probe ok", sorted(ok), line=False),
+        Series("probe failed", sorted(bad), line=False, color="#D55E00"),
+    ]
+    slope, base = number(limit.get("bytes_per_token")), number(limit.get("base_bytes"))
+    xs = [x for x, _ in ok + bad] + [v for v in (max_ctx, rec_ctx) if v is not None]
+    if slope is not None and base is not None and xs:
+        r2 = number(limit.get("r2"))
+        name = "fit" + (f" (r² {r2:.3f})" if r2 is not None else "")
+        lo, hi = 0.0, max(xs) * 1.05
+        line = [
+            (lo + (hi - lo) * i / 20, (base + slope * (lo + (hi - lo) * i / 20)) / fmt.GIB)
+            for i in range(21)
+        ]
+        series.append(Series(name, line, dots=False, dashed=True, color="#7f7f7f"))
+    markers = []
+    if max_ctx is not None:
+        markers.append(Marker(max_ctx, f"max found {fmt.ctx(max_ctx)}", color="#D55E00"))
+    if rec_ctx is not None:
+        markers.append(Marker(rec_ctx, f"recommended {fmt.ctx(rec_ctx)}", color="#009E73"))
+    if gpu_bytes is not None:
+        markers.append(Marker(gpu_bytes / fmt.GIB, "GPU memory", axis="y"))
+    title = f"Memory by context: {model}"
+    x_axis = Axis("context (tokens)", fmt=fmt.ctx, binary=True)
+    svg = line_chart(title, x_axis, Axis("memory (GiB)", fmt=_gib), series, markers=markers)
+    return Chart(title, svg) if svg else None
+
+
+def throughput_chart(
+    rows: Sequence[Mapping[str, Any]], extrapolation: Mapping[str, Any]
+) -> Chart | None:
+    """Total time by batch size per strategy, continued to the extrapolation target."""
+    groups: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for row in rows:
+        size, total = number(row.get("size")), number(row.get("total_s"))
+        if size is not None and total is not None:
+            groups[text(row.get("strategy")) or "batch"].append((size, total))
+    series = [Series(name, sorted(points)) for name, points in groups.items()]
+    bands: list[Band] = []
+    markers: list[Marker] = []
+    target, time_s = number(extrapolation.get("target")), number(extrapolation.get("time_s"))
+    if target is not None and time_s is not None:
+        anchor = _anchor(groups, text(extrapolation.get("strategy")))
+        low = number(extrapolation.get("time_s_low"))
+        high = number(extrapolation.get("time_s_high"))
+        start = [anchor] if anchor else []
+        series.append(
+            Series(
+                f"extrapolated to {fmt.count(target)}",
+                [*start, (target, time_s)],
+                dashed=True,
+                color="#000000",
+                tips=[
+                    *(["measured"] if anchor else []),
+                    f"{fmt.count(target)} requests: "
+                    f"{fmt.seconds(time_s)} ({fmt.seconds(low)} to {fmt.seconds(high)})",
+                ],
+            )
+        )
+        if low is not None and high is not None and anchor:
+            bands.append(
+                Band(
+                    "interval",
+                    [(anchor[0], anchor[1], anchor[1]), (target, low, high)],
+                    color="#999999",
+                )
+            )
+        markers.append(Marker(target, f"target {fmt.count(target)}"))
+    title = "Batch time by number of requests"
+    times = [y for s in series for _, y in s.points] + [
+        v for b in bands for _, lo, hi in b.points for v in (lo, hi)
+    ]
+    positive = [t for t in times if t > 0]
+    ticks = fmt.time_ticks(min(positive), max(positive)) if positive else None
+    x_axis = Axis("requests", "log10", fmt.compact)
+    y_axis = Axis("total time", "log10", fmt.seconds, ticks=ticks)
+    svg = line_chart(title, x_axis, y_axis, series, markers=markers, bands=bands)
+    return Chart(title, svg) if svg else None
+
+
+def _anchor(
+    groups: Mapping[str, list[tuple[float, float]]], strategy: str
+) -> tuple[float, float] | None:
+    """The measured point the extrapolation continues from."""
+    points = groups.get(strategy) or max(groups.values(), key=lambda p: max(p)[0], default=[])
+    return max(points) if points else None
+
+
+def history_charts(
+    history: Sequence[Mapping[str, Any]],
+    current: Mapping[str, Mapping[str, float]],
+    current_label: str,
+    current_run_id: str = "",
+) -> list[Chart]:
+    """One chart per metric across nights, one line per case; tonight is the last point."""
+    nights = [
+        (text(h.get("started_at"))[:10] or text(h.get("run_id")), mapping(h.get("cases")))
+        for h in history
+    ]
+    known = {m for _, cases in nights for values in cases.values() for m in mapping(values)}
+    tonight = {
+        case_id: {m: v for m, v in values.items() if m in known}
+        for case_id, values in current.items()
+    }
+    already = any(text(h.get("run_id")) == current_run_id for h in history)
+    if known and not already and any(tonight.values()):
+        nights.append((current_label, tonight))
+    if len(nights) < 2:
+        return []
+    by_metric: dict[str, dict[str, list[tuple[float, float]]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    for index, (_, cases) in enumerate(nights):
+        for case_id, values in cases.items():
+            for metric, value in mapping(values).items():
+                y = number(value)
+                if y is not None:
+                    by_metric[metric][case_id].append((float(index), y))
+    stride = max(1, len(nights) // 8)
+    ticks = [(float(i), label) for i, (label, _) in enumerate(nights) if i % stride == 0]
+    charts = []
+    for metric in sorted(by_metric, key=_metric_order):
+        groups = by_metric[metric]
+        names, note = _limit_series(groups, "cases")
+        series = [Series(name, groups[name]) for name in names]
+        title = f"History: {metric}"
+        y_axis = Axis(metric, fmt=_metric_fmt(metric))
+        svg = line_chart(title, Axis("night", ticks=ticks), y_axis, series)
+        if svg:
+            charts.append(Chart(title, svg, note))
+    return charts
+
+
+def _metric_order(metric: str) -> tuple[int, str]:
+    for rank, prefix in enumerate(("decode", "ttft", "prompt", "stability")):
+        if metric.startswith(prefix):
+            return rank, metric
+    return 9, metric
+
+
+def _metric_fmt(metric: str) -> Callable[[float], str]:
+    if "bytes" in metric:
+        return fmt.size
+    if "tok_s" in metric or "req_s" in metric:
+        return _short
+    if metric.startswith("ttft") or metric.endswith("_s") or "_s_" in metric:
+        return fmt.seconds
+    return _short

@@ -1,0 +1,211 @@
+"""The per-case rows of the report: the matrix, failures and skips, stability.
+
+Every cell is formatted here, once, so the template is a plain loop. The case keys read are
+listed in `harness.report.model`'s docstring.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from harness.report import fmt
+from harness.report.payload import dig, mapping, number, records, text
+
+GOOD = frozenset({"pass", "passed", "ok", "improved", "better", "unchanged", "same"})
+NEUTRAL = frozenset({"skipped", "skip", "new", "no_baseline", ""})
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One line of the performance matrix, every cell already formatted."""
+
+    id: str
+    model: str
+    ctx: str
+    ttft: str
+    ttft_tip: str
+    prompt: str
+    prompt_tip: str
+    decode: str
+    decode_tip: str
+    memory: str
+    stability: str
+    stability_tip: str
+    verdict: str
+    verdict_tip: str
+    baseline: str
+    baseline_tip: str
+    baseline_cls: str
+    cls: str  # ok | bad | skip: the row colour
+    bad: frozenset[str]  # metrics whose check failed: those cells turn red
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    id: str
+    verdict: str
+    outcome: str
+    reason: str
+    errors: tuple[str, ...]
+    cls: str
+
+
+@dataclass(frozen=True)
+class Stability:
+    components: tuple[str, ...]
+    rows: list[tuple[str, str, tuple[str, ...]]]  # id, score, component values
+    formulas: tuple[str, ...]
+
+
+def row_class(verdict: str) -> str:
+    lowered = verdict.lower()
+    if lowered in GOOD:
+        return "ok"
+    return "skip" if lowered in NEUTRAL else "bad"
+
+
+def _check_text(check: Mapping[str, Any]) -> str:
+    mark = "ok" if check.get("passed") is True else "FAILED"
+    return (
+        f"{text(check.get('metric'))} {text(check.get('stat'))} "
+        f"{fmt.general(number(check.get('measured')))} {text(check.get('op'))} "
+        f"{fmt.general(number(check.get('required')))}: {mark}"
+    ).replace("  ", " ")
+
+
+def _threshold_text(metric: str, bounds: Any) -> str:
+    return f"{metric} " + ", ".join(
+        f"{text(k)} {fmt.general(number(v)) or text(v)}" for k, v in mapping(bounds).items()
+    )
+
+
+def _tips(case: Mapping[str, Any]) -> tuple[dict[str, str], set[str]]:
+    """Hover text per metric (from checks, else thresholds) and the metrics that failed."""
+    tips: dict[str, list[str]] = {}
+    failed: set[str] = set()
+    for check in records(case.get("checks")):
+        metric = text(check.get("metric"))
+        tips.setdefault(metric, []).append(_check_text(check))
+        if check.get("passed") is False:
+            failed.add(metric)
+    for metric, bounds in mapping(case.get("thresholds")).items():
+        if metric not in tips:
+            tips[metric] = ["threshold: " + _threshold_text(metric, bounds)]
+    return {m: "; ".join(t) for m, t in tips.items()}, failed
+
+
+def baseline_cell(value: Any) -> tuple[str, str, str]:
+    """(text, hover, class) for a case's comparison with the baseline."""
+    if value is None:
+        return "", "", ""
+    if not isinstance(value, Mapping):
+        return text(value), "", row_class(text(value))
+    verdict = text(value.get("verdict") or value.get("status"))
+    details: list[str] = []
+    biggest: tuple[float, str] | None = None
+    changes = mapping(value.get("metrics") or value.get("changes"))
+    for metric, change in changes.items():
+        rel = relative_change(change)
+        if rel is None:
+            continue
+        details.append(
+            f"{metric}: {fmt.general(number(dig(change, 'baseline')))} -> "
+            f"{fmt.general(number(dig(change, 'current')))} ({fmt.percent(rel)})"
+        )
+        if biggest is None or abs(rel) > abs(biggest[0]):
+            biggest = (rel, metric)
+    shown = verdict + (f" ({biggest[1]} {fmt.percent(biggest[0])})" if biggest else "")
+    return shown.strip(), "; ".join(details), row_class(verdict)
+
+
+def relative_change(change: Any) -> float | None:
+    if not isinstance(change, Mapping):
+        return number(change)
+    rel = number(change.get("change"))
+    if rel is not None:
+        return rel
+    pct = number(change.get("change_pct"))
+    if pct is None:
+        pct = number(change.get("delta_pct"))
+    return None if pct is None else pct / 100
+
+
+def matrix_row(case: Mapping[str, Any]) -> Row:
+    metrics = mapping(case.get("metrics"))
+    tips, failed = _tips(case)
+    ttft50 = number(dig(metrics, "ttft_s", "p50"))
+    ttft90 = number(dig(metrics, "ttft_s", "p90"))
+    ttft = fmt.seconds(ttft50) + (f" ({fmt.seconds(ttft90)})" if ttft90 is not None else "")
+    stab = mapping(case.get("stability"))
+    components = ", ".join(
+        f"{k} {fmt.score(number(v))}" for k, v in mapping(stab.get("components")).items()
+    )
+    verdict = text(case.get("verdict")) or text(case.get("outcome"))
+    base_text, base_tip, base_cls = baseline_cell(case.get("baseline"))
+    all_tips = "; ".join(tips.values())
+    return Row(
+        id=text(case.get("id")),
+        model=text(case.get("model")),
+        ctx=fmt.ctx(number(case.get("num_ctx"))),
+        ttft=ttft.strip(),
+        ttft_tip=tips.get("ttft_s", ""),
+        prompt=fmt.rate(number(dig(metrics, "prompt_tok_s", "p50"))),
+        prompt_tip=tips.get("prompt_tok_s", ""),
+        decode=fmt.rate(number(dig(metrics, "decode_tok_s", "p50"))),
+        decode_tip=tips.get("decode_tok_s", ""),
+        memory=fmt.size(number(dig(case, "memory", "delta_bytes")), signed=True),
+        stability=fmt.score(number(stab.get("score"))),
+        stability_tip="; ".join(t for t in (components, tips.get("stability", "")) if t),
+        verdict=verdict,
+        verdict_tip=all_tips or text(case.get("reason")),
+        baseline=base_text,
+        baseline_tip=base_tip,
+        baseline_cls=base_cls,
+        cls=row_class(verdict),
+        bad=frozenset(failed),
+    )
+
+
+def problem(case: Mapping[str, Any]) -> Problem | None:
+    verdict = text(case.get("verdict"))
+    outcome = text(case.get("outcome"))
+    if row_class(verdict or outcome) == "ok" and outcome in ("", "passed"):
+        return None
+    errors = dict.fromkeys(
+        text(s.get("error")) for s in records(case.get("samples")) if s.get("error")
+    )
+    return Problem(
+        id=text(case.get("id")),
+        verdict=verdict,
+        outcome=outcome,
+        reason=text(case.get("reason")),
+        errors=tuple(list(errors)[:3]),
+        cls=row_class(verdict or outcome),
+    )
+
+
+def stability(cases: Sequence[Mapping[str, Any]]) -> Stability | None:
+    names: dict[str, None] = {}
+    formulas: dict[str, None] = {}
+    scored = []
+    for case in cases:
+        stab = mapping(case.get("stability"))
+        if number(stab.get("score")) is None and not stab.get("components"):
+            continue
+        scored.append((case, stab))
+        names.update(dict.fromkeys(mapping(stab.get("components"))))
+        if stab.get("formula"):
+            formulas[text(stab.get("formula"))] = None
+    if not scored:
+        return None
+    rows = [
+        (
+            text(case.get("id")),
+            fmt.score(number(stab.get("score"))),
+            tuple(fmt.score(number(dig(stab, "components", n))) for n in names),
+        )
+        for case, stab in scored
+    ]
+    return Stability(tuple(names), rows, tuple(formulas))
