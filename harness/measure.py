@@ -12,6 +12,7 @@ It is 1.0 for a real server, and results record it.
 
 from __future__ import annotations
 
+import time
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ _FATAL = (errors.OutOfMemory, errors.ServerUnreachable, errors.ModelNotFound)
 class PhaseMarker(Protocol):
     """What measuring needs of the hardware sampler: phase marks and an abort flag."""
 
-    def mark(self, phase: str) -> None: ...
+    def mark(self, phase: str, *, at_ns: int | None = None) -> None: ...
 
     @property
     def over_budget(self) -> bool: ...
@@ -56,11 +57,25 @@ class CellOutcome:
         return not self.failures
 
 
+HardwareReport = tuple[dict[str, Any] | None, dict[str, Any] | None]
+
+
+def _no_hardware() -> HardwareReport:
+    return None, None
+
+
 @dataclass(frozen=True)
 class MeasureSettings:
+    """How to measure: the simulator's time scale, keep_alive, and the hardware hand-off.
+
+    `finish_hardware` is called once when the requests are done; it stops the sampler and
+    returns its summary and the memory block (results schema), which feed the case and
+    the stability score's headroom.
+    """
+
     time_scale: float = 1.0
     keep_alive: str = "10m"
-    memory_fraction: Callable[[], float | None] = lambda: None
+    finish_hardware: Callable[[], HardwareReport] = _no_hardware
 
 
 def measure_cell(
@@ -76,7 +91,7 @@ def measure_cell(
     cfg = settings or MeasureSettings()
     n_repeats = repeats or cell.settings.repeats
     case = _case_skeleton(engine, cell, cfg)
-    mark = marker.mark if marker else (lambda phase: None)
+    mark: Callable[..., None] = marker.mark if marker else (lambda phase, at_ns=None: None)
     try:
         mark("load")
         loaded = engine.load(cell.model, cell.options, keep_alive=cfg.keep_alive)
@@ -99,10 +114,11 @@ def measure_cell(
                     "capped",
                     f"capped: the server loaded num_ctx="
                     f"{cap.context_length}, not {cell.num_ctx} (the model's limit)",
+                    cfg=cfg,
                 )
         calibration = _calibration(engine, cell, calibration_cache)
     except errors.EngineError as exc:
-        return _ended(case, _verdict_for(exc), f"{exc.outcome} while loading: {exc}")
+        return _ended(case, _verdict_for(exc), f"{exc.outcome} while loading: {exc}", cfg=cfg)
     target = target_prompt_tokens(cell.num_ctx, cell.settings.fill, cell.settings.num_predict)
     case["target_prompt_tokens"] = target
     builder = PromptBuilder(seed=zlib.crc32(cell.id.encode()))
@@ -110,20 +126,26 @@ def measure_cell(
     samples: list[dict[str, Any]] = []
     for _ in range(n_repeats + 1):  # the first request is the warm-up
         if marker is not None and marker.over_budget:
-            return _ended(case, "over_budget", "the hardware guard stopped the case", samples[1:])
+            reason = getattr(marker, "over_budget_reason", None) or "memory budget crossed"
+            engine.unload(cell.model)  # give the memory back before the machine swaps
+            return _ended(case, "over_budget", f"over budget: {reason}", samples[1:], cfg)
         words = calibration.words_for(target)
-        mark("prefill")
+        sent_at = time.perf_counter_ns()
         try:
             got = engine.chat(
                 cell.model, builder.messages(words), options=options, keep_alive=cfg.keep_alive
             )
         except errors.EngineError as exc:
+            mark("prefill", at_ns=sent_at)
+            mark("after")
             samples.append(_failed_sample(exc))
             if isinstance(exc, _FATAL):
-                return _ended(case, _verdict_for(exc), str(exc), samples[1:])
+                return _ended(case, _verdict_for(exc), str(exc), samples[1:], cfg)
             continue
-        finally:
-            mark("after")
+        # Phases placed from the client's own timestamps: the call blocks until the end.
+        mark("prefill", at_ns=got.sent_ns)
+        mark("decode", at_ns=got.first_content_ns or got.end_ns)
+        mark("after", at_ns=got.end_ns)
         expected = calibration.expected_tokens(words)
         sample = _sample(got, cfg, expected)
         if got.counters.prompt_eval_count and sample["outcome"] == "ok":
@@ -232,8 +254,13 @@ def _verdict_for(exc: errors.EngineError) -> str:
 
 
 def _ended(
-    case: dict[str, Any], verdict: str, reason: str, samples: list[dict[str, Any]] | None = None
+    case: dict[str, Any],
+    verdict: str,
+    reason: str,
+    samples: list[dict[str, Any]] | None = None,
+    cfg: MeasureSettings | None = None,
 ) -> CellOutcome:
+    case["hardware"], case["memory"] = (cfg or MeasureSettings()).finish_hardware()
     case["samples"] = samples or []
     case["verdict"] = verdict
     case["reason"] = reason
@@ -244,6 +271,7 @@ def _judge(
     case: dict[str, Any], samples: list[dict[str, Any]], cell: Cell, cfg: MeasureSettings
 ) -> CellOutcome:
     case["samples"] = samples
+    case["hardware"], case["memory"] = cfg.finish_hardware()
     ok = [s for s in samples if s["outcome"] == "ok"]
     case["metrics"] = {
         name: summarize([s[name] for s in ok if s.get(name) is not None]) for name in SAMPLE_METRICS
@@ -253,7 +281,7 @@ def _judge(
         successes=len(ok),
         decode_tok_s=[s["decode_tok_s"] for s in ok if s.get("decode_tok_s")],
         ttft_s=[s["ttft_s"] for s in ok if s.get("ttft_s") is not None],
-        memory_fraction_of_budget=cfg.memory_fraction(),
+        memory_fraction_of_budget=(case["memory"] or {}).get("fraction_of_budget"),
     )
     case["stability"] = stability.to_json()
     failures = (

@@ -56,6 +56,16 @@ def fraction(value: str) -> float:
     return number
 
 
+def budget_fraction(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = 0.0
+    if not 0 < number <= 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a fraction in (0, 1] (e.g. 0.8)")
+    return number
+
+
 def metric_tolerance(value: str) -> str:
     metric, sep, number = value.partition("=")
     if not sep or not metric.strip():
@@ -153,6 +163,31 @@ OPTIONS: tuple[OptionSpec, ...] = (
         str,
         None,
         metavar="SPEC",
+    ),
+    OptionSpec(
+        "--sample-hz",
+        "sample_hz",
+        "hardware sampling rate during each case (default: 10)",
+        positive_float,
+        10.0,
+        metavar="HZ",
+    ),
+    OptionSpec(
+        "--ram-budget",
+        "ram_budget",
+        "abort a case (verdict over_budget) when host RAM in use passes this fraction "
+        "(default: 0.80)",
+        budget_fraction,
+        0.80,
+        metavar="FRACTION",
+    ),
+    OptionSpec(
+        "--gpu-budget",
+        "gpu_budget",
+        "abort a case when GPU memory in use passes this fraction (default: 0.95)",
+        budget_fraction,
+        0.95,
+        metavar="FRACTION",
     ),
     OptionSpec(
         "--baseline",

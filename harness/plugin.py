@@ -9,14 +9,16 @@ once and renders the reports at the end.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 import pytest
 
 from harness.errors import MatrixError
+from harness.hardware import HardwareSampler
 from harness.matrix import Cell, load_matrices, resolve_matrix_paths
-from harness.measure import CellOutcome, MeasureSettings, measure_cell
+from harness.measure import CellOutcome, HardwareReport, MeasureSettings, measure_cell
+from harness.memory import memory_block
 from harness.options import add_options, option
 from harness.session import HarnessSession
 from harness.summary import write_summary
@@ -152,13 +154,30 @@ def record_case(request: pytest.FixtureRequest) -> Callable[[dict[str, Any]], No
 
 
 @pytest.fixture
+def hardware(harness_session: HarnessSession) -> Iterator[HardwareSampler]:
+    """A background hardware sampler running for this test (GPU, host, server, /api/ps)."""
+    sampler = harness_session.new_sampler()
+    sampler.start()
+    try:
+        yield sampler
+    finally:
+        sampler.stop()
+
+
+@pytest.fixture
 def measure(
     request: pytest.FixtureRequest,
     harness_session: HarnessSession,
     engine: Any,
+    hardware: HardwareSampler,
     record_case: Callable[[dict[str, Any]], None],
 ) -> Callable[[Cell], CellOutcome]:
     """Measure a cell (load, warm-up, repeats), compare it with the baseline, record it."""
+
+    def finish_hardware() -> HardwareReport:
+        hardware.stop()
+        summary = hardware.summary()
+        return summary, memory_block(summary, harness_session.budget)
 
     def run(cell: Cell) -> CellOutcome:
         harness_session.require_model(cell.model)
@@ -166,7 +185,10 @@ def measure(
             engine,
             cell,
             repeats=harness_session.repeats,
-            settings=MeasureSettings(time_scale=harness_session.time_scale),
+            settings=MeasureSettings(
+                time_scale=harness_session.time_scale, finish_hardware=finish_hardware
+            ),
+            marker=hardware,
             calibration_cache=harness_session.calibrations,
         )
         outcome.case.update({"suite": _suite(request.node), "nodeid": request.node.nodeid})

@@ -16,6 +16,7 @@ from harness.baseline import CompareConfig
 from harness.engines import Engine, create_engine
 from harness.errors import ConfigError, EngineError, ResultsError
 from harness.fingerprint import machine_fingerprint, server_fingerprint
+from harness.hardware import Budget, HardwareSampler, SamplerConfig, build_backends
 from harness.matrix import Cell, Matrix
 from harness.options import option, reports_dir, server_urls
 from harness.prompts import TokenCalibration
@@ -153,6 +154,33 @@ class HarnessSession:
         if self._engine is None:
             return self.start({m.name for m in self.matrices})
         return self._engine
+
+    # -- hardware --------------------------------------------------------------------------
+    @property
+    def budget(self) -> Budget:
+        return Budget(
+            ram_max_fraction=option(self.config, "ram_budget"),
+            gpu_max_fraction=option(self.config, "gpu_budget"),
+        )
+
+    def new_sampler(self) -> HardwareSampler:
+        """A sampler for one case, started from an idle machine (no model loaded).
+
+        Models left loaded by the previous case are unloaded first, so the idle baseline
+        and each case's memory delta belong to this case alone.
+        """
+        engine = self.engine
+        try:
+            for loaded in engine.ps():
+                engine.unload(loaded.name)
+        except EngineError:
+            pass  # a server without /api/ps (OpenAI-compatible) keeps what it has
+        backends = build_backends(
+            engine=engine, server_url=engine.base_url, simulated=self.simulated
+        )
+        return HardwareSampler(
+            backends, config=SamplerConfig(hz=option(self.config, "sample_hz")), budget=self.budget
+        )
 
     def require_model(self, model: str) -> None:
         """Skip (with the pull command) when the server does not have `model`."""
