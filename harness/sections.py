@@ -42,11 +42,3 @@ def parse_tolerances(src: YamlSource, at: KeyPath, raw: Any) -> MappingProxyType
 
 
 SECTIONS.setdefault("tolerances", parse_tolerances)
-
-# Sections of other features register themselves on import; a feature not built yet is fine.
-for _module in ("harness.batch.matrix_section", "harness.limits_section"):
-    try:
-        __import__(_module)
-    except ModuleNotFoundError as exc:
-        if exc.name != _module:
-            raise
