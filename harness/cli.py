@@ -1,9 +1,8 @@
 """The `harness` command: a thin dispatcher over subcommands that live with their concern.
 
 Each subcommand module exposes `register(subparsers)`, which adds its parser and sets
-`func` (a callable taking the parsed namespace and returning an exit code). Modules are
-imported lazily by name so `harness --help` stays fast and one broken optional
-dependency does not take the whole command down.
+`func` (a callable taking the parsed namespace and returning an exit code). The modules are
+imported by name here, so each concern keeps its own command-line code.
 """
 
 from __future__ import annotations
@@ -19,10 +18,8 @@ from harness.errors import HarnessError
 
 # Modules that contribute subcommands, in the order `--help` lists them.
 SUBCOMMAND_MODULES: tuple[str, ...] = (
-    "harness.sim.cli",
     "harness.report.cli",
     "harness.baseline_cli",
-    "harness.batch.cli",
 )
 
 
@@ -38,13 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"harness {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:  # a real import error inside the module: show it
-                raise
-            continue  # that concern has not been built yet
-        module.register(subparsers)
+        importlib.import_module(name).register(subparsers)
     return parser
 
 
