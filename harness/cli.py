@@ -18,6 +18,7 @@ from harness.errors import HarnessError
 
 # Modules that contribute subcommands, in the order `--help` lists them.
 SUBCOMMAND_MODULES: tuple[str, ...] = (
+    "harness.sim.cli",
     "harness.report.cli",
     "harness.baseline_cli",
 )

@@ -25,7 +25,9 @@ from harness.summary import write_summary
 
 SESSION_KEY = pytest.StashKey[HarnessSession]()
 CASE_KEY = pytest.StashKey[dict[str, Any]]()
+SECTIONS_KEY = pytest.StashKey[list[tuple[str, Any]]]()
 CASE_PROPERTY = "harness_case"
+SECTION_PROPERTY = "harness_section"
 SERVER_PROPERTY = "harness_server"
 
 
@@ -91,6 +93,9 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
+    if report.when == "call":
+        for section in item.stash.get(SECTIONS_KEY, []):
+            report.user_properties.append((SECTION_PROPERTY, section))
     case = item.stash.get(CASE_KEY, None)
     cell = item.callspec.params.get("cell") if hasattr(item, "callspec") else None
     if case is None and report.skipped and isinstance(cell, Cell):
@@ -119,6 +124,10 @@ class ResultsCollector:
         case = props.get(CASE_PROPERTY)
         if case is not None:
             self.harness.record(case, props.get(SERVER_PROPERTY))
+        for prop, value in report.user_properties:
+            if prop == SECTION_PROPERTY:
+                section, content = value
+                self.harness.record_section(section, content)
 
     def pytest_sessionfinish(self) -> None:
         self.harness.finish()
@@ -149,6 +158,20 @@ def record_case(request: pytest.FixtureRequest) -> Callable[[dict[str, Any]], No
 
     def record(case: dict[str, Any]) -> None:
         request.node.stash[CASE_KEY] = case
+
+    return record
+
+
+@pytest.fixture
+def record_section(request: pytest.FixtureRequest) -> Callable[[str, Any], None]:
+    """Add to a run-level section of results.json (`limits`, `throughput`, ...).
+
+    A list section (limits, throughput, concurrency) gets the value appended; an object
+    section (extrapolation, capacity) is replaced by it. Written when the test ends.
+    """
+
+    def record(name: str, value: Any) -> None:
+        request.node.stash.setdefault(SECTIONS_KEY, []).append((name, value))
 
     return record
 

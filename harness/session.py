@@ -205,10 +205,7 @@ class HarnessSession:
     def record(self, case: dict[str, Any], server_fp: dict[str, Any] | None) -> None:
         if server_fp:
             self.server_fingerprints.setdefault(case.get("server", ""), server_fp)
-        if self.writer is None:
-            self.writer = RunWriter(self.reports_dir)
-            self.writer.start(self.run_fingerprint, simulated=self.simulated)
-        self.writer.add_case(case)
+        self._ensure_writer().add_case(case)
         self.cases.append(case)
 
     @property
@@ -217,6 +214,15 @@ class HarnessSession:
         if self._run_fingerprint is None or not self._run_fingerprint.get("servers"):
             self._run_fingerprint = self.fingerprint()
         return self._run_fingerprint
+
+    def record_section(self, name: str, value: Any) -> None:
+        self._ensure_writer().add_section(name, value)
+
+    def _ensure_writer(self) -> RunWriter:
+        if self.writer is None:
+            self.writer = RunWriter(self.reports_dir)
+            self.writer.start(self.run_fingerprint, simulated=self.simulated)
+        return self.writer
 
     def fingerprint(self) -> dict[str, Any]:
         fp = machine_fingerprint(self.config.rootpath)

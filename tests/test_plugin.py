@@ -146,3 +146,22 @@ def test_ollama_host_is_the_default_server(
     monkeypatch.setenv("OLLAMA_HOST", f"127.0.0.1:{port}")
     result = project.runpytest_subprocess("-q")
     result.stdout.fnmatch_lines([f"*no ollama server answers at http://127.0.0.1:{port}*"])
+
+
+SECTION_TEST = """\
+def test_limits(record_section):
+    record_section("limits", {"model": "m", "max_context": 4096})
+    record_section("extrapolation", {"target": 170000})
+"""
+
+
+def test_sections_reach_results_json(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_sections=SECTION_TEST)
+    result = pytester.runpytest_subprocess("--reports-dir", "out", "-q")
+    result.assert_outcomes(passed=1)
+    import json
+
+    payload = json.loads((pytester.path / "out" / "latest" / "results.json").read_text())
+    assert payload["limits"] == [{"model": "m", "max_context": 4096}]
+    assert payload["extrapolation"] == {"target": 170000}
+    assert payload["cases"] == []

@@ -1,0 +1,115 @@
+"""What the simulated machine can do, straight from the physics: the answers a benchmark
+run against the simulator should find.
+
+Memory limits use budgets the way the harness does (`gpu_budget` of the card,
+`ram_budget` of host RAM, each minus what the profile reserves); with `gpu_budget=1.0`
+`max_context_gpu` is exactly where the server starts to spill. Rates are at `speed` 1 and
+use the placement the server would choose at that context; `decode_tok_s[ctx]` is the rate
+with the KV cache filled to `ctx` (the end of a request that fills the context).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from harness.sim import physics
+from harness.sim.physics import LoadConfig, Placement, PlacementError
+from harness.sim.profiles import HardwareProfile, ModelProfile, hardware_profile, model_profile
+
+SLOT_COUNTS = (1, 2, 4, 8, 16, 32, 64)
+AGGREGATE_DEPTH = 1024  # tokens of context per sequence for aggregate_decode_tok_s
+
+
+def _largest(low: int, high: int, ok: Callable[[int], bool]) -> int | None:
+    """The largest n in [low, high] with ok(n), for a predicate true up to some point."""
+    if not ok(low):
+        return None
+    while low < high:
+        mid = (low + high + 1) // 2
+        low, high = (mid, high) if ok(mid) else (low, mid - 1)
+    return low
+
+
+def _placement(
+    model: ModelProfile, hw: HardwareProfile, ctx: int, parallel: int, vram_free: int | None = None
+) -> Placement:
+    return physics.place(model, hw, LoadConfig(num_ctx=ctx, num_parallel=parallel), vram_free)
+
+
+def _loads(
+    model: ModelProfile, hw: HardwareProfile, ctx: int, parallel: int, vram: int | None, host: int
+) -> bool:
+    try:
+        physics.check_host(_placement(model, hw, ctx, parallel, vram), host)
+    except PlacementError:
+        return False
+    return True
+
+
+def truth(
+    profile: str,
+    model: str,
+    contexts: Sequence[int] = (),
+    gpu_budget: float = 0.95,
+    ram_budget: float = 0.80,
+    num_parallel: int = 1,
+) -> dict[str, Any]:
+    """Limits, memory and speeds of `model` on hardware `profile` (see module docstring)."""
+    hw, m = hardware_profile(profile), model_profile(model)
+    cap = m.context_length
+    host_free = int(ram_budget * hw.cpu.total_bytes) - hw.cpu.reserved_bytes
+    vram_free = None
+    out: dict[str, Any] = {
+        "simulated": True,
+        "profile": hw.name,
+        "model": m.name,
+        "num_parallel": num_parallel,
+        "gpu_budget": gpu_budget,
+        "ram_budget": ram_budget,
+        "context_length": cap,
+        "weights_bytes": m.file_bytes,
+        "kv_bytes_per_token": (
+            physics.kv_bytes(m, cap, num_parallel) - physics.kv_bytes(m, cap // 2, num_parallel)
+        )
+        / (cap - cap // 2),
+    }
+    if hw.gpu is not None:
+        vram_free = int(gpu_budget * hw.gpu.total_bytes) - hw.gpu.reserved_bytes
+
+        def on_gpu(ctx: int) -> bool:
+            p = _placement(m, hw, ctx, num_parallel, vram_free)
+            return p.size_vram == p.size
+
+        out["max_context_gpu"] = _largest(1, cap, on_gpu)
+    out["max_context_load"] = _largest(
+        1, cap, lambda ctx: _loads(m, hw, ctx, num_parallel, vram_free, host_free)
+    )
+    memory: dict[int, int] = {}
+    vram_at: dict[int, int] = {}
+    prefill: dict[int, float] = {}
+    decode: dict[int, float] = {}
+    for requested in contexts:
+        ctx = min(requested, cap)
+        placed = _placement(m, hw, ctx, num_parallel)  # as the server places it
+        memory[requested], vram_at[requested] = placed.size, placed.size_vram
+        prefill[requested] = ctx / physics.prefill_seconds(m, hw, placed, ctx)
+        decode[requested] = 1.0 / physics.decode_seconds(m, hw, placed, ctx)
+    out.update(
+        memory_at=memory,
+        size_vram_at=vram_at,
+        prefill_tok_s=prefill,
+        decode_tok_s=decode,
+        aggregate_decode_tok_s=_aggregate(m, hw),
+    )
+    return out
+
+
+def _aggregate(m: ModelProfile, hw: HardwareProfile) -> dict[int, float]:
+    """Tokens/s of all slots together when every slot decodes at AGGREGATE_DEPTH."""
+    rates: dict[int, float] = {}
+    for slots in SLOT_COUNTS:
+        placed = _placement(m, hw, min(4096, m.context_length), slots)
+        step = physics.step_seconds(m, hw, placed, [], [AGGREGATE_DEPTH] * slots)
+        rates[slots] = slots / step
+    return rates
