@@ -10,7 +10,7 @@ once and renders the reports at the end.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -126,8 +126,8 @@ class ResultsCollector:
             self.harness.record(case, props.get(SERVER_PROPERTY))
         for prop, value in report.user_properties:
             if prop == SECTION_PROPERTY:
-                section, content = value
-                self.harness.record_section(section, content)
+                name, content = cast(tuple[str, Any], value)
+                self.harness.record_section(name, content)
 
     def pytest_sessionfinish(self) -> None:
         self.harness.finish()
