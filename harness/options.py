@@ -56,6 +56,27 @@ def fraction(value: str) -> float:
     return number
 
 
+# The simulator's broken-server switches (harness.sim.behaviour.Behaviour's fields).
+BEHAVIOUR_SWITCHES = (
+    "reload_every_request",
+    "ctx_scaled_by_slots",
+    "no_prefix_cache",
+    "silent_truncation_no_sign",
+    "ignore_keep_alive",
+)
+
+
+def behaviour_switches(value: str) -> str:
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    unknown = [n for n in names if n not in BEHAVIOUR_SWITCHES]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown simulator behaviour {', '.join(map(repr, unknown))}; "
+            f"choose from: {', '.join(BEHAVIOUR_SWITCHES)}"
+        )
+    return ",".join(names)
+
+
 def budget_fraction(value: str) -> float:
     try:
         number = float(value)
@@ -163,6 +184,31 @@ OPTIONS: tuple[OptionSpec, ...] = (
         str,
         None,
         metavar="SPEC",
+    ),
+    OptionSpec(
+        "--sim-behaviour",
+        "sim_behaviour",
+        "make the simulator misbehave like a broken server, comma-separated: "
+        + ", ".join(BEHAVIOUR_SWITCHES),
+        behaviour_switches,
+        None,
+        metavar="SWITCHES",
+    ),
+    OptionSpec(
+        "--sim-parallel",
+        "sim_parallel",
+        "the simulator's OLLAMA_NUM_PARALLEL (default: 1)",
+        positive_int,
+        1,
+        metavar="N",
+    ),
+    OptionSpec(
+        "--verify-fill",
+        "verify_fill",
+        "after a context-limit search, send one prompt filled to the recommended maximum "
+        "and check it is not truncated",
+        flag=True,
+        default=False,
     ),
     OptionSpec(
         "--sample-hz",

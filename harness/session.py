@@ -121,10 +121,15 @@ class HarnessSession:
             from harness.sim.server import SimServer
 
             self.sim_profile_used = self.sim_profile(matrices_in_use)
+            from harness.sim.behaviour import Behaviour
+
+            switches = (option(self.config, "sim_behaviour") or "").split(",")
             self._sim = SimServer(
                 profile=self.sim_profile_used,
                 speed=self.sim_speed,
                 faults=self.sim_faults,
+                behaviour=Behaviour(**{name: True for name in switches if name}),
+                num_parallel=option(self.config, "sim_parallel"),
             )
             url = self._sim.start()
         engine = create_engine(self.engine_kind, url)
@@ -145,6 +150,8 @@ class HarnessSession:
                 "profile": self.sim_profile_used,
                 "speed": self.sim_speed,
                 "faults": self.sim_faults,
+                "behaviour": option(self.config, "sim_behaviour"),
+                "num_parallel": option(self.config, "sim_parallel"),
             }
         self.server_fingerprints[url] = fp
         return engine
