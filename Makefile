@@ -15,10 +15,17 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# The headline run against the simulator: context limits of the GPU matrix.
+# The headline run against the simulator (context limits of the GPU matrix once that suite
+# lands; until then the context-scaling suite of the same matrix). Speed 20: the simulator's
+# own request handling is multiplied by the speed when times are converted back to simulated
+# time, and at 20 it stays a few percent of a long prefill. Cells that fail their thresholds
+# are the demo's findings, not a failed demo: pytest's exit 1 is reported, other codes fail.
+DEMO_SUITE := suites/context_scaling
 demo: $(STAMP)
-	$(BIN)/pytest suites/context_limits -m gpu --engine sim --sim-speed 200
-	@echo "Report: $(CURDIR)/reports/latest/report.html"
+	@$(BIN)/pytest $(DEMO_SUITE) -m gpu --engine sim --sim-speed 20; status=$$?; \
+	echo "Report (SIMULATED): $(CURDIR)/reports/latest/report.html"; \
+	if [ $$status -eq 1 ]; then echo "Some cells failed: those are the findings, see the report."; exit 0; fi; \
+	exit $$status
 
 test: $(STAMP)
 	$(BIN)/pytest -q

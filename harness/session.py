@@ -46,6 +46,7 @@ class HarnessSession:
         self.writer: RunWriter | None = None
         self.finished_payload: dict[str, Any] | None = None
         self.sim_profile_used: str | None = None
+        self.matrices_in_use: list[str] = []
         self._engine: Engine | None = None
         self._sim: Any = None
         self._tags: set[str] | None = None
@@ -116,6 +117,7 @@ class HarnessSession:
         """Start the simulator or check the server answers; exit the session if it does not."""
         if self._engine is not None:
             return self._engine
+        self.matrices_in_use = sorted(matrices_in_use)
         url = self.server_urls[0]
         if self.simulated:
             from harness.sim.server import SimServer
@@ -234,7 +236,7 @@ class HarnessSession:
     def fingerprint(self) -> dict[str, Any]:
         fp = machine_fingerprint(self.config.rootpath)
         fp["engine"] = self.engine_kind
-        fp["matrices"] = [m.name for m in self.matrices]
+        fp["matrices"] = self.matrices_in_use or [m.name for m in self.matrices]
         fp["time_scale"] = self.time_scale
         servers = list(self.server_fingerprints.values())
         if servers:
