@@ -21,6 +21,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "harness.sim.cli",
     "harness.report.cli",
     "harness.baseline_cli",
+    "harness.batch.cli",
 )
 
 

@@ -177,6 +177,17 @@ def record_section(request: pytest.FixtureRequest) -> Callable[[str, Any], None]
 
 
 @pytest.fixture
+def batch_engine(engine: Any) -> Callable[..., Any]:
+    """A factory of BatchEngines over the session's engine (settings as make_batch_engine)."""
+    from harness.batch.fixture import make_batch_engine
+
+    def make(**settings: Any) -> Any:
+        return make_batch_engine(engine, **settings)
+
+    return make
+
+
+@pytest.fixture
 def hardware(harness_session: HarnessSession) -> Iterator[HardwareSampler]:
     """A background hardware sampler running for this test (GPU, host, server, /api/ps)."""
     sampler = harness_session.new_sampler()

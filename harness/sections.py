@@ -42,3 +42,6 @@ def parse_tolerances(src: YamlSource, at: KeyPath, raw: Any) -> MappingProxyType
 
 
 SECTIONS.setdefault("tolerances", parse_tolerances)
+
+# Sections of other features: each registers itself in SECTIONS on import.
+import harness.batch.matrix_section  # noqa: E402, F401  (throughput)

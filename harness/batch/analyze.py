@@ -1,0 +1,130 @@
+"""`harness batch analyze OUT`: counts, errors by code, latency percentiles, tokens, trims.
+
+Reads the output (and its `OUT.trims.jsonl` sidecar) as a stream; only the latencies are
+kept, 8 bytes a request, since percentiles need them all.
+"""
+
+from __future__ import annotations
+
+import json
+from array import array
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from harness.batch.output import trims_path
+from harness.errors import ConfigError
+from harness.stats import percentile
+
+
+def _records(path: Path) -> Iterator[dict[str, Any]]:
+    try:
+        handle = path.open(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {str(path)!r}: {exc.strerror}") from exc
+    with handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                if line.endswith("\n"):
+                    raise ConfigError(f"{path}:{number}: not a JSON record") from None
+                return  # a torn last line: a resume will cut it off
+            if isinstance(record, dict):
+                yield record
+
+
+def analyze(path: Path) -> dict[str, Any]:
+    """The analysis of one output file as a JSON-able dict."""
+    counts: Counter[str] = Counter()
+    codes: Counter[str] = Counter()
+    latencies: array[float] = array("d")
+    tokens = {"prompt": 0, "completion": 0}
+    custom_ids: set[str] = set()
+    duplicates = 0
+    for record in _records(path):
+        cid = record.get("custom_id")
+        if isinstance(cid, str) and record.get("response") is not None:
+            duplicates += cid in custom_ids
+            custom_ids.add(cid)
+        error = record.get("error")
+        if isinstance(error, dict):
+            counts["failed"] += 1
+            codes[str(error.get("code"))] += 1
+        else:
+            counts["succeeded"] += 1
+            usage = ((record.get("response") or {}).get("body") or {}).get("usage") or {}
+            tokens["prompt"] += int(usage.get("prompt_tokens") or 0)
+            tokens["completion"] += int(usage.get("completion_tokens") or 0)
+        latency = (record.get("harness") or {}).get("latency_s")
+        if isinstance(latency, int | float):
+            latencies.append(float(latency))
+    return {
+        "file": str(path),
+        "requests": counts["succeeded"] + counts["failed"],
+        "succeeded": counts["succeeded"],
+        "failed": counts["failed"],
+        "duplicates": duplicates,
+        "errors": dict(codes.most_common()),
+        "latency_s": _percentiles(list(latencies)),
+        "tokens": {**tokens, "total": tokens["prompt"] + tokens["completion"]},
+        "trims": analyze_trims(trims_path(path)),
+    }
+
+
+def _percentiles(values: list[float]) -> dict[str, float] | None:
+    if not values:
+        return None
+    out = {f"p{q}": round(percentile(values, q), 6) for q in (50, 90, 95, 99)}
+    out["mean"] = round(sum(values) / len(values), 6)
+    out["max"] = round(max(values), 6)
+    return out
+
+
+def analyze_trims(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {"count": 0}
+    reasons: Counter[str] = Counter()
+    before = after = 0
+    for event in _records(path):
+        reasons[str(event.get("reason"))] += 1
+        before += int(event.get("tokens_before") or 0)
+        after += int(event.get("tokens_after") or 0)
+    n = sum(reasons.values())
+    return {
+        "count": n,
+        "by_reason": dict(reasons.most_common()),
+        "mean_tokens_before": round(before / n, 1) if n else None,
+        "mean_tokens_after": round(after / n, 1) if n else None,
+    }
+
+
+def format_analysis(a: dict[str, Any]) -> str:
+    lines = [
+        f"{a['file']}: {a['requests']} requests, {a['succeeded']} ok, {a['failed']} failed"
+        + (f", {a['duplicates']} DUPLICATE custom_ids" if a["duplicates"] else ""),
+    ]
+    if a["errors"]:
+        lines.append("errors: " + ", ".join(f"{k} {v}" for k, v in a["errors"].items()))
+    lat = a["latency_s"]
+    if lat:
+        lines.append(
+            "latency: "
+            + "  ".join(f"{k} {v:.3f} s" for k, v in lat.items() if k in ("p50", "p90", "p99"))
+            + f"  max {lat['max']:.3f} s"
+        )
+    t = a["tokens"]
+    lines.append(f"tokens: {t['prompt']} prompt + {t['completion']} completion = {t['total']}")
+    trims = a["trims"]
+    line = f"trims: {trims['count']}"
+    if trims["count"]:
+        reasons = ", ".join(f"{k} {v}" for k, v in trims["by_reason"].items())
+        line += (
+            f" ({reasons}); tokens {trims['mean_tokens_before']:.0f} -> "
+            f"{trims['mean_tokens_after']:.0f} on average"
+        )
+    lines.append(line)
+    return "\n".join(lines)

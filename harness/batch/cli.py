@@ -1,0 +1,251 @@
+"""`harness batch run | from-csv | analyze`.
+
+`run` reads OpenAI batch JSONL and appends one OpenAI batch output line per request to
+--out; running it again with the same --out resumes, skipping every custom_id already
+there. `--engine sim` starts the built-in simulator for a dry run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from harness.batch.analyze import analyze, format_analysis
+from harness.batch.context import ContextSettings
+from harness.batch.csvconvert import csv_to_batch
+from harness.batch.engine import BatchEngine, BatchSettings, RetryPolicy
+from harness.batch.jsonl import count_lines, iter_lines, read_requests
+from harness.batch.memory import MemoryProbe, SimProbe, close_probe, nvml_probe
+from harness.batch.output import OutputWriter
+from harness.batch.progress import Progress
+from harness.batch.strategies import STRATEGIES
+from harness.batch.trim import TRIMMERS
+from harness.engines import ENGINE_KINDS, Engine, create_engine
+from harness.errors import ConfigError, EngineError, HarnessError
+from harness.hosts import parse_ollama_host
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive integer")
+    return number
+
+
+def _non_negative(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an integer >= 0")
+    return number
+
+
+def _positive_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = 0.0
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive number")
+    return number
+
+
+def register(subparsers: Any) -> None:
+    batch = subparsers.add_parser(
+        "batch", help="run OpenAI-format batch jobs (resumable), convert CSV, analyze output"
+    )
+    sub = batch.add_subparsers(dest="batch_command", metavar="ACTION", required=True)
+    _register_run(sub)
+    csv_p = sub.add_parser("from-csv", help="turn CSV rows into batch JSONL with a template")
+    csv_p.add_argument("csv", type=Path, metavar="CSV")
+    csv_p.add_argument("--system-prompt", type=Path, required=True, metavar="FILE")
+    csv_p.add_argument("--template", required=True, help="user message with {column} placeholders")
+    csv_p.add_argument("--out", type=Path, required=True, metavar="JSONL")
+    csv_p.add_argument("--model", help="model written into every body")
+    csv_p.add_argument("--id-column", help="column for custom_id (default: custom_id or id)")
+    csv_p.add_argument("--max-tokens", type=_positive, help="max_tokens of every request")
+    csv_p.set_defaults(func=cmd_from_csv)
+    an = sub.add_parser("analyze", help="summarise a batch output file (and its trims)")
+    an.add_argument("out", type=Path, metavar="OUT")
+    an.add_argument("--json", action="store_true", help="print the analysis as JSON")
+    an.set_defaults(func=cmd_analyze)
+
+
+def _register_run(sub: Any) -> None:
+    run = sub.add_parser("run", help="run a batch JSONL; re-run with the same --out to resume")
+    run.add_argument("input", type=Path, metavar="INPUT")
+    run.add_argument("--model", help="model for every request (default: each body's model)")
+    run.add_argument("--out", type=Path, required=True, help="output JSONL (appended)")
+    run.add_argument("--strategy", choices=STRATEGIES, default="independent")
+    run.add_argument("--trim-strategy", choices=tuple(TRIMMERS), default="sliding_window")
+    run.add_argument(
+        "--trim-interval", type=_non_negative, default=50, metavar="N",
+        help="trim every N requests of a conversation; 0 turns this trigger off (default 50)",
+    )  # fmt: skip
+    run.add_argument(
+        "--trim-threshold",
+        type=_positive,
+        default=28_000,
+        metavar="TOKENS",
+        help="trim when the estimated context exceeds this (default 28000)",
+    )
+    run.add_argument(
+        "--keep-messages",
+        type=_positive,
+        default=40,
+        metavar="K",
+        help="messages a trim keeps besides the system prompt (default 40)",
+    )
+    run.add_argument(
+        "--memory-warning",
+        type=_positive_float,
+        default=0.875,
+        metavar="FRACTION",
+        help="trim aggressively above this share of GPU memory (default 0.875)",
+    )
+    run.add_argument(
+        "--concurrency",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="requests in flight; a conversation always runs in order (default 1)",
+    )
+    run.add_argument(
+        "--max-attempts",
+        type=_positive,
+        default=4,
+        metavar="N",
+        help="tries per request on busy/disconnect/timeout (default 4)",
+    )
+    run.add_argument(
+        "--retry-delay",
+        type=_positive_float,
+        default=0.5,
+        metavar="SECONDS",
+        help="first backoff, doubled each retry up to 8 s (default 0.5)",
+    )
+    run.add_argument("--num-ctx", type=_positive, metavar="N", help="Ollama num_ctx for all")
+    run.add_argument("--server", help="server URL (default: $OLLAMA_HOST as Ollama parses it)")
+    run.add_argument("--engine", choices=ENGINE_KINDS, default="ollama")
+    run.add_argument("--sim-profile", default="tiny", metavar="P")
+    run.add_argument("--sim-speed", type=_positive_float, default=1.0, metavar="X")
+    run.add_argument("--sim-faults", metavar="SPEC", help="e.g. disconnect=0.05,seed=3")
+    run.add_argument("--progress", action="store_true", help="progress line even without a TTY")
+    run.set_defaults(func=cmd_run)
+
+
+@contextmanager
+def _server(args: argparse.Namespace) -> Iterator[tuple[Engine, MemoryProbe | None]]:
+    sim: Any = None
+    if args.engine == "sim":
+        from harness.sim.server import SimServer
+
+        sim = SimServer(profile=args.sim_profile, speed=args.sim_speed, faults=args.sim_faults)
+        url = sim.start()
+    else:
+        url = (args.server or parse_ollama_host(os.environ.get("OLLAMA_HOST"))).rstrip("/")
+    engine = create_engine(args.engine, url)
+    try:
+        try:
+            engine.version() if engine.kind == "ollama" else engine.tags()
+        except EngineError as exc:
+            raise ConfigError(
+                f"no {args.engine} server answers at {url} ({exc}); start `ollama serve`, "
+                "point --server or OLLAMA_HOST at it, or dry-run with --engine sim"
+            ) from exc
+        probe = SimProbe(url) if sim is not None else nvml_probe()
+        try:
+            yield engine, probe
+        finally:
+            close_probe(probe)
+    finally:
+        engine.close()
+        if sim is not None:
+            sim.stop()
+
+
+def settings_from_args(args: argparse.Namespace) -> BatchSettings:
+    context = ContextSettings(
+        strategy=args.trim_strategy,
+        trim_interval=args.trim_interval or None,
+        trim_threshold=args.trim_threshold,
+        keep_messages=max(args.keep_messages, 2),
+        memory_warning=min(args.memory_warning, 1.0),
+    )
+    return BatchSettings(
+        model=args.model,
+        strategy=args.strategy,
+        context=context,
+        concurrency=args.concurrency,
+        retry=RetryPolicy(max_attempts=args.max_attempts, base_delay_s=args.retry_delay),
+        options={"num_ctx": args.num_ctx} if args.num_ctx else {},
+    )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    if not args.input.is_file():
+        raise ConfigError(f"batch input {str(args.input)!r} is not a file")
+    settings = settings_from_args(args)
+    total = count_lines(args.input)
+    show = args.progress or sys.stderr.isatty()
+    with _server(args) as (engine, probe), OutputWriter(args.out) as writer:
+        progress = Progress(sys.stderr if show else None, total)
+        batch = BatchEngine(engine, settings, memory=probe, progress=progress)
+        summary = batch.run(read_requests(iter_lines(args.input)), writer, writer.done)
+    sys.stderr.write(summary.text() + "\n")
+    if summary.trims:
+        sys.stderr.write(f"trims recorded in {writer.trims_path}\n")
+    if summary.interrupted:
+        sys.stderr.write(f"interrupted: run the same command again to resume into {args.out}\n")
+        return 130
+    return 0 if summary.failed == 0 and summary.invalid == 0 else 1
+
+
+def cmd_from_csv(args: argparse.Namespace) -> int:
+    try:
+        system = args.system_prompt.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"cannot read --system-prompt {str(args.system_prompt)!r}") from exc
+    count = csv_to_batch(
+        args.csv, system, args.template, args.out,
+        model=args.model, id_column=args.id_column, max_tokens=args.max_tokens,
+    )  # fmt: skip
+    sys.stdout.write(f"wrote {count} requests to {args.out}\n")
+    return 0
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    result = analyze(args.out)
+    text = json.dumps(result, indent=1) if args.json else format_analysis(result)
+    sys.stdout.write(text + "\n")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m harness.batch.cli run ...`: the batch commands alone, same exit codes."""
+    parser = argparse.ArgumentParser(prog="harness")
+    register(parser.add_subparsers(dest="command", metavar="COMMAND"))
+    args = parser.parse_args(["batch", *(sys.argv[1:] if argv is None else argv)])
+    try:
+        return int(args.func(args))
+    except HarnessError as exc:
+        sys.stderr.write(f"harness: error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("harness: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,182 @@
+"""When and how a growing conversation is trimmed (the seeds' ContextManager).
+
+Triggers, checked before each request of a conversation:
+- `interval`: every `trim_interval` requests (the seeds trimmed every 50);
+- `threshold`: the estimated context exceeds `trim_threshold` tokens;
+- `memory`: the memory callable reports a fraction at or above `memory_warning`; the trim is
+  then `aggressive` whatever the configured strategy, since memory is what runs out first.
+
+Token estimates start at 4 characters per token plus a per-message template overhead and are
+calibrated on the server's own `prompt_eval_count`, which counts the whole prompt (cached
+prefix included) as the model's tokenizer and chat template see it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from harness.batch.trim import TRIMMERS, Conversation, trim_aggressive
+from harness.errors import ConfigError
+
+MemoryFraction = Callable[[], float | None]
+
+
+@dataclass(frozen=True)
+class ContextSettings:
+    """How a conversation is kept small; the defaults are the seeds' numbers."""
+
+    strategy: str = "sliding_window"
+    trim_interval: int | None = 50
+    trim_threshold: int = 28_000
+    keep_messages: int = 40
+    memory_warning: float = 0.875  # 14 GB of a 16 GB card, the seeds' VRAM warning level
+
+    def __post_init__(self) -> None:
+        if self.strategy not in TRIMMERS:
+            raise ConfigError(
+                f"unknown trim strategy {self.strategy!r}; choose one of: {', '.join(TRIMMERS)}"
+            )
+        if self.trim_interval is not None and self.trim_interval < 1:
+            raise ConfigError(f"trim interval {self.trim_interval!r} must be >= 1")
+        if self.trim_threshold < 1 or self.keep_messages < 2:
+            raise ConfigError("trim threshold must be >= 1 token and keep messages >= 2")
+        if not 0 < self.memory_warning <= 1:
+            raise ConfigError(f"memory warning {self.memory_warning!r} must be in (0, 1]")
+
+
+@dataclass(frozen=True)
+class TrimEvent:
+    """One trim, as written to OUT.trims.jsonl."""
+
+    request_index: int
+    custom_id: str
+    conversation: str
+    reason: str
+    strategy: str
+    tokens_before: int
+    tokens_after: int
+    messages_before: int
+    messages_after: int
+    memory_fraction: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class TokenEstimator:
+    """Characters-per-token, learnt from what the server counted; shared by threads."""
+
+    def __init__(self, chars_per_token: float = 4.0, overhead_per_message: int = 4) -> None:
+        self.overhead_per_message = overhead_per_message
+        self._chars = chars_per_token * 1000.0  # a prior worth 1,000 tokens of evidence
+        self._tokens = 1000.0
+        self._lock = threading.Lock()
+
+    @property
+    def chars_per_token(self) -> float:
+        return self._chars / self._tokens
+
+    def estimate(self, messages: Sequence[Mapping[str, Any]]) -> int:
+        chars = sum(len(str(m.get("content", ""))) for m in messages)
+        return round(chars / self.chars_per_token) + self.overhead_per_message * len(messages)
+
+    def observe(self, messages: Sequence[Mapping[str, Any]], prompt_eval_count: int | None) -> None:
+        """Fold in one request whose prompt the server counted as `prompt_eval_count`."""
+        if not prompt_eval_count:
+            return
+        text_tokens = prompt_eval_count - self.overhead_per_message * len(messages)
+        chars = sum(len(str(m.get("content", ""))) for m in messages)
+        if text_tokens <= 0 or chars <= 0:
+            return
+        with self._lock:
+            self._chars += chars
+            self._tokens += text_tokens
+
+
+class ContextManager:
+    """Decides when a conversation is trimmed, trims it, and counts the trims."""
+
+    def __init__(
+        self,
+        settings: ContextSettings,
+        estimator: TokenEstimator | None = None,
+        memory_fraction: MemoryFraction | None = None,
+    ) -> None:
+        self.settings = settings
+        self.estimator = estimator or TokenEstimator()
+        self.memory_fraction = memory_fraction
+        self._count = 0
+        self._lock = threading.Lock()
+
+    @property
+    def trims(self) -> int:
+        return self._count
+
+    def reason(self, turn: int, tokens: int, memory: float | None) -> str | None:
+        """Why this conversation's `turn` (0-based request count) should trim, if it should."""
+        s = self.settings
+        if memory is not None and memory >= s.memory_warning:
+            return "memory"
+        if tokens > s.trim_threshold:
+            return "threshold"
+        if s.trim_interval and turn > 0 and turn % s.trim_interval == 0:
+            return "interval"
+        return None
+
+    def maybe_trim(
+        self, conversation: Conversation, turn: int, custom_id: str, key: str
+    ) -> tuple[Conversation, TrimEvent | None]:
+        """The conversation to send next, trimmed if a trigger fired and it shrinks it."""
+        tokens = self.estimator.estimate(conversation)
+        memory = self.memory_fraction() if self.memory_fraction else None
+        why = self.reason(turn, tokens, memory)
+        if why is None:
+            return conversation, None
+        aggressive = why == "memory" or self.settings.strategy == "aggressive"
+        return self._apply(conversation, turn, custom_id, key, why, aggressive, tokens, memory)
+
+    def force_aggressive(
+        self, conversation: Conversation, turn: int, custom_id: str, key: str, reason: str
+    ) -> tuple[Conversation, TrimEvent | None]:
+        """Trim as hard as possible (after an out-of-memory answer)."""
+        tokens = self.estimator.estimate(conversation)
+        return self._apply(conversation, turn, custom_id, key, reason, True, tokens, None)
+
+    def _apply(
+        self,
+        conversation: Conversation,
+        turn: int,
+        custom_id: str,
+        key: str,
+        reason: str,
+        aggressive: bool,
+        tokens: int,
+        memory: float | None,
+    ) -> tuple[Conversation, TrimEvent | None]:
+        s = self.settings
+        if aggressive:
+            trimmed, strategy = trim_aggressive(conversation, s.keep_messages), "aggressive"
+        else:
+            target = s.trim_threshold // 2
+            trimmed = TRIMMERS[s.strategy](conversation, s.keep_messages, self.estimator, target)
+            strategy = s.strategy
+        if len(trimmed) >= len(conversation):
+            return conversation, None  # nothing to drop: not a trim, and not counted as one
+        with self._lock:
+            self._count += 1
+        event = TrimEvent(
+            request_index=turn,
+            custom_id=custom_id,
+            conversation=key,
+            reason=reason,
+            strategy=strategy,
+            tokens_before=tokens,
+            tokens_after=self.estimator.estimate(trimmed),
+            messages_before=len(conversation),
+            messages_after=len(trimmed),
+            memory_fraction=memory,
+        )
+        return trimmed, event

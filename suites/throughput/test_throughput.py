@@ -1,0 +1,74 @@
+"""Batch throughput at growing sizes, per strategy, projected to the 170,000-request job.
+
+For each matrix with a `throughput` section and each of its strategies: the model is loaded,
+the uncached prompt rate measured, then every size runs a deterministic synthetic batch
+(one shared system prompt, varying candidates). PASS when every size finishes without
+errors, memory stays under the safe limit and req/s varies by at most `max_spread`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from harness.batch.extrapolate import extrapolate
+from harness.batch.fixture import uncached_prompt_rate
+from harness.batch.memory import SimProbe, close_probe, nvml_probe
+from harness.batch.synthetic import system_prompt
+from harness.batch.throughput import SizeResult, case_dict, judge, run_size
+
+
+def test_throughput(
+    throughput_case: Any,
+    batch_engine: Callable[..., Any],
+    harness_session: Any,
+    engine: Any,
+    record_case: Callable[[dict[str, Any]], None],
+    run_sections: Callable[[str, Any], None],
+) -> None:
+    case, section = throughput_case, throughput_case.section
+    harness_session.require_model(case.model)
+    options = {"num_ctx": section.num_ctx} if section.num_ctx else {}
+    engine.load(case.model, options, keep_alive=-1)  # load time is not batch time
+    probe = SimProbe(engine.base_url) if harness_session.simulated else nvml_probe()
+    try:
+        _run(case, section, batch_engine, harness_session, engine, record_case, run_sections,
+             probe, options)  # fmt: skip
+    finally:
+        close_probe(probe)
+
+
+def _run(
+    case: Any, section: Any, batch_engine: Callable[..., Any], harness_session: Any,
+    engine: Any, record_case: Callable[[dict[str, Any]], None],
+    run_sections: Callable[[str, Any], None], probe: Any, options: dict[str, Any],
+) -> None:  # fmt: skip
+    first = probe() if probe else None
+    total = first.total_bytes if first else None
+    rate = uncached_prompt_rate(engine, case.model, system_prompt(section.system_prompt_tokens),
+                                options)  # fmt: skip
+    settings = {
+        "concurrency": section.concurrency, "options": options, "memory": probe,
+        "uncached_prompt_tok_s": rate, "trim_strategy": section.trim_strategy,
+        "trim_interval": section.trim_interval, "trim_threshold": section.trim_threshold,
+        "keep_messages": section.keep_messages,
+    }  # fmt: skip
+    results: list[SizeResult] = []
+    for size in section.sizes:
+        result = run_size(
+            batch_engine, section, model=case.model, strategy=case.strategy, size=size,
+            time_scale=harness_session.time_scale, simulated=harness_session.simulated,
+            settings=settings, memory_total=total,
+        )  # fmt: skip
+        results.append(result)
+        run_sections("throughput", result.entry)
+    projection = extrapolate([r.run for r in results], strategy=case.strategy,
+                             target=section.extrapolate_to)  # fmt: skip
+    run_sections("extrapolation", projection)
+    failures = judge(results, section)
+    entries = [r.entry for r in results]
+    record_case(case_dict(case.matrix, case.model, case.strategy, entries, failures, projection))
+    if failures:
+        pytest.fail(f"{case.model} {case.strategy}: " + "; ".join(failures), pytrace=False)

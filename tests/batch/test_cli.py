@@ -1,0 +1,144 @@
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import harness.cli
+from tests.batch.fakes import read_out
+
+
+def main(argv: list[str]) -> int:
+    return harness.cli.main(argv)
+
+
+def test_run_against_the_simulator_with_faults_retries_and_analyzes(
+    write_batch: Callable[[int], Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out.jsonl"
+    code = main([
+        "batch", "run", str(write_batch(40)), "--model", "qwen2.5:3b-instruct", "--out", str(out),
+        "--engine", "sim", "--sim-speed", "50", "--sim-faults", "disconnect=0.05,seed=3",
+        "--retry-delay", "0.001", "--strategy", "conversation", "--trim-interval", "10",
+        "--concurrency", "2",
+    ])  # fmt: skip
+    assert code == 0
+    records = read_out(out)
+    assert sorted(r["custom_id"] for r in records) == sorted(f"c{i}" for i in range(40))
+    assert all(r["error"] is None for r in records)
+    assert any(r["harness"]["attempts"] > 1 for r in records)  # disconnects were retried
+    err = capsys.readouterr().err
+    assert "batch finished: 40 ok" in err
+    assert main(["batch", "analyze", str(out), "--json"]) == 0
+    analysis = json.loads(capsys.readouterr().out)
+    assert analysis["succeeded"] == 40
+    assert analysis["duplicates"] == 0
+    assert analysis["trims"]["count"] == 2  # turns 20 and 30: at 10 there were < 40 messages
+    assert set(analysis["latency_s"]) >= {"p50", "p90", "p99"}
+
+
+def test_bad_input_is_a_config_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "nope.jsonl"
+    assert main(["batch", "run", str(missing), "--out", str(tmp_path / "o")]) == 2
+    assert f"batch input {str(missing)!r} is not a file" in capsys.readouterr().err
+
+
+def test_unreachable_server_says_what_to_do(
+    write_batch: Callable[[int], Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["batch", "run", str(write_batch(1)), "--out", str(tmp_path / "o"),
+            "--server", "http://127.0.0.1:9"]  # fmt: skip
+    assert main(args) == 2
+    assert "--engine sim" in capsys.readouterr().err
+
+
+def test_from_csv_builds_batch_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    csv_path = tmp_path / "people.csv"
+    csv_path.write_text('id,name,skills\n7,Ada,math\n8,Alan,"logic, crypto"\n')
+    system = tmp_path / "system.txt"
+    system.write_text("Score 1-10.\n")
+    out = tmp_path / "batch.jsonl"
+    code = main([
+        "batch", "from-csv", str(csv_path), "--system-prompt", str(system),
+        "--template", "{name} knows {skills}", "--out", str(out), "--model", "m",
+    ])  # fmt: skip
+    assert code == 0
+    lines = read_out(out)
+    assert [line["custom_id"] for line in lines] == ["7", "8"]
+    assert lines[1]["body"]["messages"] == [
+        {"role": "system", "content": "Score 1-10."},
+        {"role": "user", "content": "Alan knows logic, crypto"},
+    ]
+    assert lines[0]["body"]["model"] == "m"
+
+
+def test_from_csv_names_a_missing_column_and_the_header(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    csv_path = tmp_path / "people.csv"
+    csv_path.write_text("id,name\n1,Ada\n")
+    system = tmp_path / "s.txt"
+    system.write_text("x")
+    code = main(["batch", "from-csv", str(csv_path), "--system-prompt", str(system),
+                 "--template", "{name} {skill}", "--out", str(tmp_path / "o.jsonl")])  # fmt: skip
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "{skill} is not in people.csv" in err
+    assert "header is: id, name" in err
+
+
+def _launch(src: Path, out: Path, url: str) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, "-m", "harness.batch.cli", "run", str(src), "--out", str(out),
+           "--model", "qwen2.5:3b-instruct", "--server", url, "--concurrency", "2"]  # fmt: skip
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _wait_for_lines(out: Path, n: int, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and proc.poll() is None:
+        if out.exists() and out.read_bytes().count(b"\n") >= n:
+            return
+        time.sleep(0.005)
+
+
+def test_sigkill_then_resume_runs_every_request_exactly_once(
+    write_batch: Callable[[int], Path], tmp_path: Path, sim_url: str
+) -> None:
+    src, out = write_batch(300), tmp_path / "out.jsonl"
+    for kill_after in (20, 120):
+        proc = _launch(src, out, sim_url)
+        _wait_for_lines(out, kill_after, proc)
+        proc.kill()
+        proc.communicate()  # also closes the stderr pipe
+        assert proc.returncode == -signal.SIGKILL
+    proc = _launch(src, out, sim_url)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err.decode()
+    counts = Counter(r["custom_id"] for r in read_out(out))
+    assert set(counts) == {f"c{i}" for i in range(300)}
+    assert set(counts.values()) == {1}
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGINT delivery to a child is POSIX here")
+def test_ctrl_c_stops_cleanly_with_a_summary(
+    write_batch: Callable[[int], Path], tmp_path: Path, sim_url: str
+) -> None:
+    src, out = write_batch(2000), tmp_path / "out.jsonl"
+    proc = _launch(src, out, sim_url)
+    _wait_for_lines(out, 30, proc)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert b"batch interrupted" in err
+    assert b"run the same command again to resume" in err
+    records = read_out(out)  # no torn line: requests in flight finished and were written
+    assert 30 <= len(records) < 2000
+    assert len({r["custom_id"] for r in records}) == len(records)
