@@ -133,7 +133,13 @@ class OllamaEngine:
         with transport_errors(url), self._client.stream("POST", "/api/chat", json=body) as resp:
             if resp.status_code >= 400:
                 raise_for_status(resp.status_code, error_text(resp.read()), url)
-            return _read_chat_stream(model, sent, split_lines(resp.iter_raw()), url)
+            lines = split_lines(resp.iter_raw())
+            measured = _read_chat_stream(model, sent, lines, url)
+            # Read the rest (the chunked terminator) so the connection goes back to the
+            # pool instead of being dropped mid-response; the timing is already taken.
+            for _ in lines:
+                pass
+            return measured
 
 
 def _read_chat_stream(

@@ -121,7 +121,13 @@ class OpenAIEngine:
         ):
             if resp.status_code >= 400:
                 raise_for_status(resp.status_code, error_text(resp.read()), url)
-            return _read_sse(model, sent, split_lines(resp.iter_raw()), url)
+            lines = split_lines(resp.iter_raw())
+            measured = _read_sse(model, sent, lines, url)
+            # Read the rest (the chunked terminator) so the connection goes back to the
+            # pool instead of being dropped mid-response; the timing is already taken.
+            for _ in lines:
+                pass
+            return measured
 
 
 def _read_sse(
