@@ -290,6 +290,9 @@ OPTIONS: tuple[OptionSpec, ...] = (
 
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("harness", "LLM server benchmark harness")
+    parser.addini(
+        "harness_servers", "server URLs, one per line (like --server repeated)", type="linelist"
+    )
     for spec in OPTIONS:
         if spec.flag:
             group.addoption(
@@ -332,7 +335,7 @@ def option(config: pytest.Config, dest: str) -> Any:
 
 
 def server_urls(config: pytest.Config) -> list[str]:
-    given: list[str] = option(config, "server")
+    given: list[str] = option(config, "server") or config.getini("harness_servers")
     if given:
         return [url.rstrip("/") for url in given]
     return [parse_ollama_host(os.environ.get("OLLAMA_HOST"))]

@@ -9,6 +9,7 @@ once and renders the reports at the end.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Generator, Iterator
 from typing import Any, cast
 
@@ -20,6 +21,7 @@ from harness.matrix import Cell, load_matrices, resolve_matrix_paths
 from harness.measure import CellOutcome, HardwareReport, MeasureSettings, measure_cell
 from harness.memory import memory_block
 from harness.options import add_options, option
+from harness.servers import group_index, group_name
 from harness.session import HarnessSession
 from harness.summary import write_summary
 
@@ -46,8 +48,54 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{mark}: cells of matrices that declare `{mark}`")
     harness = HarnessSession(config, matrices)
     config.stash[SESSION_KEY] = harness
+    _prefer_loadgroup(config)
     if harness.is_controller:
         config.pluginmanager.register(ResultsCollector(harness), "harness-results")
+
+
+def _prefer_loadgroup(config: pytest.Config) -> None:
+    """Under `-n`, distribute by xdist_group unless the user chose a mode.
+
+    xdist turns `-n N` into `--dist load` when no mode is given, which would let two
+    workers drive one server; our groups only hold with `loadgroup`.
+    """
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        # Workers re-read the mode from the raw command line; the controller's choice
+        # reaches them through workerinput (see XdistHooks).
+        if workerinput.get("harness_loadgroup"):
+            config.option.loadgroup = True
+        return
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(XdistHooks(), "harness-xdist")
+    if getattr(config.option, "dist", "no") != "load":
+        return
+    given = [*config.invocation_params.args, *config.getini("addopts")]
+    chosen = any(a == "-d" or a.startswith(("--dist", "--distload")) for a in given)
+    if not chosen:
+        config.option.dist = "loadgroup"
+
+
+class XdistHooks:
+    """pytest-xdist hooks; registered only when xdist is installed."""
+
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput["harness_loadgroup"] = node.config.option.dist == "loadgroup"
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    harness = config.stash.get(SESSION_KEY, None)
+    workers = getattr(config.option, "numprocesses", None) or 0
+    if harness is None or not workers or (harness.simulated and workers < 2):
+        return []
+    servers = len(harness.server_urls)
+    lines = [f"harness: {servers} server(s), {workers} worker(s), --dist {config.option.dist}"]
+    if workers > servers:
+        lines.append(
+            f"harness: only {servers} server(s): measurements run on at most {servers} "
+            "worker(s) so that no two benchmarks share a server; the rest stay idle"
+        )
+    return lines
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -65,11 +113,23 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         "cell",
         [
             pytest.param(
-                c, id=harness.cell_ids[id(c)], marks=[getattr(pytest.mark, m) for m in c.marks]
+                c,
+                id=harness.cell_ids[id(c)],
+                marks=[
+                    *(getattr(pytest.mark, m) for m in c.marks),
+                    pytest.mark.xdist_group(group_name(harness.server_index(c))),
+                ],
             )
             for c in cells
         ],
     )
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Any other test that talks to a server runs on the first server's worker."""
+    uses_server = "engine" in getattr(item, "fixturenames", ())
+    if uses_server and item.get_closest_marker("xdist_group") is None:
+        item.add_marker(pytest.mark.xdist_group(group_name(0)))
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -77,15 +137,14 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if session.config.option.collectonly:
         return
     harness = session.config.stash[SESSION_KEY]
+    using = [i for i in session.items if "engine" in getattr(i, "fixturenames", ())]
     in_use = {
         item.callspec.params["cell"].matrix
-        for item in session.items
-        if "engine" in getattr(item, "fixturenames", ())
-        and hasattr(item, "callspec")
-        and "cell" in item.callspec.params
+        for item in using
+        if hasattr(item, "callspec") and "cell" in item.callspec.params
     }
-    if in_use:
-        harness.start(in_use)
+    if using:
+        harness.start(in_use or {m.name for m in harness.matrices})
 
 
 @pytest.hookimpl(wrapper=True)
@@ -95,7 +154,7 @@ def pytest_runtest_makereport(
     report = yield
     if report.when == "call":
         for section in item.stash.get(SECTIONS_KEY, []):
-            report.user_properties.append((SECTION_PROPERTY, section))
+            report.user_properties.append((SECTION_PROPERTY, _wire(section)))
     case = item.stash.get(CASE_KEY, None)
     cell = item.callspec.params.get("cell") if hasattr(item, "callspec") else None
     if case is None and report.skipped and isinstance(cell, Cell):
@@ -105,10 +164,10 @@ def pytest_runtest_makereport(
         case.update({"nodeid": item.nodeid, "outcome": report.outcome, "suite": _suite(item)})
         if report.skipped:
             case["verdict"] = "skipped"
-        report.user_properties.append((CASE_PROPERTY, case))
+        report.user_properties.append((CASE_PROPERTY, _wire(case)))
         fp = harness.server_fingerprints.get(case.get("server", ""))
         if fp:
-            report.user_properties.append((SERVER_PROPERTY, fp))
+            report.user_properties.append((SERVER_PROPERTY, _wire(fp)))
     return report
 
 
@@ -121,12 +180,12 @@ class ResultsCollector:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         # Written now, not at the end: a killed run keeps every finished case.
         props: dict[str, Any] = dict(report.user_properties)
-        case = props.get(CASE_PROPERTY)
-        if case is not None:
-            self.harness.record(case, props.get(SERVER_PROPERTY))
+        if CASE_PROPERTY in props:
+            server = props.get(SERVER_PROPERTY)
+            self.harness.record(_unwire(props[CASE_PROPERTY]), server and _unwire(server))
         for prop, value in report.user_properties:
             if prop == SECTION_PROPERTY:
-                name, content = cast(tuple[str, Any], value)
+                name, content = _unwire(cast(str, value))
                 self.harness.record_section(name, content)
 
     def pytest_sessionfinish(self) -> None:
@@ -146,10 +205,17 @@ def harness_session(request: pytest.FixtureRequest) -> HarnessSession:
     return request.config.stash[SESSION_KEY]
 
 
-@pytest.fixture(scope="session")
-def engine(harness_session: HarnessSession) -> Any:
-    """The engine (HTTP client) for the server under test; the simulator when --engine sim."""
-    return harness_session.engine
+@pytest.fixture
+def engine(request: pytest.FixtureRequest, harness_session: HarnessSession) -> Any:
+    """The engine (HTTP client) of the server this test runs on; the simulator with --engine sim.
+
+    With several --server values each cell has its server (its `xdist_group` mark says
+    which), so one worker at a time drives each server.
+    """
+    mark = request.node.get_closest_marker("xdist_group")
+    name = mark.args[0] if mark and mark.args else (mark.kwargs.get("name") if mark else None)
+    index = group_index(str(name)) if name is not None else None
+    return harness_session.engine_for(index or 0)
 
 
 @pytest.fixture
@@ -188,9 +254,9 @@ def batch_engine(engine: Any) -> Callable[..., Any]:
 
 
 @pytest.fixture
-def hardware(harness_session: HarnessSession) -> Iterator[HardwareSampler]:
+def hardware(harness_session: HarnessSession, engine: Any) -> Iterator[HardwareSampler]:
     """A background hardware sampler running for this test (GPU, host, server, /api/ps)."""
-    sampler = harness_session.new_sampler()
+    sampler = harness_session.new_sampler(engine)
     sampler.start()
     try:
         yield sampler
@@ -214,7 +280,7 @@ def measure(
         return summary, memory_block(summary, harness_session.budget)
 
     def run(cell: Cell) -> CellOutcome:
-        harness_session.require_model(cell.model)
+        harness_session.require_model(cell.model, engine)
         outcome = measure_cell(
             engine,
             cell,
@@ -236,6 +302,16 @@ def measure(
 
 
 # -- helpers -------------------------------------------------------------------------------
+
+
+def _wire(value: Any) -> str:
+    """JSON text for a report property: xdist's transport (execnet) cannot carry integers
+    beyond 32 bits, and byte counts are larger than that."""
+    return json.dumps(value, default=str)
+
+
+def _unwire(text: str) -> Any:
+    return json.loads(text)
 
 
 def _suite(item: pytest.Item) -> str:

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from harness.baseline import CompareConfig
-from harness.engines import Engine, create_engine
-from harness.errors import ConfigError, EngineError, ResultsError
+from harness.engines import Engine
+from harness.errors import ConfigError, EngineError, ResultsError, ServerUnreachable
 from harness.fingerprint import machine_fingerprint, server_fingerprint
 from harness.hardware import Budget, HardwareSampler, SamplerConfig, build_backends
 from harness.matrix import Cell, Matrix
@@ -22,6 +22,7 @@ from harness.options import option, reports_dir, server_urls
 from harness.prompts import TokenCalibration
 from harness.regression import RegressionGate, baseline_store, parse_metric_tolerances
 from harness.results import RunWriter, write_json_atomic
+from harness.servers import ServerPool, SimSettings, assign_servers
 
 DEFAULT_SIM_PROFILE = "rtx4080-16gb"
 
@@ -33,7 +34,8 @@ class HarnessSession:
         self.config = config
         self.matrices = matrices
         self.engine_kind: str = option(config, "engine")
-        self.server_urls = server_urls(config)
+        # The simulator is one server of its own; --server values are for real servers.
+        self.server_urls = server_urls(config)[: 1 if self.engine_kind == "sim" else None]
         self.reports_dir: Path = reports_dir(config)
         self.repeats: int | None = option(config, "repeats")
         self.sim_speed: float = option(config, "sim_speed")
@@ -47,9 +49,9 @@ class HarnessSession:
         self.finished_payload: dict[str, Any] | None = None
         self.sim_profile_used: str | None = None
         self.matrices_in_use: list[str] = []
-        self._engine: Engine | None = None
-        self._sim: Any = None
-        self._tags: set[str] | None = None
+        self._pool: ServerPool | None = None
+        self._tags: dict[str, set[str]] = {}
+        self.assignment: dict[tuple[str, str], int] = {}
         self._run_fingerprint: dict[str, Any] | None = None
         self.notes: list[str] = []
         self.regression = self._regression_gate()
@@ -89,6 +91,7 @@ class HarnessSession:
             id(cell): cell.id if counts[cell.id] == 1 else f"{cell.matrix}/{cell.id}"
             for cell in cells
         }
+        self.assignment = assign_servers(cells, len(self.server_urls))
         return cells
 
     @property
@@ -112,57 +115,53 @@ class HarnessSession:
             )
         return wanted.pop() if wanted else DEFAULT_SIM_PROFILE
 
-    # -- server ----------------------------------------------------------------------------
-    def start(self, matrices_in_use: set[str]) -> Engine:
-        """Start the simulator or check the server answers; exit the session if it does not."""
-        if self._engine is not None:
-            return self._engine
+    # -- servers ---------------------------------------------------------------------------
+    def start(self, matrices_in_use: set[str]) -> ServerPool:
+        """Start the simulator or check every server answers; exit the session if one does not."""
+        if self._pool is not None:
+            return self._pool
         self.matrices_in_use = sorted(matrices_in_use)
-        url = self.server_urls[0]
+        sim = None
         if self.simulated:
-            from harness.sim.server import SimServer
-
             self.sim_profile_used = self.sim_profile(matrices_in_use)
-            from harness.sim.behaviour import Behaviour
-
-            switches = (option(self.config, "sim_behaviour") or "").split(",")
-            self._sim = SimServer(
+            behaviour = option(self.config, "sim_behaviour") or ""
+            sim = SimSettings(
                 profile=self.sim_profile_used,
                 speed=self.sim_speed,
                 faults=self.sim_faults,
-                behaviour=Behaviour(**{name: True for name in switches if name}),
+                behaviour=tuple(b for b in behaviour.split(",") if b),
                 num_parallel=option(self.config, "sim_parallel"),
             )
-            url = self._sim.start()
-        engine = create_engine(self.engine_kind, url)
+        pool = ServerPool(self.engine_kind, self.server_urls, sim)
         try:
-            engine.version() if engine.kind == "ollama" else engine.tags()
-        except EngineError as exc:
-            engine.close()
+            pool.start()
+        except ServerUnreachable as exc:
             pytest.exit(
-                f"harness: no {self.engine_kind} server answers at {url} ({exc}). "
+                f"harness: no {self.engine_kind} server answers at {exc}. "
                 "Start one with `ollama serve`, point --server or OLLAMA_HOST at it, "
                 "or run against the built-in simulator with --engine sim.",
                 returncode=pytest.ExitCode.USAGE_ERROR,
             )
-        self._engine = engine
-        fp = server_fingerprint(engine, {c.model for c in self.cells()})
-        if self.simulated:
-            fp["sim"] = {
-                "profile": self.sim_profile_used,
-                "speed": self.sim_speed,
-                "faults": self.sim_faults,
-                "behaviour": option(self.config, "sim_behaviour"),
-                "num_parallel": option(self.config, "sim_parallel"),
-            }
-        self.server_fingerprints[url] = fp
-        return engine
+        self._pool = pool
+        models = {c.model for c in self.cells()}
+        for engine in pool.engines:
+            fp = server_fingerprint(engine, models)
+            if sim is not None:
+                fp["sim"] = sim.to_json()
+            self.server_fingerprints[engine.base_url] = fp
+        return pool
+
+    def engine_for(self, index: int) -> Engine:
+        """The engine of server `index` (the order of --server), started on first use."""
+        pool = self._pool or self.start({m.name for m in self.matrices})
+        return pool.engine(index)
 
     @property
     def engine(self) -> Engine:
-        if self._engine is None:
-            return self.start({m.name for m in self.matrices})
-        return self._engine
+        return self.engine_for(0)
+
+    def server_index(self, cell: Cell) -> int:
+        return self.assignment.get((cell.matrix, cell.model), 0)
 
     # -- hardware --------------------------------------------------------------------------
     @property
@@ -172,13 +171,12 @@ class HarnessSession:
             gpu_max_fraction=option(self.config, "gpu_budget"),
         )
 
-    def new_sampler(self) -> HardwareSampler:
-        """A sampler for one case, started from an idle machine (no model loaded).
+    def new_sampler(self, engine: Engine) -> HardwareSampler:
+        """A sampler for one case on `engine`'s server, started from an idle machine.
 
         Models left loaded by the previous case are unloaded first, so the idle baseline
         and each case's memory delta belong to this case alone.
         """
-        engine = self.engine
         try:
             for loaded in engine.ps():
                 engine.unload(loaded.name)
@@ -191,24 +189,22 @@ class HarnessSession:
             backends, config=SamplerConfig(hz=option(self.config, "sample_hz")), budget=self.budget
         )
 
-    def require_model(self, model: str) -> None:
+    def require_model(self, model: str, engine: Engine | None = None) -> None:
         """Skip (with the pull command) when the server does not have `model`."""
-        if self._tags is None:
-            self._tags = {t.name for t in self.engine.tags()}
-        names = self._tags | {n.removesuffix(":latest") for n in self._tags}
-        if model not in names and f"{model}:latest" not in self._tags:
+        engine = engine or self.engine
+        if engine.base_url not in self._tags:
+            self._tags[engine.base_url] = {t.name for t in engine.tags()}
+        tags = self._tags[engine.base_url]
+        names = tags | {n.removesuffix(":latest") for n in tags}
+        if model not in names and f"{model}:latest" not in tags:
             pytest.skip(
-                f"model {model!r} is not pulled on {self.engine.base_url}: "
-                f"run `ollama pull {model}`"
+                f"model {model!r} is not pulled on {engine.base_url}: run `ollama pull {model}`"
             )
 
     def close(self) -> None:
-        if self._engine is not None:
-            self._engine.close()
-            self._engine = None
-        if self._sim is not None:
-            self._sim.stop()
-            self._sim = None
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
     # -- results (controller only) ---------------------------------------------------------
     def record(self, case: dict[str, Any], server_fp: dict[str, Any] | None) -> None:
@@ -251,6 +247,11 @@ class HarnessSession:
         if self.writer is None:
             return None
         payload = self.finished_payload = self.writer.finalize()
+        # Workers report their servers as their cases arrive; the header was written at the
+        # first case, so the full list is only known now.
+        payload["fingerprint"]["servers"] = [
+            fp for _, fp in sorted(self.server_fingerprints.items())
+        ]
         history_name = option(self.config, "baseline")
         self.notes += self.regression.finish(
             payload, name_for_history=None if history_name is None else Path(history_name).stem

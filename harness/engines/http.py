@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,8 +33,15 @@ def make_client(
     # One keep-alive connection pool per engine; no env proxies, since a benchmark must not
     # silently go through a proxy the user set for something else. `transport` lets tests
     # replay recorded byte streams through the same parsing code.
+    # The worker name lets a server's log (and the simulator's timeline) tell parallel
+    # pytest-xdist workers apart; "main" when not under xdist.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     return httpx.Client(
-        base_url=base_url, timeout=timeouts.httpx(), trust_env=False, transport=transport
+        base_url=base_url,
+        timeout=timeouts.httpx(),
+        trust_env=False,
+        transport=transport,
+        headers={"X-Harness-Worker": worker},
     )
 
 

@@ -86,6 +86,9 @@ class Handler(BaseHTTPRequestHandler):
     def _dispatch(self, method: str) -> None:
         path = self.path.split("?", 1)[0]
         self.index, self.record = self.app.new_request(method, path)
+        # Who sent it (the harness names its pytest-xdist worker), so tests can prove
+        # that no two workers ever drive one server.
+        self.record["client"] = self.headers.get("X-Harness-Worker")
         self.openai = path.startswith("/v1/")
         route = self._routes().get((method, path))
         if route is None:

@@ -168,7 +168,8 @@ class SimServer:
     def timeline(self, request_id: str | None = None) -> Any:
         """Server timestamps (perf_counter_ns) of one request, or a list of all kept.
 
-        Each record: request_id, method, path, model, status, received_ns,
+        Each record: request_id, method, path, model, status, client (the
+        X-Harness-Worker header, when sent), received_ns,
         first_content_ns (first non-empty content chunk written), chunk_ns (every content
         chunk), done_ns (the final chunk or the whole response written).
         """

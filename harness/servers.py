@@ -1,0 +1,119 @@
+"""The model servers of a session: one engine per URL, the simulator when asked, and which
+cells run on which server.
+
+One benchmark at a time per server (DESIGN.md): every item that talks to a server carries
+`xdist_group("serverN")`, so under `--dist loadgroup` one worker drives each server, and a
+model's whole context ladder goes to one server so the model is loaded there once.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from harness.engines import Engine, create_engine
+from harness.errors import EngineError, ServerUnreachable
+from harness.matrix import Cell
+
+GROUP_PREFIX = "server"
+
+
+def group_name(index: int) -> str:
+    return f"{GROUP_PREFIX}{index}"
+
+
+def group_index(name: str) -> int | None:
+    suffix = name.removeprefix(GROUP_PREFIX)
+    return int(suffix) if name.startswith(GROUP_PREFIX) and suffix.isdigit() else None
+
+
+def assign_servers(cells: Iterable[Cell], servers: int) -> dict[tuple[str, str], int]:
+    """(matrix, model) -> server index, deterministically.
+
+    Largest groups first, each to the least-loaded server (ties to the lowest index): the
+    same cells and servers always give the same assignment, on every worker.
+    """
+    sizes = Counter((cell.matrix, cell.model) for cell in cells)
+    load = [0] * max(1, servers)
+    out: dict[tuple[str, str], int] = {}
+    for key, count in sorted(sizes.items(), key=lambda kv: (-kv[1], kv[0])):
+        index = min(range(len(load)), key=lambda i: (load[i], i))
+        out[key] = index
+        load[index] += count
+    return out
+
+
+@dataclass(frozen=True)
+class SimSettings:
+    profile: str
+    speed: float
+    faults: str | None
+    behaviour: tuple[str, ...]
+    num_parallel: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "profile": self.profile,
+            "speed": self.speed,
+            "faults": self.faults,
+            "behaviour": ",".join(self.behaviour) or None,
+            "num_parallel": self.num_parallel,
+        }
+
+
+class ServerPool:
+    """Engines for the session's servers, created and checked once, closed at the end."""
+
+    def __init__(self, kind: str, urls: list[str], sim: SimSettings | None = None) -> None:
+        self.kind = kind
+        self.urls = list(urls)
+        self.sim = sim
+        self._sim_server: Any = None
+        self._engines: list[Engine] = []
+
+    def start(self) -> None:
+        """Start the simulator (if asked) and check every server answers.
+
+        Raises ServerUnreachable naming the server that did not answer.
+        """
+        if self._engines:
+            return
+        if self.sim is not None:
+            from harness.sim.behaviour import Behaviour
+            from harness.sim.server import SimServer
+
+            self._sim_server = SimServer(
+                profile=self.sim.profile,
+                speed=self.sim.speed,
+                faults=self.sim.faults,
+                behaviour=Behaviour(**dict.fromkeys(self.sim.behaviour, True)),
+                num_parallel=self.sim.num_parallel,
+            )
+            self.urls = [self._sim_server.start()]
+        for url in self.urls:
+            engine = create_engine(self.kind, url)
+            self._engines.append(engine)
+            try:
+                engine.version() if engine.kind == "ollama" else engine.tags()
+            except EngineError as exc:
+                self.close()
+                raise ServerUnreachable(f"{url}: {exc}") from exc
+
+    def engine(self, index: int = 0) -> Engine:
+        self.start()
+        return self._engines[index]
+
+    @property
+    def engines(self) -> list[Engine]:
+        self.start()
+        return list(self._engines)
+
+    def close(self) -> None:
+        for engine in self._engines:
+            engine.close()
+        self._engines = []
+        if self._sim_server is not None:
+            self._sim_server.stop()
+            self._sim_server = None
