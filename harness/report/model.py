@@ -13,9 +13,9 @@ Keys read, besides the ones docs/results-schema.md fixes (all optional below the
   metrics{ttft_s, prompt_tok_s, decode_tok_s: {p50, p90}}, memory.delta_bytes,
   stability{score, components{name: value}, formula}, samples[].error (first distinct
   errors shown with failures)
-- cases[].baseline (the per-case comparison): a string, or {verdict (or status), metrics
-  (or changes): {metric: {change (fraction) | change_pct | delta_pct (percent), baseline,
-  current}}}; shown as "verdict (metric +x%)" with the details on hover
+- cases[].baseline (the per-case comparison, harness.baseline.CaseComparison.to_json()):
+  {verdict, messages, metrics: [{metric, change (positive = worse), verdict, ...}]}; shown
+  as "verdict (metric worse by x%)" with the messages on hover
 - limits[]: model, max_context, bytes_per_token, base_bytes, r2, probes (see charts),
   recommendations{max_context_tokens, trim_threshold, settings_text}
 - throughput[]: strategy, size, total_s, req_s, plus any other scalar keys (shown as columns)

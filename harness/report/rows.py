@@ -97,39 +97,28 @@ def _tips(case: Mapping[str, Any]) -> tuple[dict[str, str], set[str]]:
 
 
 def baseline_cell(value: Any) -> tuple[str, str, str]:
-    """(text, hover, class) for a case's comparison with the baseline."""
-    if value is None:
-        return "", "", ""
+    """(text, hover, class) for a case's comparison with the baseline.
+
+    Reads `harness.baseline.CaseComparison.to_json()`: `verdict`, `messages` (the evidence,
+    shown on hover) and `metrics` [{metric, change, verdict, ...}] where a positive
+    `change` is always a step back; the cell names the metric that moved most.
+    """
     if not isinstance(value, Mapping):
-        return text(value), "", row_class(text(value))
-    verdict = text(value.get("verdict") or value.get("status"))
-    details: list[str] = []
-    biggest: tuple[float, str] | None = None
-    changes = mapping(value.get("metrics") or value.get("changes"))
-    for metric, change in changes.items():
-        rel = relative_change(change)
-        if rel is None:
-            continue
-        details.append(
-            f"{metric}: {fmt.general(number(dig(change, 'baseline')))} -> "
-            f"{fmt.general(number(dig(change, 'current')))} ({fmt.percent(rel)})"
-        )
-        if biggest is None or abs(rel) > abs(biggest[0]):
-            biggest = (rel, metric)
-    shown = verdict + (f" ({biggest[1]} {fmt.percent(biggest[0])})" if biggest else "")
-    return shown.strip(), "; ".join(details), row_class(verdict)
-
-
-def relative_change(change: Any) -> float | None:
-    if not isinstance(change, Mapping):
-        return number(change)
-    rel = number(change.get("change"))
-    if rel is not None:
-        return rel
-    pct = number(change.get("change_pct"))
-    if pct is None:
-        pct = number(change.get("delta_pct"))
-    return None if pct is None else pct / 100
+        return ("", "", "") if value is None else (text(value), "", row_class(text(value)))
+    verdict = text(value.get("verdict"))
+    moved = [
+        (rel, text(m.get("metric")))
+        for m in value.get("metrics") or ()
+        if isinstance(m, Mapping)
+        and m.get("verdict") in ("regressed", "improved")
+        and (rel := number(m.get("change"))) is not None
+    ]
+    shown = verdict
+    if moved:
+        rel, metric = max(moved, key=lambda item: abs(item[0]))
+        shown += f" ({metric} {'worse' if rel > 0 else 'better'} by {abs(rel) * 100:.1f}%)"
+    hover = "; ".join(text(m) for m in value.get("messages") or ())
+    return shown, hover, row_class(verdict)
 
 
 def matrix_row(case: Mapping[str, Any]) -> Row:

@@ -215,9 +215,14 @@ def realistic_run() -> dict[str, Any]:
             stability=None,
         )
     )
+    # The shape harness.baseline.CaseComparison.to_json() writes (a positive change is worse).
     cases[2]["baseline"] = {
         "verdict": "regressed",
-        "metrics": {"decode_tok_s": {"baseline": 40.0, "current": 35.0, "change": -0.125}},
+        "messages": ["decode_tok_s regressed 12.5% (40.0 -> 35.0 tok/s, p=0.004, 5 vs 5 samples)"],
+        "metrics": [
+            {"metric": "decode_tok_s", "change": 0.125, "verdict": "regressed"},
+            {"metric": "ttft_s", "change": 0.02, "verdict": "unchanged"},
+        ],
     }
     cases[3]["checks"][1]["passed"] = False
     cases[3]["verdict"], cases[3]["outcome"] = "fail", "failed"

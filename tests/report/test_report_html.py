@@ -78,7 +78,8 @@ def test_matrix_rows_colours_and_threshold_tooltips(payloads: Payloads) -> None:
     assert 'title="ttft_s p50 0.4 &lt;= 8: ok"' in table
     assert "decode_tok_s p50 32.3 &gt;= 6: FAILED" in table
     assert 'class="n fail"' in table  # the failing metric's cell is marked
-    assert "regressed (decode_tok_s -12.5%)" in table
+    assert "regressed (decode_tok_s worse by 12.5%)" in table
+    assert "p=0.004, 5 vs 5 samples" in table  # the evidence, on hover
     assert "100 ms (105 ms)" in table  # TTFT p50 (p90), ms under a second
 
 
