@@ -49,7 +49,9 @@ VERDICTS: tuple[Verdict, ...] = (
     "missing",
     "incomparable",
 )
-MetricVerdict = Literal["regressed", "improved", "unchanged", "skipped"]
+# "changed": beyond the tolerance but not testable (a single value, or too few samples):
+# reported, never a regression, since a regression needs significance as well.
+MetricVerdict = Literal["regressed", "improved", "changed", "unchanged", "skipped"]
 Direction = Literal["lower", "higher"]
 
 # The per-case keys a baseline keeps. An allow-list rather than "everything but" so that
@@ -419,16 +421,17 @@ def _outcome_summary(case: Mapping[str, Any]) -> str:
     return ", ".join(f"{k} x{n}" for k, n in sorted(counts.items())) or "no samples"
 
 
-def format_value(value: float, unit: str) -> str:
+def format_value(value: float, unit: str, *, with_unit: bool = True) -> str:
     if unit == "bytes":
-        return f"{value / 2**30:.2f} GiB"
+        number = f"{value / 2**30:.2f}"
+        return f"{number} GiB" if with_unit else number
     if abs(value) >= 100:
         text = f"{value:.0f}"
     elif abs(value) >= 10:
         text = f"{value:.1f}"
     else:
         text = f"{value:.3g}"
-    return f"{text} {unit}" if unit else text
+    return f"{text} {unit}" if unit and with_unit else text
 
 
 def format_p(p: float) -> str:
@@ -457,21 +460,25 @@ class MetricComparison:
 
     def message(self) -> str | None:
         """The sentence a human reads in CI; None when there is nothing to say."""
-        if self.verdict not in ("regressed", "improved") or self.change is None:
+        if self.verdict not in ("regressed", "improved", "changed") or self.change is None:
             return None
         assert self.baseline_p50 is not None
         assert self.current_p50 is not None
         values = (
-            f"{format_value(self.baseline_p50, '')} -> {format_value(self.current_p50, self.unit)}"
+            f"{format_value(self.baseline_p50, self.unit, with_unit=False)} -> "
+            f"{format_value(self.current_p50, self.unit)}"
         )
         counts = f"{self.n_baseline} vs {self.n_current} samples"
         if self.test == "tolerance":
             single = self.n_baseline == self.n_current == 1
-            evidence = "single value, tolerance only" if single else f"tolerance only, {counts}"
+            evidence = "single value, not testable" if single else f"not testable, {counts}"
         else:
             assert self.p_value is not None
             prefix = "bootstrap " if self.test == "bootstrap" else ""
             evidence = f"{prefix}{format_p(self.p_value)}, {counts}"
+        if self.verdict == "changed":
+            way = "worse" if self.change > 0 else "better"
+            return f"{self.metric} {abs(self.change) * 100:.1f}% {way} ({values}, {evidence})"
         return f"{self.metric} {self.verdict} {abs(self.change) * 100:.1f}% ({values}, {evidence})"
 
     def to_json(self) -> dict[str, Any]:
@@ -536,13 +543,13 @@ def compare_metric(
     note: str | None = None
     test: Literal["mann-whitney", "bootstrap", "tolerance"]
     if not spec.per_sample:
-        test, significant = "tolerance", True
-        note = "single value per run (no repeats): compared with the tolerance only"
+        test, significant = "tolerance", False
+        note = "single value per run (no repeats): reported as changed, never a regression"
     elif max(len(base), len(cur)) < 2 or min(base) <= 0:
         # One sample a side has no spread to test against; a zero baseline sample would
         # give resampled medians of zero and no ratio.
-        test, significant = "tolerance", True
-        note = "too few or zero-valued samples for a test: compared with the tolerance only"
+        test, significant = "tolerance", False
+        note = "too few or zero-valued samples for a test: reported as changed only"
     elif min(len(base), len(cur)) >= cfg.min_samples:
         test = "mann-whitney"
         alt = worse_alt if change > 0 else better_alt
@@ -565,8 +572,11 @@ def compare_metric(
             "interval of the ratio of medians, which must lie beyond the tolerance"
         )
     verdict: MetricVerdict = "unchanged"
-    if significant and abs(change) > tol:
-        verdict = "regressed" if change > 0 else "improved"
+    if abs(change) > tol:
+        if significant:
+            verdict = "regressed" if change > 0 else "improved"
+        elif test == "tolerance":
+            verdict = "changed"
     return MetricComparison(
         metric=spec.name,
         direction=spec.direction,
