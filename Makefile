@@ -15,12 +15,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# The headline run against the simulator (context limits of the GPU matrix once that suite
-# lands; until then the context-scaling suite of the same matrix). Speed 20: the simulator's
-# own request handling is multiplied by the speed when times are converted back to simulated
-# time, and at 20 it stays a few percent of a long prefill. Cells that fail their thresholds
-# are the demo's findings, not a failed demo: pytest's exit 1 is reported, other codes fail.
-DEMO_SUITE := suites/context_scaling
+# The headline run against the simulator: the context limits of the GPU matrix. Speed 20:
+# the simulator's own request handling is multiplied by the speed when times are converted
+# back to simulated time, and at 20 it stays a few percent of a long prefill. Cells that
+# fail are the demo's findings, not a failed demo: pytest's exit 1 is reported, others fail.
+DEMO_SUITE := suites/context_limits
 demo: $(STAMP)
 	@$(BIN)/pytest $(DEMO_SUITE) -m gpu --engine sim --sim-speed 20; status=$$?; \
 	echo "Report (SIMULATED): $(CURDIR)/reports/latest/report.html"; \

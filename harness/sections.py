@@ -44,4 +44,5 @@ def parse_tolerances(src: YamlSource, at: KeyPath, raw: Any) -> MappingProxyType
 SECTIONS.setdefault("tolerances", parse_tolerances)
 
 # Sections of other features: each registers itself in SECTIONS on import.
-import harness.batch.matrix_section  # noqa: E402, F401  (throughput)
+from harness.batch import matrix_section as _throughput  # noqa: E402, F401
+from harness.limits import section as _limits  # noqa: E402, F401

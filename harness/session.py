@@ -258,6 +258,11 @@ class HarnessSession:
         )
         self.notes += self.regression.warnings
         write_json_atomic(self.writer.run_dir / "results.json", payload)
+        if payload.get("limits"):
+            # The file the seed's own script wrote, for people who used it.
+            from harness.limits.report import write_context_limit_results
+
+            write_context_limit_results(self.writer.run_dir, payload)
         try:
             from harness.report import render_run
         except ModuleNotFoundError:

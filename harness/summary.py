@@ -41,6 +41,13 @@ def write_summary(tr: TerminalWriter, harness: HarnessSession) -> None:
     for index, row in enumerate(rows):
         line = "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
         tr.write_line(line.rstrip(), bold=index == 0)
+    limits = (harness.finished_payload or {}).get("limits") or []
+    if limits:
+        from harness.limits.report import format_recommendations
+
+        for limit in limits:
+            for line in format_recommendations(limit).splitlines():
+                tr.write_line(line)
     for note in harness.notes:
         tr.write_line(note)
     if harness.writer is not None:

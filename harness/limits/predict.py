@@ -1,0 +1,180 @@
+"""Memory of a model at any context, predicted from `/api/show` and `/api/tags` alone.
+
+    bytes(ctx) = weights (the file size from /api/tags)
+               + KV cache: per attention layer 2 (K, V) x kv_heads x head_dim x 2 bytes (f16)
+                 x the tokens that layer holds (all of ctx for a global layer; for a
+                 sliding-window layer only min(ctx, window + num_batch), OLLAMA.md)
+               + a compute-buffer estimate: num_batch x (vocab + 8 x embedding) x 4 bytes
+
+The prediction comes first so the search can start near the answer, and it is recorded
+beside every measurement so a report shows how far off it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+# Gemma 3 interleaves 5 sliding-window layers with 1 global one (OLLAMA.md).
+GEMMA3_LOCAL_PER_GLOBAL = 5
+F16_BYTES = 2
+DEFAULT_NUM_BATCH = 512
+# /api/show omits the vocabulary unless asked verbosely; 128K tokens is typical of current
+# models and errs on the side of a larger buffer. The first probe corrects any offset.
+DEFAULT_VOCAB = 131072
+# Average bits per weight of llama.cpp quantizations (their published sizes), used only when
+# /api/tags has no size for the name asked (an alias); the first probe corrects the rest.
+BITS_PER_WEIGHT = {
+    "Q4_0": 4.55,
+    "Q4_K_S": 4.58,
+    "Q4_K_M": 4.85,
+    "Q5_K_M": 5.69,
+    "Q6_K": 6.56,
+    "Q8_0": 8.5,
+    "F16": 16.0,
+    "BF16": 16.0,
+}
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    """What decides a model's memory, read from /api/show and /api/tags."""
+
+    name: str
+    architecture: str
+    weights_bytes: int
+    context_length: int
+    block_count: int
+    embedding_length: int
+    kv_heads: tuple[int, ...]  # per layer; 0 for a layer without attention
+    head_dim: int
+    global_layers: int  # attention layers that grow with the whole context
+    sliding_window: int | None
+    vocab_size: int
+
+    @property
+    def attention_layers(self) -> int:
+        return sum(1 for heads in self.kv_heads if heads > 0)
+
+    @property
+    def kv_bytes_per_token_layer(self) -> float:
+        """Average f16 K+V bytes for one token in one attention layer."""
+        active = [h for h in self.kv_heads if h > 0]
+        return 2 * F16_BYTES * self.head_dim * sum(active) / max(1, len(active))
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["kv_heads"] = list(self.kv_heads)
+        return out
+
+
+def _info(show: Mapping[str, Any], arch: str, key: str) -> Any:
+    return (show.get("model_info") or {}).get(f"{arch}.{key}")
+
+
+def _kv_heads(raw: Any, fallback: int, blocks: int) -> tuple[int, ...]:
+    if isinstance(raw, list):
+        return tuple(int(h) for h in raw)
+    return (int(raw if raw is not None else fallback),) * blocks
+
+
+def shape_from_show(name: str, show: Mapping[str, Any], weights_bytes: int) -> ModelShape:
+    """Read the GGUF keys (OLLAMA.md "/api/show"); absent head sizes are embedding / heads."""
+    info = show.get("model_info") or {}
+    arch = str(info.get("general.architecture", ""))
+    blocks = int(_info(show, arch, "block_count") or 0)
+    embedding = int(_info(show, arch, "embedding_length") or 0)
+    heads = int(_info(show, arch, "attention.head_count") or 1)
+    kv_heads = _kv_heads(_info(show, arch, "attention.head_count_kv"), heads, blocks)
+    head_dim = int(_info(show, arch, "attention.key_length") or embedding // max(1, heads))
+    window = _info(show, arch, "attention.sliding_window")
+    attention = sum(1 for h in kv_heads if h > 0)
+    global_layers = attention
+    if arch == "gemma3" and window:
+        # Layer i is global when (i + 1) % 6 == 0: 48 layers -> 8, 62 -> 10, 34 -> 5.
+        global_layers = blocks // (GEMMA3_LOCAL_PER_GLOBAL + 1)
+    return ModelShape(
+        name=name,
+        architecture=arch,
+        weights_bytes=weights_bytes,
+        context_length=int(_info(show, arch, "context_length") or 0),
+        block_count=blocks,
+        embedding_length=embedding,
+        kv_heads=kv_heads,
+        head_dim=head_dim,
+        global_layers=global_layers,
+        sliding_window=int(window) if window and global_layers < attention else None,
+        vocab_size=int(_info(show, arch, "vocab_size") or DEFAULT_VOCAB),
+    )
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Predicted bytes of `shape` loaded at a context, for one batch size and slot count."""
+
+    shape: ModelShape
+    num_batch: int = DEFAULT_NUM_BATCH
+    num_parallel: int = 1
+
+    @property
+    def kv_bytes_per_token(self) -> float:
+        """Marginal KV bytes per token of context: only global layers keep growing."""
+        return self.shape.kv_bytes_per_token_layer * self.shape.global_layers * self.num_parallel
+
+    @property
+    def compute_bytes(self) -> int:
+        s = self.shape
+        return self.num_batch * (s.vocab_size + 8 * s.embedding_length) * 4
+
+    def kv_bytes(self, num_ctx: int) -> int:
+        s = self.shape
+        cells = num_ctx * self.num_parallel
+        local_cells = cells
+        if s.sliding_window is not None:
+            local_cells = min(cells, s.sliding_window * self.num_parallel + self.num_batch)
+        local_layers = s.attention_layers - s.global_layers
+        per_layer = s.kv_bytes_per_token_layer
+        return int(per_layer * (s.global_layers * cells + local_layers * local_cells))
+
+    def bytes_at(self, num_ctx: int) -> int:
+        return self.shape.weights_bytes + self.kv_bytes(num_ctx) + self.compute_bytes
+
+    def largest_fitting(self, available: float, correction: float = 0.0) -> int | None:
+        """The largest context up to the trained one with bytes_at + correction <= available."""
+        limit = self.shape.context_length
+        if self.bytes_at(1) + correction > available:
+            return None
+        low, high = 1, limit
+        while low < high:
+            mid = (low + high + 1) // 2
+            low, high = (
+                (mid, high) if self.bytes_at(mid) + correction <= available else (low, mid - 1)
+            )
+        return low
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "shape": self.shape.as_dict(),
+            "num_batch": self.num_batch,
+            "num_parallel": self.num_parallel,
+            "weights_bytes": self.shape.weights_bytes,
+            "kv_bytes_per_token": self.kv_bytes_per_token,
+            "compute_bytes": self.compute_bytes,
+        }
+
+
+def estimated_weights(show: Mapping[str, Any]) -> int:
+    """Parameters x bits per weight, for a model /api/tags does not list by this name."""
+    info = show.get("model_info") or {}
+    quant = str((show.get("details") or {}).get("quantization_level", "")).upper()
+    bits = BITS_PER_WEIGHT.get(quant, BITS_PER_WEIGHT["Q4_K_M"])
+    return int(float(info.get("general.parameter_count") or 0) * bits / 8)
+
+
+def predict_model(engine: Any, model: str, num_batch: int = DEFAULT_NUM_BATCH) -> Prediction:
+    """Ask the server for the model's metadata (/api/show) and file size (/api/tags)."""
+    show = engine.show(model)
+    sizes = {t.name: t.size for t in engine.tags()}
+    weights = sizes.get(model) or sizes.get(f"{model}:latest") or estimated_weights(show)
+    return Prediction(shape_from_show(model, show, int(weights)), num_batch=num_batch)

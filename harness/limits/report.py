@@ -1,0 +1,63 @@
+"""The limits for people: a terminal block per model, and the seed's `context_limit_results.json`.
+
+Both read the serialized `limits` entries (results.json), never live objects, so they work
+on a stored run as well as at the end of this one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from harness.results import write_json_atomic
+
+RESULTS_NAME = "context_limit_results.json"
+GIB = 1024**3
+
+
+def _ctx(value: Any) -> str:
+    return f"{value:,}" if isinstance(value, int) else "-"
+
+
+def _headline(limit: Mapping[str, Any]) -> list[str]:
+    verdict = str(limit.get("verdict", "?")).upper()
+    device = "GPU" if limit.get("device") == "gpu" else "RAM"
+    lines = [f"{limit.get('model')} on {limit.get('hardware')}: {verdict}"]
+    lines.append(f"  largest context that fits ({device} budget): {_ctx(limit.get('max_context'))}")
+    if limit.get("spill_context"):
+        lines.append(f"  spills to the CPU at: {_ctx(limit['spill_context'])}")
+    bpt, base, r2 = limit.get("bytes_per_token"), limit.get("base_bytes"), limit.get("r2")
+    if bpt is not None and base is not None:
+        lines.append(
+            f"  memory = {base / GIB:.2f} GiB + {bpt / 1024**2:.4f} MiB x tokens "
+            f"({bpt:,.0f} bytes/token, R^2 {r2 if r2 is not None else '-'})"
+        )
+    error = (limit.get("prediction") or {}).get("bytes_per_token_error")
+    if error is not None:
+        lines.append(f"  predicted bytes/token off by {error:+.1%}")
+    search = limit.get("search") or {}
+    lines.append(
+        f"  probes: {search.get('probes', '?')} search (bound {search.get('max_probes', '?')}), "
+        f"{len(limit.get('probes') or [])} in all"
+    )
+    return lines
+
+
+def format_recommendations(limit: Mapping[str, Any]) -> str:
+    """A `limits` entry as the lines the terminal summary prints for it."""
+    lines = _headline(limit)
+    if limit.get("verdict") != "pass":
+        lines.append(f"  reason: {limit.get('reason', '')}")
+    settings = (limit.get("recommendations") or {}).get("settings_text")
+    if settings:
+        lines.append("  recommended settings (80% of the maximum):")
+        lines += [f"    {line}" if line else "" for line in str(settings).splitlines()]
+    return "\n".join(lines)
+
+
+def write_context_limit_results(run_dir: Path, payload: Mapping[str, Any]) -> Path:
+    """Write `payload["limits"]` to RUN_DIR/context_limit_results.json; return its path."""
+    path = Path(run_dir) / RESULTS_NAME
+    write_json_atomic(path, list(payload.get("limits") or []))
+    return path

@@ -1,0 +1,67 @@
+"""Context limits (seed 000, Test 1): the largest context each model can use on this machine.
+
+For every model of the selected matrices' `limits:` sections: predict the memory from
+/api/show and /api/tags, probe loads at chosen contexts from the prediction down to a
+resolution step, fit memory = base + bytes/token x context, and recommend the settings to
+paste (MAX_CONTEXT_TOKENS, CONTEXT_TRIM_THRESHOLD, TRIM_INTERVAL, KEEP_MESSAGES, num_ctx).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from harness.limits import Discovery, discover
+from harness.limits.recovery import Backoff
+from harness.options import option
+from harness.session import HarnessSession
+
+
+def _case(limit: dict[str, Any], matrix: str) -> dict[str, Any]:
+    """The search as a case, so it appears in the matrix table and the summary."""
+    return {
+        "id": f"limits:{limit['model']}",
+        "matrix": matrix,
+        "model": limit["model"],
+        "num_ctx": limit["max_context"],
+        "options": {},
+        "samples": [],
+        "metrics": {},
+        "checks": [],
+        "verdict": limit["verdict"],
+        "reason": limit["reason"],
+        "use_case": "Context limits",
+    }
+
+
+def test_context_limits(
+    limit_case: Any,
+    harness_session: HarnessSession,
+    hardware_name: str,
+    record_section: Callable[[str, Any], None],
+    record_case: Callable[[dict[str, Any]], None],
+) -> None:
+    spec = limit_case.model
+    # The session's engine, not the `engine` fixture: this suite's conftest starts the
+    # server for the matrices of the selected limit cases, which the plugin cannot know.
+    engine = harness_session.engine
+    harness_session.require_model(spec.name)
+    job = Discovery(
+        model=spec.name,
+        hardware=hardware_name,
+        new_sampler=lambda: harness_session.new_sampler(engine),
+        budget=harness_session.budget,
+        policy=spec.policy,
+        options=spec.options,
+        resolution=limit_case.section.resolution,
+        recovery=Backoff(total_s=limit_case.section.recovery_s),
+        verify_fill=bool(option(harness_session.config, "verify_fill")),
+        time_scale=harness_session.time_scale,
+    )
+    limit = {"matrix": limit_case.matrix, **discover(engine, job)}
+    record_section("limits", limit)
+    record_case(_case(limit, limit_case.matrix))
+    if limit["verdict"] != "pass":
+        pytest.fail(f"limits:{spec.name}: {limit['reason']}", pytrace=False)

@@ -1,0 +1,47 @@
+"""Seed 000's PASS/FAIL rules."""
+
+from __future__ import annotations
+
+from harness.limits.fit import fit_line
+from harness.limits.probe import Probe
+from harness.limits.verdict import judge
+
+LINE = fit_line([(x, 1e9 + 1000 * x) for x in (8192, 16384, 32768)])
+GIB = 1024**3
+
+
+def test_pass_needs_a_maximum_a_straight_line_and_a_margin() -> None:
+    verdict = judge(40000, LINE, 31744, [])
+    assert verdict.verdict == "pass"
+    assert "40,000" in verdict.reason
+
+
+def test_unpredictable_growth_fails() -> None:
+    bent = fit_line([(8192, 1.0), (16384, 9.0), (32768, 3.0)])
+    verdict = judge(40000, bent, 31744, [])
+    assert verdict.verdict == "fail"
+    assert "unpredictable" in verdict.reason
+
+
+def test_too_few_points_nothing_found_and_a_greedy_safety_fail() -> None:
+    assert "fewer than 3" in judge(40000, fit_line([(1, 1.0), (2, 2.0)]), 31744, []).reason
+    assert "cannot find safe limits" in judge(None, None, None, []).reason
+    assert "above 80%" in judge(40000, LINE, 36864, []).reason
+
+
+def test_oom_below_expected_names_both_numbers() -> None:
+    oom = Probe(num_ctx=20000, outcome="oom", predicted_bytes=6 * GIB, capacity_bytes=15 * GIB)
+    near = Probe(num_ctx=90000, outcome="oom", predicted_bytes=14 * GIB, capacity_bytes=15 * GIB)
+    verdict = judge(19000, LINE, 15360, [oom, near])
+    assert verdict.verdict == "fail"
+    assert verdict.findings == (
+        "OOM below expected: oom at 20,000 tokens, where the prediction is 6.00 GiB of "
+        "15.00 GiB available",
+    )
+
+
+def test_a_truncated_fill_or_a_cut_search_fails() -> None:
+    cut = judge(40000, LINE, 31744, [], stopped="the server did not come back")
+    assert "search cut short" in cut.reason
+    verify = {"num_ctx": 31744, "truncated": True, "error": None}
+    assert "was truncated" in judge(40000, LINE, 31744, [], verify=verify).reason
