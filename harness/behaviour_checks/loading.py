@@ -1,0 +1,220 @@
+"""Checks of how the server loads, sizes and unloads a model (seed 004's regressions).
+
+Reloads are judged against a cold load measured in the same check: a request "reloaded"
+when its `load_duration` is at least half of a cold load, and "did not" when it is below
+that. Half-way gives the widest margin on both sides, on a fast simulator and on a real
+server whose cold load takes seconds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.behaviour_checks.base import (
+    BehaviourSettings,
+    Finding,
+    calibrated,
+    cannot_judge,
+    expires_in_s,
+    loaded,
+    ok,
+    seconds,
+    unload,
+    wait_for,
+    wrong,
+)
+from harness.behaviour_checks.kv import kv_bytes_per_token
+from harness.engines.base import Engine, StreamMeasurement
+from harness.prompts import PromptBuilder, is_truncated
+
+PROMPT = [{"role": "user", "content": "Say hello in five words."}]
+FOREVER_S = 86_400.0  # "keep forever" shows as a far-future expires_at (year 2318 in Ollama)
+
+
+def _ask(engine: Engine, settings: BehaviourSettings, num_ctx: int, **kw: Any) -> StreamMeasurement:
+    options = {"num_ctx": num_ctx, "num_predict": 4, "seed": 1}
+    return engine.chat(settings.model, PROMPT, options=options, **kw)
+
+
+def _load_ns(got: StreamMeasurement) -> int:
+    return got.counters.load_duration_ns or 0
+
+
+def identical_requests_do_not_reload(engine: Engine, settings: BehaviourSettings) -> Finding:
+    unload(engine, settings)
+    cold = _load_ns(_ask(engine, settings, settings.num_ctx))
+    again = _load_ns(_ask(engine, settings, settings.num_ctx))
+    facts = {"cold_load_s": seconds(cold, settings), "second_load_s": seconds(again, settings)}
+    if cold <= 0:
+        return cannot_judge("the cold request reported no load_duration", **facts)
+    if again >= cold / 2:
+        return wrong(
+            f"the second of two identical requests spent {facts['second_load_s']:.3f} s in "
+            f"load_duration (a cold load took {facts['cold_load_s']:.3f} s): the server "
+            "reloaded the model although no load-time option changed",
+            **facts,
+        )
+    return ok("identical requests reuse the loaded model", **facts)
+
+
+def num_ctx_change_reloads_once(engine: Engine, settings: BehaviourSettings) -> Finding:
+    unload(engine, settings)
+    cold = _load_ns(_ask(engine, settings, settings.num_ctx))
+    bigger = settings.num_ctx * 2
+    first = _load_ns(_ask(engine, settings, bigger))
+    second = _load_ns(_ask(engine, settings, bigger))
+    entry = loaded(engine, settings.model)
+    facts = {
+        "cold_load_s": seconds(cold, settings),
+        "new_ctx_load_s": seconds(first, settings),
+        "repeat_load_s": seconds(second, settings),
+        "ps_context_length": None if entry is None else entry.context_length,
+    }
+    if first < cold / 2:
+        return wrong(
+            f"changing num_ctx {settings.num_ctx} -> {bigger} did not reload the "
+            f"model (load_duration {facts['new_ctx_load_s']:.3f} s)",
+            **facts,
+        )
+    if second >= cold / 2:
+        return wrong(
+            f"the model reloaded again on the next request with the same num_ctx {bigger} "
+            f"(load_duration {facts['repeat_load_s']:.3f} s): a num_ctx change must reload "
+            "exactly once",
+            **facts,
+        )
+    return ok(f"num_ctx {settings.num_ctx} -> {bigger} reloaded exactly once", **facts)
+
+
+def context_is_per_sequence(engine: Engine, settings: BehaviourSettings) -> Finding:
+    """`/api/ps` reports the num_ctx asked for, and one sequence really holds that much."""
+    ctx = settings.num_ctx
+    unload(engine, settings)
+    engine.load(settings.model, {"num_ctx": ctx})
+    entry = loaded(engine, settings.model)
+    reported = None if entry is None else entry.context_length
+    facts: dict[str, Any] = {
+        "num_ctx": ctx,
+        "ps_context_length": reported,
+        "num_parallel": settings.num_parallel,
+    }
+    if reported is not None and reported != ctx:
+        how = "multiplied" if reported > ctx else "divided"
+        return wrong(
+            f"/api/ps reports context_length {reported} for num_ctx {ctx}: the "
+            f"per-sequence context was {how} (by the parallel slots?)",
+            **facts,
+        )
+    calibration = calibrated(engine, settings, ctx)
+    words = calibration.words_for(int(ctx * 0.85))
+    expected = calibration.expected_tokens(words)
+    got = engine.chat(
+        settings.model,
+        PromptBuilder(seed=11).messages(words),
+        options={"num_ctx": ctx, "num_predict": 2},
+    )
+    counted = got.counters.prompt_eval_count
+    facts.update(sent_tokens=round(expected), prompt_eval_count=counted)
+    if is_truncated(counted, expected):
+        return wrong(
+            f"a prompt of ~{expected:.0f} tokens at num_ctx {ctx} came back with "
+            f"prompt_eval_count {counted}: one sequence holds only ~{counted} tokens, not the "
+            f"{ctx} /api/ps reports; the context is being divided among the slots",
+            **facts,
+        )
+    return ok(f"one sequence holds the {ctx} tokens /api/ps reports", **facts)
+
+
+def kv_cache_grows_with_slots(engine: Engine, settings: BehaviourSettings) -> Finding:
+    """Doubling num_ctx adds num_ctx x slots x (KV bytes per token) to `/api/ps` size."""
+    per_token = kv_bytes_per_token(engine.show(settings.model), settings.kv_type)
+    if per_token is None:
+        return cannot_judge(
+            f"{settings.model}: /api/show does not give a KV size per token "
+            "(sliding-window or unknown architecture)"
+        )
+    sizes = []
+    for ctx in (settings.num_ctx, settings.num_ctx * 2):
+        unload(engine, settings)
+        engine.load(settings.model, {"num_ctx": ctx})
+        entry = loaded(engine, settings.model)
+        if entry is None:
+            return cannot_judge(f"/api/ps does not list {settings.model} after loading it")
+        sizes.append(entry.size)
+    slots = (sizes[1] - sizes[0]) / (settings.num_ctx * per_token)
+    declared = settings.num_parallel
+    facts = {
+        "sizes": sizes,
+        "kv_bytes_per_token": per_token,
+        "slots_seen": round(slots, 3),
+        "num_parallel": declared,
+    }
+    grown = sizes[1] - sizes[0]
+    if declared is not None and abs(slots - declared) > 0.25 * declared:
+        return wrong(
+            f"doubling num_ctx to {settings.num_ctx * 2} grew /api/ps size by {grown} bytes, "
+            f"the KV cache of {slots:.2f} sequence(s), but the server runs {declared} "
+            "parallel slots: each slot must get the full num_ctx (the context is being "
+            "divided among the slots)"
+            if slots < declared
+            else f"doubling num_ctx grew the KV cache by {slots:.2f} sequences' worth, more than "
+            f"the {declared} declared slots",
+            **facts,
+        )
+    if slots < 0.75:
+        return wrong(
+            f"doubling num_ctx grew /api/ps size by {grown} bytes, less than one "
+            f"sequence's KV cache ({settings.num_ctx * per_token:.0f} bytes)",
+            **facts,
+        )
+    return ok(f"the KV cache grows with {slots:.2f} slot(s) of num_ctx", **facts)
+
+
+def keep_alive_zero_unloads(engine: Engine, settings: BehaviourSettings) -> Finding:
+    _ask(engine, settings, settings.num_ctx, keep_alive=0)
+    gone = wait_for(lambda: loaded(engine, settings.model) is None, settings.unload_wait_s)
+    if not gone:
+        entry = loaded(engine, settings.model)
+        left = None if entry is None else expires_in_s(entry)
+        return wrong(
+            f"the model is still loaded {settings.unload_wait_s:.0f} s after a request "
+            f"with keep_alive 0 (expires in {left} s)",
+            expires_in_s=left,
+        )
+    return ok("keep_alive 0 unloaded the model after the request")
+
+
+def negative_keep_alive_keeps(engine: Engine, settings: BehaviourSettings) -> Finding:
+    _ask(engine, settings, settings.num_ctx, keep_alive=-1)
+    wait_for(lambda: False, 1.5)  # longer than the short keep_alive check waits
+    entry = loaded(engine, settings.model)
+    left = None if entry is None else expires_in_s(entry)
+    unload(engine, settings)
+    if entry is None:
+        return wrong(
+            "the model was unloaded 1.5 s after a request with keep_alive -1 "
+            "(negative means keep it loaded forever)"
+        )
+    if left is not None and left < FOREVER_S:
+        return wrong(
+            f"after keep_alive -1 /api/ps says the model expires in {left:.0f} s: "
+            "the server ignored the negative keep_alive (forever)",
+            expires_in_s=left,
+        )
+    return ok("keep_alive -1 keeps the model loaded", expires_in_s=left)
+
+
+def short_keep_alive_expires(engine: Engine, settings: BehaviourSettings) -> Finding:
+    _ask(engine, settings, settings.num_ctx, keep_alive="1s")
+    limit = 1.0 + settings.unload_wait_s
+    if not wait_for(lambda: loaded(engine, settings.model) is None, limit):
+        entry = loaded(engine, settings.model)
+        left = None if entry is None else expires_in_s(entry)
+        unload(engine, settings)
+        return wrong(
+            f"the model is still loaded {limit:.0f} s after a request with keep_alive "
+            f'"1s" (expires in {left} s): the server does not expire idle models '
+            "when keep_alive says",
+            expires_in_s=left,
+        )
+    return ok('keep_alive "1s" expired the model')
