@@ -27,6 +27,8 @@ demo: $(STAMP)
 	exit $$status
 
 test: $(STAMP)
+	@$(BIN)/python -c "import llama_cpp" 2>/dev/null \
+	  || echo "note: tests/real_engine (llama.cpp) will skip: pip install -e '.[llamacpp]' to run them"
 	$(BIN)/pytest -q
 
 bench: $(STAMP)

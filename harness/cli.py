@@ -22,6 +22,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "harness.report.cli",
     "harness.baseline_cli",
     "harness.batch.cli",
+    "harness.synth_cli",
 )
 
 
