@@ -77,6 +77,13 @@ def behaviour_switches(value: str) -> str:
     return ",".join(names)
 
 
+def launch_variable(value: str) -> str:
+    name, sep, _ = value.partition("=")
+    if not sep or not name.strip().isidentifier():
+        raise argparse.ArgumentTypeError(f"{value!r} is not NAME=VALUE (e.g. model_path=m.gguf)")
+    return value
+
+
 def budget_fraction(value: str) -> float:
     try:
         number = float(value)
@@ -209,6 +216,33 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "and check it is not truncated",
         flag=True,
         default=False,
+    ),
+    OptionSpec(
+        "--launch",
+        "launch",
+        "start the server for each context from this command template ({model_path}, "
+        "{num_ctx}, {port}, {host}, {num_parallel}, {python}, and --launch-var names); for "
+        "servers whose context is fixed at start (llama.cpp, vLLM)",
+        str,
+        None,
+        metavar="TEMPLATE",
+    ),
+    OptionSpec(
+        "--launch-var",
+        "launch_var",
+        "a variable for --launch, e.g. model_path=/models/m.gguf (repeatable)",
+        launch_variable,
+        None,
+        True,
+        "NAME=VALUE",
+    ),
+    OptionSpec(
+        "--launch-timeout",
+        "launch_timeout",
+        "seconds a launched server may take to answer before it counts as a timeout (default: 120)",
+        positive_float,
+        120.0,
+        metavar="SECONDS",
     ),
     OptionSpec(
         "--sample-hz",

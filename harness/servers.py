@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.engines import Engine, create_engine
+from harness.engines.launched import LaunchedEngine
 from harness.errors import EngineError, ServerUnreachable
+from harness.launcher import Launcher, LaunchSpec
 from harness.matrix import Cell
 
 GROUP_PREFIX = "server"
@@ -66,10 +68,17 @@ class SimSettings:
 class ServerPool:
     """Engines for the session's servers, created and checked once, closed at the end."""
 
-    def __init__(self, kind: str, urls: list[str], sim: SimSettings | None = None) -> None:
+    def __init__(
+        self,
+        kind: str,
+        urls: list[str],
+        sim: SimSettings | None = None,
+        launch: LaunchSpec | None = None,
+    ) -> None:
         self.kind = kind
         self.urls = list(urls)
         self.sim = sim
+        self.launch = launch
         self._sim_server: Any = None
         self._engines: list[Engine] = []
 
@@ -79,6 +88,11 @@ class ServerPool:
         Raises ServerUnreachable naming the server that did not answer.
         """
         if self._engines:
+            return
+        if self.launch is not None:
+            # One server that the harness starts per context: nothing to reach yet.
+            self._engines = [LaunchedEngine(Launcher(self.launch), self.kind)]
+            self.urls = [f"launch:{self.launch.template}"]
             return
         if self.sim is not None:
             from harness.sim.behaviour import Behaviour

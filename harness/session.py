@@ -14,9 +14,11 @@ import pytest
 
 from harness.baseline import CompareConfig
 from harness.engines import Engine
+from harness.engines.launched import LaunchedEngine
 from harness.errors import ConfigError, EngineError, ResultsError, ServerUnreachable
 from harness.fingerprint import machine_fingerprint, server_fingerprint
 from harness.hardware import Budget, HardwareSampler, SamplerConfig, build_backends
+from harness.launcher import LaunchSpec
 from harness.matrix import Cell, Matrix
 from harness.options import option, reports_dir, server_urls
 from harness.prompts import TokenCalibration
@@ -132,7 +134,7 @@ class HarnessSession:
                 behaviour=tuple(b for b in behaviour.split(",") if b),
                 num_parallel=option(self.config, "sim_parallel"),
             )
-        pool = ServerPool(self.engine_kind, self.server_urls, sim)
+        pool = ServerPool(self.engine_kind, self.server_urls, sim, self.launch_spec())
         try:
             pool.start()
         except ServerUnreachable as exc:
@@ -150,6 +152,22 @@ class HarnessSession:
                 fp["sim"] = sim.to_json()
             self.server_fingerprints[engine.base_url] = fp
         return pool
+
+    def launch_spec(self) -> LaunchSpec | None:
+        template = option(self.config, "launch")
+        if not template:
+            return None
+        if self.simulated:
+            raise pytest.UsageError("--launch starts a real server; it cannot go with --engine sim")
+        pairs = (v.partition("=") for v in option(self.config, "launch_var"))
+        try:
+            return LaunchSpec(
+                template=template,
+                variables={name.strip(): value for name, _, value in pairs},
+                ready_timeout_s=option(self.config, "launch_timeout"),
+            )
+        except ConfigError as exc:
+            raise pytest.UsageError(f"--launch: {exc}") from None
 
     def engine_for(self, index: int) -> Engine:
         """The engine of server `index` (the order of --server), started on first use."""
@@ -192,6 +210,8 @@ class HarnessSession:
     def require_model(self, model: str, engine: Engine | None = None) -> None:
         """Skip (with the pull command) when the server does not have `model`."""
         engine = engine or self.engine
+        if isinstance(engine, LaunchedEngine):
+            return  # the launch template names the model; there is nothing to pull
         if engine.base_url not in self._tags:
             self._tags[engine.base_url] = {t.name for t in engine.tags()}
         tags = self._tags[engine.base_url]

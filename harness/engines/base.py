@@ -125,8 +125,11 @@ class ModelTag:
 class Engine(Protocol):
     """A client for one model server. Implementations live beside this module."""
 
-    kind: str
-    base_url: str
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def base_url(self) -> str: ...
 
     def version(self) -> str: ...
 
