@@ -32,7 +32,7 @@ test: $(STAMP)
 	$(BIN)/pytest -q
 
 bench: $(STAMP)
-	$(BIN)/pytest tests/benchmarks --benchmark-enable --benchmark-only -q
+	$(BIN)/pytest tests/benchmarks --benchmark-enable --benchmark-only -q --benchmark-columns=median,max,rounds
 
 lint: $(STAMP)
 	$(BIN)/ruff check harness suites tests

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -96,6 +97,25 @@ def transport_errors(url: str) -> Iterator[None]:
         raise errors.StreamIncomplete(f"connection to {url} broke mid-response: {exc}") from exc
     except httpx.TransportError as exc:
         raise errors.ServerUnreachable(f"transport error talking to {url}: {exc}") from exc
+
+
+class SendClock:
+    """When the request went out: an httpcore `trace` hook, passed as `extensions={"trace": ..}`.
+
+    Stamped when httpcore starts writing the request line to the socket, so building the
+    request (URL merging, JSON-encoding a long prompt, taking a pooled connection or opening
+    one) stays out of TTFT: measured at ~0.3-0.4 ms a request, and more for long prompts.
+    `ns` starts at construction, the fallback for transports that do not trace (mocks).
+    """
+
+    EVENT = "http11.send_request_headers.started"
+
+    def __init__(self) -> None:
+        self.ns = time.perf_counter_ns()
+
+    def __call__(self, event: str, info: dict[str, Any]) -> None:
+        if event == self.EVENT:  # the last one wins, if httpcore retries on a new connection
+            self.ns = time.perf_counter_ns()
 
 
 def split_lines(chunks: Iterator[bytes]) -> Iterator[tuple[int, bytes]]:

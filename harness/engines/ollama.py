@@ -19,6 +19,7 @@ from harness.engines.base import (
     StreamMeasurement,
 )
 from harness.engines.http import (
+    SendClock,
     Timeouts,
     classify_server_error,
     error_text,
@@ -129,12 +130,15 @@ class OllamaEngine:
         if truncate is not None:
             body["truncate"] = truncate
         url = f"{self.base_url}/api/chat"
-        sent = time.perf_counter_ns()
-        with transport_errors(url), self._client.stream("POST", "/api/chat", json=body) as resp:
+        sent = SendClock()  # stamps when the request starts going out, not before building it
+        with (
+            transport_errors(url),
+            self._client.stream("POST", "/api/chat", json=body, extensions={"trace": sent}) as resp,
+        ):
             if resp.status_code >= 400:
                 raise_for_status(resp.status_code, error_text(resp.read()), url)
             lines = split_lines(resp.iter_raw())
-            measured = _read_chat_stream(model, sent, lines, url)
+            measured = _read_chat_stream(model, sent.ns, lines, url)
             # Read the rest (the chunked terminator) so the connection goes back to the
             # pool instead of being dropped mid-response; the timing is already taken.
             for _ in lines:

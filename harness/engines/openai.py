@@ -24,6 +24,7 @@ from harness.engines.base import (
     StreamMeasurement,
 )
 from harness.engines.http import (
+    SendClock,
     Timeouts,
     classify_server_error,
     error_text,
@@ -114,15 +115,17 @@ class OpenAIEngine:
             if key in _OPTION_FIELDS:
                 body[_OPTION_FIELDS[key]] = value
         url = f"{self.base_url}/v1/chat/completions"
-        sent = time.perf_counter_ns()
+        sent = SendClock()  # stamps when the request starts going out, not before building it
         with (
             transport_errors(url),
-            self._client.stream("POST", "/v1/chat/completions", json=body) as resp,
+            self._client.stream(
+                "POST", "/v1/chat/completions", json=body, extensions={"trace": sent}
+            ) as resp,
         ):
             if resp.status_code >= 400:
                 raise_for_status(resp.status_code, error_text(resp.read()), url)
             lines = split_lines(resp.iter_raw())
-            measured = _read_sse(model, sent, lines, url)
+            measured = _read_sse(model, sent.ns, lines, url)
             # Read the rest (the chunked terminator) so the connection goes back to the
             # pool instead of being dropped mid-response; the timing is already taken.
             for _ in lines:
