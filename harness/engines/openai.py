@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -130,7 +131,47 @@ class OpenAIEngine:
             # pool instead of being dropped mid-response; the timing is already taken.
             for _ in lines:
                 pass
+        return self._with_counts(measured, model, messages)
+
+    def _with_counts(
+        self, measured: StreamMeasurement, model: str, messages: Sequence[Message]
+    ) -> StreamMeasurement:
+        """Fill token counts a server left out of its stream, after the timing is taken.
+
+        llama-cpp-python's server ignores `stream_options.include_usage`: completion tokens
+        are then its content chunks (it sends one token per chunk) and prompt tokens come
+        from its tokenize endpoint, counting the messages' text (no chat template).
+        """
+        counters = measured.counters
+        if counters.prompt_eval_count is not None and counters.eval_count is not None:
             return measured
+        prompt = counters.prompt_eval_count
+        if prompt is None:
+            prompt = self._count_tokens(model, messages)
+        completion = counters.eval_count
+        if completion is None:
+            completion = len(measured.chunk_ns)
+        filled = replace(counters, prompt_eval_count=prompt, eval_count=completion)
+        return replace(measured, counters=filled)
+
+    def _count_tokens(self, model: str, messages: Sequence[Message]) -> int | None:
+        text = "\n".join(str(m.get("content", "")) for m in messages)
+        for path, body, key in (
+            (
+                "/extras/tokenize/count",
+                {"input": text, "model": model},
+                "count",
+            ),  # llama-cpp-python
+            ("/tokenize", {"content": text}, "tokens"),  # llama.cpp's llama-server
+        ):
+            try:
+                response = self._client.post(path, json=body)
+            except httpx.HTTPError:
+                continue
+            if response.status_code == 200:
+                value = response.json().get(key)
+                return len(value) if isinstance(value, list) else int(value)
+        return None
 
 
 def _read_sse(

@@ -197,11 +197,6 @@ def test_a_missing_model_is_a_quick_crash_with_the_servers_words(
     assert "no-such-model.gguf" in str(info.value)
 
 
-@pytest.mark.xfail(
-    reason="llama-cpp-python sends no usage when streaming, so prompt calibration sees no "
-    "token counts and aims ~6x too long (OpenAIEngine needs a fallback count)",
-    strict=True,
-)
 def test_measure_cell_runs_a_cell_on_the_real_server(llama_engine: OpenAIEngine) -> None:
     from harness.matrix import Cell, CellSettings
     from harness.measure import measure_cell
