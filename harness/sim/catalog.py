@@ -38,18 +38,22 @@ def details(model: ModelProfile) -> dict[str, Any]:
 
 
 def tags() -> dict[str, Any]:
+    """Every model under each name a user pulls it by: Ollama lists `gemma3:latest` and
+    `gemma3:4b` as two tags of one digest, and matrices name models either way."""
     models = []
     for model in model_profiles().values():
-        models.append(
-            {
-                "name": model.name,
-                "model": model.name,
-                "modified_at": MODIFIED_AT,
-                "size": model.file_bytes,
-                "digest": model.digest,
-                "details": details(model),
-            }
-        )
+        # A bare name ("gemma3") is how requests may say it; /api/tags always shows a tag.
+        for name in (n for n in (model.name, *model.aliases) if ":" in n):
+            models.append(
+                {
+                    "name": name,
+                    "model": name,
+                    "modified_at": MODIFIED_AT,
+                    "size": model.file_bytes,
+                    "digest": model.digest,
+                    "details": details(model),
+                }
+            )
     return {"models": models}
 
 
