@@ -23,6 +23,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "harness.baseline_cli",
     "harness.batch.cli",
     "harness.synth_cli",
+    "harness.batchapi.cli",
 )
 
 

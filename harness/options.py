@@ -245,6 +245,33 @@ OPTIONS: tuple[OptionSpec, ...] = (
         metavar="SECONDS",
     ),
     OptionSpec(
+        "--batch-api",
+        "batch_api",
+        "send batches to this OpenAI-compatible batch server (/v1/files, /v1/batches): "
+        "suites/batch_api tests it, suites/throughput measures through it "
+        "(default: batch_api starts `harness serve-batch` in-process)",
+        str,
+        None,
+        metavar="URL",
+    ),
+    OptionSpec(
+        "--batch-api-requests",
+        "batch_api_requests",
+        "requests in the batch_api suite's large batch (default: 10000)",
+        positive_int,
+        None,
+        metavar="N",
+    ),
+    OptionSpec(
+        "--batch-api-model",
+        "batch_api_model",
+        "model named in the batch_api suite's requests (default: the first matrix's first "
+        "model)",
+        str,
+        None,
+        metavar="NAME",
+    ),
+    OptionSpec(
         "--sample-hz",
         "sample_hz",
         "hardware sampling rate during each case (default: 10)",

@@ -9,7 +9,21 @@ from typing import Any
 import pytest
 
 from harness.batch.matrix_section import ThroughputSection
+from harness.batchapi.options import batch_api_option
 from harness.plugin import SESSION_KEY
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With --batch-api only the batch-API test runs, else only the in-process one: the
+    in-process test takes `engine`, which makes the session reach the model server."""
+    drop = (
+        "test_throughput" if batch_api_option(config, "batch_api") else "test_throughput_batch_api"
+    )
+    ours = [i for i in items if i.path.parent.name == "throughput"]
+    gone = [i for i in ours if getattr(i, "originalname", i.name) == drop]
+    if gone:
+        config.hook.pytest_deselected(items=gone)
+        items[:] = [i for i in items if i not in gone]
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from harness.batch.fixture import uncached_prompt_rate
 from harness.batch.memory import SimProbe, close_probe, nvml_probe
 from harness.batch.synthetic import system_prompt
 from harness.batch.throughput import SizeResult, case_dict, judge, run_size
+from harness.batchapi.options import batch_api_option
 
 
 def test_throughput(
@@ -72,3 +73,36 @@ def _run(
     record_case(case_dict(case.matrix, case.model, case.strategy, entries, failures, projection))
     if failures:
         pytest.fail(f"{case.model} {case.strategy}: " + "; ".join(failures), pytrace=False)
+
+
+def test_throughput_batch_api(
+    throughput_case: Any,
+    request: pytest.FixtureRequest,
+    harness_session: Any,
+    record_case: Callable[[dict[str, Any]], None],
+    run_sections: Callable[[str, Any], None],
+) -> None:
+    """The same sizes sent as batches to the --batch-api server (it picks the strategy)."""
+    from harness.batchapi.client import BatchApiClient
+    from harness.batchapi.throughput import STRATEGY, run_size_via_api
+
+    case, section = throughput_case, throughput_case.section
+    if case.strategy != section.strategies[0]:
+        pytest.skip(f"the batch server runs its own strategy; measured once, as {STRATEGY!r}")
+    with BatchApiClient(str(batch_api_option(request.config, "batch_api"))) as client:
+        results = [
+            run_size_via_api(client, section, model=case.model, size=size,
+                             time_scale=harness_session.time_scale,
+                             simulated=harness_session.simulated)
+            for size in section.sizes
+        ]  # fmt: skip
+    for result in results:
+        run_sections("throughput", result.entry)
+    projection = extrapolate([r.run for r in results], strategy=STRATEGY,
+                             target=section.extrapolate_to)  # fmt: skip
+    run_sections("extrapolation", projection)
+    failures = judge(results, section)
+    entries = [r.entry for r in results]
+    record_case(case_dict(case.matrix, case.model, STRATEGY, entries, failures, projection))
+    if failures:
+        pytest.fail(f"{case.model} via {STRATEGY}: " + "; ".join(failures), pytrace=False)

@@ -1,0 +1,164 @@
+"""`harness serve-batch`: an OpenAI-compatible batch server over the batch engine.
+
+    harness serve-batch --port 8090 --data-dir batch-data --engine sim --sim-speed 1000
+    harness serve-batch --port 8090 --server http://gpu-box:11434 --concurrency 4
+
+Job state and files live in --data-dir; started again on the same directory (after a crash,
+a kill -9 or an upgrade), the server resumes every unfinished batch where it stopped.
+Also runnable as `python -m harness.batchapi.cli ...` (what the tests kill and restart).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from harness.batch.engine import BatchSettings, RetryPolicy
+from harness.batch.strategies import STRATEGIES
+from harness.engines import ENGINE_KINDS, Engine, create_engine
+from harness.errors import ConfigError, EngineError, HarnessError
+from harness.hosts import parse_ollama_host
+from harness.options import positive_float, positive_int
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "serve-batch",
+        help="serve an OpenAI-compatible batch API (/v1/files, /v1/batches) over a model server",
+        description="Serve OpenAI's batch API until Ctrl-C; batches run through the harness's "
+        "batch engine and resume after a restart on the same --data-dir.",
+    )
+    add_arguments(p)
+    p.set_defaults(func=serve)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8090, help="0 picks a free port (default 8090)")
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path("batch-data"),
+        metavar="DIR",
+        help="SQLite job state, uploads and outputs (default ./batch-data)",
+    )
+    p.add_argument(
+        "--server", metavar="URL", help="model server (default: $OLLAMA_HOST as Ollama parses it)"
+    )
+    p.add_argument("--engine", choices=ENGINE_KINDS, default="ollama")
+    p.add_argument("--sim-profile", default="tiny", metavar="P")
+    p.add_argument("--sim-speed", type=positive_float, default=1.0, metavar="X")
+    p.add_argument("--sim-faults", metavar="SPEC", help="e.g. disconnect=0.05,seed=3")
+    p.add_argument("--sim-parallel", type=positive_int, default=4, metavar="N")
+    p.add_argument(
+        "--concurrency",
+        type=positive_int,
+        default=4,
+        metavar="N",
+        help="requests in flight per batch (default 4)",
+    )
+    p.add_argument("--strategy", choices=STRATEGIES, default="independent")
+    p.add_argument(
+        "--max-active",
+        type=positive_int,
+        default=4,
+        metavar="N",
+        help="batches running at once; the rest wait in `validating` (default 4)",
+    )
+    p.add_argument("--num-ctx", type=positive_int, metavar="N", help="Ollama num_ctx for all")
+    # Retries span a model server restart: 0.5 + 1 + 2 + 4 + 8 x 3 s is about 30 s.
+    p.add_argument(
+        "--max-attempts",
+        type=positive_int,
+        default=8,
+        metavar="N",
+        help="tries per request on busy/disconnect/timeout (default 8)",
+    )
+    p.add_argument("--retry-delay", type=positive_float, default=0.5, metavar="SECONDS",
+                   help="first backoff, doubled each retry up to 8 s (default 0.5)")  # fmt: skip
+
+
+def settings_from(args: argparse.Namespace) -> BatchSettings:
+    return BatchSettings(
+        strategy=args.strategy,
+        concurrency=args.concurrency,
+        retry=RetryPolicy(max_attempts=args.max_attempts, base_delay_s=args.retry_delay),
+        options={"num_ctx": args.num_ctx} if args.num_ctx else {},
+    )
+
+
+@contextmanager
+def model_server(args: argparse.Namespace) -> Iterator[Engine]:
+    """The engine of --server, or of a simulator started here with --engine sim."""
+    sim: Any = None
+    if args.engine == "sim":
+        from harness.sim.server import SimServer
+
+        sim = SimServer(profile=args.sim_profile, speed=args.sim_speed, faults=args.sim_faults,
+                        num_parallel=args.sim_parallel)  # fmt: skip
+        url = sim.start()
+    else:
+        url = (args.server or parse_ollama_host(os.environ.get("OLLAMA_HOST"))).rstrip("/")
+    engine = create_engine(args.engine, url)
+    try:
+        try:
+            engine.version() if engine.kind == "ollama" else engine.tags()
+        except EngineError as exc:
+            raise ConfigError(
+                f"no {args.engine} server answers at {url} ({exc}); start `ollama serve`, "
+                "point --server or OLLAMA_HOST at it, or dry-run with --engine sim"
+            ) from exc
+        yield engine
+    finally:
+        engine.close()
+        if sim is not None:
+            sim.stop()
+
+
+def serve(args: argparse.Namespace) -> int:
+    from harness.batchapi.server import BatchApiServer
+
+    done = threading.Event()
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        done.set()
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        with model_server(args) as engine:
+            server = BatchApiServer(engine, args.data_dir, settings_from(args), host=args.host,
+                                    port=args.port, max_active=args.max_active)  # fmt: skip
+            with server:
+                sys.stdout.write(f"batch API at {server.url} (data in {args.data_dir})\n")
+                sys.stdout.flush()
+                try:
+                    while not done.wait(0.5):
+                        pass
+                except KeyboardInterrupt:
+                    pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m harness.batchapi.cli")
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return serve(args)
+    except HarnessError as exc:
+        sys.stderr.write(f"serve-batch: error: {exc}\n")
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,83 @@
+"""Fixtures for the batch API's tests: a fast simulator, an in-process server, a client."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.batch.engine import BatchSettings, RetryPolicy
+from harness.batchapi.client import BatchApiClient, Poll, request_line
+from harness.batchapi.server import BatchApiServer
+from harness.batchapi.worker import BatchWorker
+from harness.engines import Engine, create_engine
+from harness.sim.server import SimServer
+
+MODEL = "qwen2.5:3b-instruct"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def sim_engine() -> Iterator[Engine]:
+    """An engine over a simulator 1000x faster than the tiny profile's machine."""
+    with SimServer(profile="tiny", speed=1000.0, num_parallel=4) as sim:
+        engine = create_engine("sim", sim.url)
+        try:
+            yield engine
+        finally:
+            engine.close()
+
+
+@pytest.fixture
+def start_server(sim_engine: Engine, tmp_path: Path) -> Iterator[Callable[..., BatchApiServer]]:
+    """`start_server(worker_class=..., data_dir=...)`: a started server, stopped at the end."""
+    started: list[BatchApiServer] = []
+
+    def start(worker_class: type[BatchWorker] = BatchWorker, data_dir: Path | None = None,
+              concurrency: int = 4) -> BatchApiServer:  # fmt: skip
+        settings = BatchSettings(concurrency=concurrency, retry=RetryPolicy(base_delay_s=0.1))
+        server = BatchApiServer(sim_engine, data_dir or tmp_path / "data", settings,
+                                worker_class=worker_class)  # fmt: skip
+        server.start()
+        started.append(server)
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in started:
+            server.stop()
+
+
+@pytest.fixture
+def client(start_server: Callable[..., BatchApiServer]) -> Iterator[BatchApiClient]:
+    with BatchApiClient(start_server().url, poll=Poll(timeout_s=120.0)) as c:
+        yield c
+
+
+def lines(prefix: str, n: int, words: int = 3) -> list[str]:
+    return [
+        request_line(f"{prefix}-{i:05d}", {
+            "model": MODEL, "max_tokens": 2,
+            "messages": [{"role": "user", "content": f"q {i} " + "word " * words}],
+        })
+        for i in range(n)
+    ]  # fmt: skip
+
+
+def jsonl(texts: list[str]) -> bytes:
+    return "".join(t + "\n" for t in texts).encode()
+
+
+def run_suite(url: str, tmp_path: Path, *args: str, requests: int = 300) -> Any:
+    """The batch_api suite in a subprocess against `url`."""
+    cmd = [
+        sys.executable, "-m", "pytest", str(ROOT / "suites" / "batch_api"), "-q",
+        "-p", "no:randomly", "--batch-api", url, "--batch-api-requests", str(requests),
+        "--batch-api-model", MODEL, "--reports-dir", str(tmp_path / "reports"), *args,
+    ]  # fmt: skip
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=180)

@@ -1,0 +1,98 @@
+"""The batch_api suite: it passes against serve-batch and names what a broken server breaks."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from harness.batchapi.server import BatchApiServer
+from harness.batchapi.worker import BatchWorker
+from tests.batchapi.conftest import ROOT, run_suite
+from tests.batchapi.test_kill_restart import ServeBatch
+
+MANY = "test_many_requests_each_answered_once"
+MALFORMED = "test_malformed_lines_are_reported_per_line_and_the_rest_completes"
+CONCURRENT = "test_concurrent_batches_each_answer_every_custom_id_once"
+
+
+class DropsOneAnswer(BatchWorker):
+    """Loses the first answer of every batch, keeping its counts consistent with the files."""
+
+    def output_records(self, records: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        dropped = False
+        for record in records:
+            if not dropped and record.get("response") is not None:
+                dropped = True
+                continue
+            yield record
+
+
+class AnswersOneTwice(BatchWorker):
+    """Writes the first answer of every batch twice."""
+
+    def output_records(self, records: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        doubled = False
+        for record in records:
+            yield record
+            if not doubled and record.get("response") is not None:
+                doubled = True
+                yield record
+
+
+def test_suite_passes_against_serve_batch(tmp_path: Path) -> None:
+    server = ServeBatch(tmp_path / "data")
+    try:
+        url = server.start(speed=1000.0)
+        proc = run_suite(url, tmp_path, requests=1000)
+    finally:
+        server.stop()
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    # Without control of the model server, the outage test cannot run.
+    assert "6 passed, 1 skipped" in proc.stdout, proc.stdout[-2000:]
+
+
+def test_suite_names_a_dropped_answer(
+    start_server: Callable[..., BatchApiServer], tmp_path: Path
+) -> None:
+    server = start_server(worker_class=DropsOneAnswer)
+    proc = run_suite(server.url, tmp_path, "-k", f"{MANY} or {CONCURRENT}")
+    assert proc.returncode == 1, proc.stdout[-3000:]
+    out = proc.stdout
+    assert f"FAILED suites/batch_api/test_batch_api.py::{MANY}" in out
+    assert f"FAILED suites/batch_api/test_batch_api.py::{CONCURRENT}" in out
+    assert re.search(
+        r"1 custom_id\(s\) never answered \(no output or error line\): 'many-\d{6}'", out
+    )
+    assert re.search(r"never answered .*: 'conc\d-\d{6}'", out)
+    assert "2 failed" in out
+
+
+def test_suite_names_a_custom_id_answered_twice(
+    start_server: Callable[..., BatchApiServer], tmp_path: Path
+) -> None:
+    server = start_server(worker_class=AnswersOneTwice)
+    proc = run_suite(server.url, tmp_path, "-k", f"{MANY} or {MALFORMED}")
+    assert proc.returncode == 1, proc.stdout[-3000:]
+    out = proc.stdout
+    assert f"FAILED suites/batch_api/test_batch_api.py::{MANY}" in out
+    assert f"FAILED suites/batch_api/test_batch_api.py::{MALFORMED}" in out
+    twice = r"1 custom_id\(s\) answered more than once \(custom_id, times\): \('{}-\d{{6}}', 2\)"
+    assert re.search(twice.format("many"), out)
+    assert re.search(twice.format("good"), out)
+
+
+def test_suite_passes_embedded_over_the_simulator_including_the_outage(tmp_path: Path) -> None:
+    # No --batch-api: the suite starts serve-batch in-process over its own simulator.
+    cmd = [
+        sys.executable, "-m", "pytest", str(ROOT / "suites" / "batch_api"), "-q",
+        "-p", "no:randomly", "--engine", "sim", "--matrix", "smoke", "--sim-speed", "1000",
+        "--sim-parallel", "4", "--batch-api-requests", "1000",
+        "--reports-dir", str(tmp_path / "reports"),
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "7 passed" in proc.stdout, proc.stdout[-2000:]
