@@ -195,7 +195,7 @@ class ResultsCollector:
         self.harness.finish()
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.harness.cases:
+        if self.harness.writer is not None or self.harness.notes:
             write_summary(terminalreporter, self.harness)
 
 

@@ -45,5 +45,6 @@ SECTIONS.setdefault("tolerances", parse_tolerances)
 
 # Sections of other features: each registers itself in SECTIONS on import.
 from harness.batch import matrix_section as _throughput  # noqa: E402, F401
+from harness.concurrency import section as _concurrency  # noqa: E402, F401
 from harness.limits import section as _limits  # noqa: E402, F401
 from harness.workloads import section as _sustained  # noqa: E402, F401

@@ -36,11 +36,12 @@ def case_row(case: dict[str, Any]) -> tuple[str, ...]:
 def write_summary(tr: TerminalWriter, harness: HarnessSession) -> None:
     title = "harness results" + (" (SIMULATED)" if harness.simulated else "")
     tr.write_sep("=", title)
-    rows = [_COLUMNS, *(case_row(c) for c in harness.cases)]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(_COLUMNS))]
-    for index, row in enumerate(rows):
-        line = "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-        tr.write_line(line.rstrip(), bold=index == 0)
+    if harness.cases:
+        rows = [_COLUMNS, *(case_row(c) for c in harness.cases)]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(_COLUMNS))]
+        for index, row in enumerate(rows):
+            line = "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+            tr.write_line(line.rstrip(), bold=index == 0)
     limits = (harness.finished_payload or {}).get("limits") or []
     if limits:
         from harness.limits.report import format_recommendations

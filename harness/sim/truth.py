@@ -6,11 +6,14 @@ Memory limits use budgets the way the harness does (`gpu_budget` of the card,
 `max_context_gpu` is exactly where the server starts to spill. Rates are at `speed` 1 and
 use the placement the server would choose at that context; `decode_tok_s[ctx]` is the rate
 with the KV cache filled to `ctx` (the end of a request that fills the context).
+`aggregate_decode_tok_s[P]` is P slots decoding together; `aggregate_decode_bound[P]` says
+what limits that step and `compute_bound_slots` is the first P where arithmetic does.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from harness.sim import physics
@@ -101,8 +104,38 @@ def truth(
         prefill_tok_s=prefill,
         decode_tok_s=decode,
         aggregate_decode_tok_s=_aggregate(m, hw),
+        aggregate_decode_bound=_bounds(m, hw),
+    )
+    out["compute_bound_slots"] = next(
+        (n for n, bound in out["aggregate_decode_bound"].items() if bound == "compute"), None
     )
     return out
+
+
+def _bounds(m: ModelProfile, hw: HardwareProfile) -> dict[int, str]:
+    """What limits each slot count's batched decode step (same step as `_aggregate`).
+
+    "compute" when infinitely fast arithmetic would shorten the step, "spilled" when the
+    slots' KV pushed layers off the GPU, else "bandwidth". Batching pays until compute binds.
+    """
+    fast = replace(
+        hw,
+        cpu=replace(hw.cpu, flops=float("inf")),
+        gpu=None if hw.gpu is None else replace(hw.gpu, flops=float("inf")),
+    )
+    bounds: dict[int, str] = {}
+    for slots in SLOT_COUNTS:
+        placed = _placement(m, hw, min(4096, m.context_length), slots)
+        depths = [AGGREGATE_DEPTH] * slots
+        step = physics.step_seconds(m, hw, placed, [], depths)
+        memory_only = physics.step_seconds(m, fast, placed, [], depths)
+        if hw.gpu is not None and placed.size_vram < placed.size:
+            bounds[slots] = "spilled"  # the host's share of the step dominates whatever binds it
+        elif step > memory_only * (1 + 1e-9):
+            bounds[slots] = "compute"
+        else:
+            bounds[slots] = "bandwidth"
+    return bounds
 
 
 def _aggregate(m: ModelProfile, hw: HardwareProfile) -> dict[int, float]:

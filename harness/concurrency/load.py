@@ -1,0 +1,130 @@
+"""Load generators: a closed loop of N clients, and open-loop Poisson arrivals.
+
+Closed loop: N threads each send the next request as soon as their last one ends, so the
+server never sees more than N at once; latency runs from the moment the client sent.
+
+Open loop: requests go out at times drawn in advance (exponential gaps, seeded), whatever
+the server is doing. Latency runs from the *scheduled* time, so when a slow server makes the
+sender fall behind, the wait counts against the server instead of vanishing (no coordinated
+omission, the mistake wrk and many benchmarks make by timing from the late send).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from harness.engines.base import StreamMeasurement
+from harness.errors import EngineError
+
+Send = Callable[[], StreamMeasurement]
+MAX_IN_FLIGHT = 256  # open loop: more than this many outstanding requests wait for a thread
+START_LEAD_NS = 5_000_000  # the first scheduled send is this far ahead, to set up the pool
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One request, in wall-clock perf_counter_ns; `scale` turns seconds into simulated ones."""
+
+    scheduled_ns: int
+    sent_ns: int
+    first_ns: int | None
+    end_ns: int
+    output_tokens: int = 0
+    gaps_s: tuple[float, ...] = ()
+    decode_tok_s: float | None = None  # server counters (eval_count / eval_duration), wall
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def ttft_s(self, scale: float = 1.0) -> float | None:
+        if self.first_ns is None:
+            return None
+        return (self.first_ns - self.scheduled_ns) / 1e9 * scale
+
+    def itl_s(self, scale: float = 1.0) -> float | None:
+        """Mean gap between content chunks after the first (time per output token)."""
+        if not self.gaps_s:
+            return None
+        return sum(self.gaps_s) / len(self.gaps_s) * scale
+
+    def e2e_s(self, scale: float = 1.0) -> float:
+        return (self.end_ns - self.scheduled_ns) / 1e9 * scale
+
+
+def measure(send: Send, scheduled_ns: int) -> Sample:
+    """Send one request; an engine error becomes a failed sample, never an exception."""
+    try:
+        m = send()
+    except EngineError as exc:
+        now = time.perf_counter_ns()
+        return Sample(scheduled_ns, scheduled_ns, None, now, error=f"{type(exc).__name__}: {exc}")
+    tokens = m.counters.eval_count or len(m.chunk_ns)
+    return Sample(
+        scheduled_ns=scheduled_ns,
+        sent_ns=m.sent_ns,
+        first_ns=m.first_content_ns,
+        end_ns=m.end_ns,
+        output_tokens=tokens,
+        gaps_s=m.itl_s,
+        decode_tok_s=m.counters.decode_tok_s,
+    )
+
+
+def closed_loop(send: Send, concurrency: int, requests: int) -> list[Sample]:
+    """`requests` requests from `concurrency` clients that each wait for their answer."""
+    tickets = iter(range(requests))
+    lock = threading.Lock()
+    samples: list[Sample] = []
+
+    def client() -> None:
+        while True:
+            with lock:
+                if next(tickets, None) is None:
+                    return
+            sample = measure(send, time.perf_counter_ns())
+            with lock:
+                samples.append(sample)
+
+    threads = [
+        threading.Thread(target=client, name=f"concurrency-client-{i}", daemon=True)
+        for i in range(concurrency)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return samples
+
+
+def poisson_offsets_ns(rate_per_s: float, count: int, seed: int) -> list[int]:
+    """Send times (ns after the start) of `count` Poisson arrivals at `rate_per_s`."""
+    if rate_per_s <= 0:
+        raise ValueError(f"rate must be > 0, got {rate_per_s!r}")
+    rng = random.Random(seed)
+    at, out = 0.0, []
+    for _ in range(count):
+        at += rng.expovariate(rate_per_s)
+        out.append(int(at * 1e9))
+    return out
+
+
+def open_loop(send: Send, offsets_ns: list[int]) -> list[Sample]:
+    """Send at `offsets_ns` after now, each timed from its scheduled moment."""
+    start = time.perf_counter_ns() + START_LEAD_NS
+    workers = max(1, min(MAX_IN_FLIGHT, len(offsets_ns)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="concurrency-open") as pool:
+        futures = []
+        for offset in offsets_ns:
+            due = start + offset
+            wait_ns = due - time.perf_counter_ns()
+            if wait_ns > 0:
+                time.sleep(wait_ns / 1e9)
+            futures.append(pool.submit(measure, send, due))
+        return [f.result() for f in futures]

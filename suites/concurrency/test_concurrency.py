@@ -1,0 +1,121 @@
+"""Concurrency sweeps and the capacity answer (issue 13; seed 002's 170,000-request job).
+
+Per (model, context) and per OLLAMA_NUM_PARALLEL value: a closed-loop sweep of client
+concurrency (the section's `levels`) that stops when throughput no longer grows while TTFT
+does, then optional open-loop Poisson `rates` timed from each request's scheduled send.
+Each level reports TTFT / ITL / end-to-end percentiles, requests/s, output tok/s, errors
+and goodput against the section's `slo`. The sweeps join the memory cost of a slot
+(/api/ps at two contexts per slot value) into the `capacity` answer: the most slots that
+fit, the best setting under the targets, and hours for `job_requests` requests.
+
+Results: `concurrency[]` (one entry per sweep) and `capacity` in results.json, and one
+recommended setting per model in the terminal summary. Under `--engine sim` the suite
+starts its own simulator per slot value (same profile and speed as the session's).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from harness.concurrency import Budget, CellState, ServerSource, run_cell, slot_plan
+from harness.concurrency.cell import PROBE_CONTEXTS
+from harness.concurrency.report import NOTE_PREFIX, summary_notes
+from harness.concurrency.servers import loaded_size
+from harness.engines import Engine
+from harness.errors import ConfigError
+from harness.limits.probe import capacity
+from harness.options import option
+from harness.session import HarnessSession
+
+
+def _budget_reader(harness_session: HarnessSession, model: str) -> Callable[[Engine], Budget]:
+    """The memory budget, less what a loaded runner takes beyond its /api/ps size.
+
+    /api/ps leaves out the runner's own overhead (the CUDA context, ~0.4 GiB on a real
+    card), which the device's used memory shows: without it the capacity would promise
+    slots that spill.
+    """
+
+    def read(engine: Engine) -> Budget:
+        sampler = harness_session.new_sampler(engine)
+        sampler.start()
+        try:
+            engine.load(model, {"num_ctx": PROBE_CONTEXTS[0]})
+            sampler.mark("after")
+            size = loaded_size(engine, model)
+        finally:
+            sampler.stop()
+        summary = sampler.summary()
+        cap = capacity(summary, harness_session.budget)
+        if cap.available_bytes is None:
+            return Budget(gpu=cap.gpu, available_bytes=None)
+        overhead = _runner_overhead(summary, cap.gpu, size)
+        return Budget(gpu=cap.gpu, available_bytes=cap.available_bytes - overhead)
+
+    return read
+
+
+def _runner_overhead(summary: dict[str, Any], gpu: bool, size: Any) -> int:
+    if size is None:
+        return 0
+    overall = summary.get("overall") or {}
+    grown = 0.0
+    for metric, stats in overall.items():
+        on_device = metric.endswith(".mem_used_bytes") if gpu else "ram_used" in metric
+        if on_device and "harness_host" not in metric and isinstance(stats, dict):
+            grown += (stats.get("peak") or 0) - (stats.get("baseline") or 0)
+    return max(0, int(grown) - (size[1] if gpu else size[0] - size[1]))
+
+
+def test_concurrency(
+    concurrency_case: Any,
+    harness_session: HarnessSession,
+    engine: Engine,
+    capacity_store: Any,
+    record_section: Callable[[str, Any], None],
+) -> None:
+    case = concurrency_case
+    harness_session.require_model(case.model)
+    try:
+        plan = slot_plan(
+            case.section,
+            simulated=harness_session.simulated,
+            sim_parallel=option(harness_session.config, "sim_parallel"),
+        )
+    except ConfigError as exc:
+        pytest.skip(str(exc))
+    source = ServerSource(
+        engine_kind=harness_session.engine_kind,
+        session_engine=engine,
+        sim_profile=harness_session.sim_profile_used,
+        sim_speed=harness_session.sim_speed,
+        launch=case.section.launch,
+    )
+    state = capacity_store.states.setdefault((case.matrix, case.model), CellState())
+    sweeps, entry = run_cell(
+        case.section,
+        case.model,
+        case.context,
+        plan=plan,
+        source=source,
+        scale=harness_session.time_scale,
+        read_budget=_budget_reader(harness_session, case.model),
+        state=state,
+    )
+    for sweep in sweeps:
+        record_section("concurrency", sweep)
+    capacity_store.entries[(case.model, case.context)] = entry
+    whole = {
+        "simulated": harness_session.simulated,
+        "entries": list(capacity_store.entries.values()),
+    }
+    record_section("capacity", whole)
+    # One line per model in the terminal summary, replaced as later contexts finish.
+    harness_session.notes[:] = [n for n in harness_session.notes if not n.startswith(NOTE_PREFIX)]
+    harness_session.notes.extend(summary_notes(whole))
+    failed = [s for s in sweeps if all(lv["errors"] == lv["requests"] for lv in s["levels"])]
+    if failed:
+        pytest.fail(f"{case.model} @ {case.context}: every request failed", pytrace=False)

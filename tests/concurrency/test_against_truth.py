@@ -1,0 +1,104 @@
+"""The sweeps against the simulator's truth: batching gain, where compute binds, what fits.
+
+ryzen16-128gb + qwen2.5:3b-instruct is the machine where batching turns compute bound
+inside the slot counts a sweep reaches (truth: at 16 slots); it runs 20x fast here.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.concurrency.slo import Slo
+from harness.concurrency.sweep import SweepPlan, run_sweep
+from harness.engines.base import StreamMeasurement
+from harness.engines.ollama import OllamaEngine
+from harness.prompts import PromptBuilder
+from harness.sim.server import SimServer
+from harness.sim.truth import truth
+
+ROOT = Path(__file__).resolve().parents[2]
+PROFILE, MODEL, SPEED = "ryzen16-128gb", "qwen2.5:3b-instruct", 20.0
+OPTIONS = {"num_ctx": 2048, "num_predict": 48, "temperature": 0}
+
+
+def _sweep(slots: int, levels: tuple[int, ...], requests: int = 8) -> dict[str, Any]:
+    server = SimServer(profile=PROFILE, speed=SPEED, num_parallel=slots)
+    engine = OllamaEngine(server.start())
+    try:
+        engine.load(MODEL, {"num_ctx": 2048})
+        builder = PromptBuilder(seed=1)
+
+        def send() -> StreamMeasurement:
+            return engine.chat(MODEL, builder.messages(12), options=OPTIONS)
+
+        plan = SweepPlan(levels, Slo(ttft_s=60.0), requests, scale=SPEED, slots=slots)
+        return run_sweep(send, plan)
+    finally:
+        engine.close()
+        server.stop()
+
+
+def test_four_slots_decode_faster_by_the_physics_ratio() -> None:
+    expected = truth(PROFILE, MODEL)["aggregate_decode_tok_s"]
+    one = _sweep(1, (1,))["levels"][0]["decode_tok_s_aggregate"]
+    four = _sweep(4, (4,))["levels"][0]["decode_tok_s_aggregate"]
+    assert four / one == pytest.approx(expected[4] / expected[1], rel=0.10)
+    assert one == pytest.approx(expected[1], rel=0.15)
+
+
+def test_sweep_stops_where_the_truth_says_compute_binds() -> None:
+    bound = truth(PROFILE, MODEL)["compute_bound_slots"]
+    assert bound == 16
+    result = _sweep(32, (4, 8, 16, 32))
+    assert result["saturated_at"] == bound, result["stop_reason"]
+
+
+def test_requests_beyond_the_slots_queue() -> None:
+    result = _sweep(1, (1, 2))
+    assert result["saturated_at"] == 2
+    first, second = result["levels"]
+    assert second["ttft_s"]["p50"] > 1.5 * first["ttft_s"]["p50"]
+
+
+@pytest.fixture(scope="module")
+def smoke_payload(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    reports = tmp_path_factory.mktemp("reports")
+    command = [
+        sys.executable, "-m", "pytest", str(ROOT / "suites" / "concurrency"),
+        "--engine", "sim", "--matrix", "smoke", "--reports-dir", str(reports), "-q",
+        "-p", "no:cacheprovider",
+    ]  # fmt: skip
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    payload: dict[str, Any] = json.loads((reports / "latest" / "results.json").read_text())
+    return payload
+
+
+def test_capacity_never_recommends_what_the_truth_says_does_not_fit(
+    smoke_payload: dict[str, Any],
+) -> None:
+    entries = smoke_payload["capacity"]["entries"]
+    assert {e["context"] for e in entries} == {4096, 16384}
+    for entry in entries:
+        fit = entry["max_parallel_fit"]
+        assert truth("tiny", "gemma3:4b", num_parallel=fit)["max_context_gpu"] >= entry["context"]
+        above = truth("tiny", "gemma3:4b", num_parallel=fit + 1)["max_context_gpu"]
+        assert above < entry["context"]
+        best = entry["best"]
+        assert best is not None
+        allowed = truth("tiny", "gemma3:4b", num_parallel=best["slots"])["max_context_gpu"]
+        assert allowed >= entry["context"]
+    sweeps = smoke_payload["concurrency"]
+    assert {(s["context"], s["slots"]) for s in sweeps} == {
+        (c, p) for c in (4096, 16384) for p in (1, 4)
+    }
+    for sweep in sweeps:
+        for level in sweep["levels"]:
+            assert {"p50", "p90", "p99"} <= set(level["ttft_s"])
+            assert "goodput" in level
