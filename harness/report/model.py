@@ -19,6 +19,7 @@ Keys read, besides the ones docs/results-schema.md fixes (all optional below the
 - limits[]: model, max_context, bytes_per_token, base_bytes, r2, probes (see charts),
   recommendations{max_context_tokens, trim_threshold, settings_text}
 - throughput[]: strategy, size, total_s, req_s, plus any other scalar keys (shown as columns)
+- concurrency[] and capacity{entries}: see harness/report/capacity.py
 - extrapolation: target, time_s, time_s_low, time_s_high, and other scalars shown as text
 - history[]: run_id, started_at, cases{case_id: {metric: value}}; tonight is added as the
   last point (unless a history entry has this run_id) for the metric names the history
@@ -34,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.report import fmt
+from harness.report.capacity import Capacity, capacity_view
 from harness.report.charts import (
     Chart,
     context_charts,
@@ -77,6 +79,7 @@ class Report:
     limits: list[Limit]
     throughput: Throughput | None
     charts: dict[str, list[Chart]] = field(default_factory=dict)
+    capacity: Capacity | None = None
 
 
 def build(payload: Mapping[str, Any]) -> Report:
@@ -115,6 +118,7 @@ def build(payload: Mapping[str, Any]) -> Report:
         limits=[limit(lim) for lim in limits],
         throughput=throughput_view(throughput, extrapolation),
         charts=charts,
+        capacity=capacity_view(payload),
     )
 
 
