@@ -25,10 +25,10 @@ from harness.prompts import (
     PromptBuilder,
     TokenCalibration,
     calibrate,
-    is_truncated,
     target_prompt_tokens,
 )
-from harness.stats import percentile, stability_score, summarize
+from harness.samples import sample_record, scaled_s
+from harness.stats import stability_score, summarize
 from harness.thresholds import Threshold
 
 SAMPLE_METRICS = ("ttft_s", "e2e_s", "prompt_tok_s", "decode_tok_s", "client_decode_tok_s")
@@ -96,7 +96,7 @@ def measure_cell(
         mark("load")
         loaded = engine.load(cell.model, cell.options, keep_alive=cfg.keep_alive)
         case["load"] = {
-            "load_duration_s": _scaled_s(loaded.load_duration_ns, cfg),
+            "load_duration_s": scaled_s(loaded.load_duration_ns, cfg.time_scale),
             "wall_s": loaded.wall_ns * cfg.time_scale / NS_PER_S,
             "done_reason": loaded.done_reason,
         }
@@ -147,7 +147,7 @@ def measure_cell(
         mark("decode", at_ns=got.first_content_ns or got.end_ns)
         mark("after", at_ns=got.end_ns)
         expected = calibration.expected_tokens(words)
-        sample = _sample(got, cfg, expected)
+        sample = sample_record(got, time_scale=cfg.time_scale, expected_tokens=expected)
         if got.counters.prompt_eval_count and sample["outcome"] == "ok":
             calibration = calibration.refined(words, got.counters.prompt_eval_count)
         if calibration_cache is not None:
@@ -197,47 +197,6 @@ def _loaded_context(engine: Engine, model: str) -> LoadedModel | None:
         if entry.name == model or entry.name.split(":")[0] == model:
             return entry
     return None
-
-
-def _scaled_s(ns: int | None, cfg: MeasureSettings) -> float | None:
-    return None if ns is None else ns * cfg.time_scale / NS_PER_S
-
-
-def _rate(value: float | None, cfg: MeasureSettings) -> float | None:
-    return None if value is None else value / cfg.time_scale
-
-
-def _sample(got: StreamMeasurement, cfg: MeasureSettings, expected: float) -> dict[str, Any]:
-    c = got.counters
-    ttft = got.ttft_s
-    itl = got.itl_s
-    truncated = is_truncated(c.prompt_eval_count, expected)
-    server_decode = _rate(c.decode_tok_s, cfg)
-    client_decode = _rate(got.client_decode_tok_s, cfg)
-    return {
-        "outcome": "truncated" if truncated else "ok",
-        "error": (
-            f"prompt_eval_count {c.prompt_eval_count} < {expected:.0f} tokens sent: "
-            "the server truncated the prompt"
-        )
-        if truncated
-        else None,
-        "ttft_s": None if ttft is None else ttft * cfg.time_scale,
-        "e2e_s": got.e2e_s * cfg.time_scale,
-        "prompt_tok_s": _rate(c.prompt_tok_s, cfg),
-        "decode_tok_s": server_decode if server_decode is not None else client_decode,
-        "decode_source": "server" if server_decode is not None else "client",
-        "client_decode_tok_s": client_decode,
-        "itl_s_p50": percentile(itl, 50) * cfg.time_scale if itl else None,
-        "itl_s_p90": percentile(itl, 90) * cfg.time_scale if itl else None,
-        "prompt_eval_count": c.prompt_eval_count,
-        "expected_prompt_tokens": round(expected),
-        "eval_count": c.eval_count,
-        "load_duration_s": _scaled_s(c.load_duration_ns, cfg),
-        "prompt_eval_duration_s": _scaled_s(c.prompt_eval_duration_ns, cfg),
-        "eval_duration_s": _scaled_s(c.eval_duration_ns, cfg),
-        "done_reason": got.done_reason,
-    }
 
 
 def _length_error(got: StreamMeasurement, target: int) -> float | None:

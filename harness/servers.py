@@ -8,14 +8,17 @@ model's whole context ladder goes to one server so the model is loaded there onc
 
 from __future__ import annotations
 
+import os
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from harness.engines import Engine, create_engine
 from harness.engines.launched import LaunchedEngine
-from harness.errors import EngineError, ServerUnreachable
+from harness.errors import ConfigError, EngineError, ServerUnreachable
+from harness.hosts import parse_ollama_host
 from harness.launcher import Launcher, LaunchSpec
 from harness.matrix import Cell
 
@@ -131,3 +134,24 @@ class ServerPool:
         if self._sim_server is not None:
             self._sim_server.stop()
             self._sim_server = None
+
+
+@contextmanager
+def open_engine(kind: str, server: str | None, sim: SimSettings | None) -> Iterator[Engine]:
+    """One server for a command-line tool: --server (else $OLLAMA_HOST), or a simulator.
+
+    A server that does not answer is a ConfigError saying what to do, as in the plugin.
+    """
+    url = (server or parse_ollama_host(os.environ.get("OLLAMA_HOST"))).rstrip("/")
+    pool = ServerPool(kind, [url], sim if kind == "sim" else None)
+    try:
+        pool.start()
+    except ServerUnreachable as exc:
+        raise ConfigError(
+            f"no {kind} server answers at {exc}; start `ollama serve`, point --server or "
+            "OLLAMA_HOST at it, or dry-run with --engine sim"
+        ) from exc
+    try:
+        yield pool.engine(0)
+    finally:
+        pool.close()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,9 +25,10 @@ from harness.batch.output import OutputWriter
 from harness.batch.progress import Progress
 from harness.batch.strategies import STRATEGIES
 from harness.batch.trim import TRIMMERS
-from harness.engines import ENGINE_KINDS, Engine, create_engine
-from harness.errors import ConfigError, EngineError, HarnessError
-from harness.hosts import parse_ollama_host
+from harness.engines import ENGINE_KINDS, Engine
+from harness.errors import ConfigError, HarnessError
+from harness.options import positive_float
+from harness.servers import SimSettings, open_engine
 
 
 def _positive(value: str) -> int:
@@ -48,16 +48,6 @@ def _non_negative(value: str) -> int:
         number = -1
     if number < 0:
         raise argparse.ArgumentTypeError(f"{value!r} is not an integer >= 0")
-    return number
-
-
-def _positive_float(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        number = 0.0
-    if number <= 0:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a positive number")
     return number
 
 
@@ -109,7 +99,7 @@ def _register_run(sub: Any) -> None:
     )
     run.add_argument(
         "--memory-warning",
-        type=_positive_float,
+        type=positive_float,
         default=0.875,
         metavar="FRACTION",
         help="trim aggressively above this share of GPU memory (default 0.875)",
@@ -130,7 +120,7 @@ def _register_run(sub: Any) -> None:
     )
     run.add_argument(
         "--retry-delay",
-        type=_positive_float,
+        type=positive_float,
         default=0.5,
         metavar="SECONDS",
         help="first backoff, doubled each retry up to 8 s (default 0.5)",
@@ -139,7 +129,7 @@ def _register_run(sub: Any) -> None:
     run.add_argument("--server", help="server URL (default: $OLLAMA_HOST as Ollama parses it)")
     run.add_argument("--engine", choices=ENGINE_KINDS, default="ollama")
     run.add_argument("--sim-profile", default="tiny", metavar="P")
-    run.add_argument("--sim-speed", type=_positive_float, default=1.0, metavar="X")
+    run.add_argument("--sim-speed", type=positive_float, default=1.0, metavar="X")
     run.add_argument("--sim-faults", metavar="SPEC", help="e.g. disconnect=0.05,seed=3")
     run.add_argument("--progress", action="store_true", help="progress line even without a TTY")
     run.set_defaults(func=cmd_run)
@@ -147,32 +137,13 @@ def _register_run(sub: Any) -> None:
 
 @contextmanager
 def _server(args: argparse.Namespace) -> Iterator[tuple[Engine, MemoryProbe | None]]:
-    sim: Any = None
-    if args.engine == "sim":
-        from harness.sim.server import SimServer
-
-        sim = SimServer(profile=args.sim_profile, speed=args.sim_speed, faults=args.sim_faults)
-        url = sim.start()
-    else:
-        url = (args.server or parse_ollama_host(os.environ.get("OLLAMA_HOST"))).rstrip("/")
-    engine = create_engine(args.engine, url)
-    try:
-        try:
-            engine.version() if engine.kind == "ollama" else engine.tags()
-        except EngineError as exc:
-            raise ConfigError(
-                f"no {args.engine} server answers at {url} ({exc}); start `ollama serve`, "
-                "point --server or OLLAMA_HOST at it, or dry-run with --engine sim"
-            ) from exc
-        probe = SimProbe(url) if sim is not None else nvml_probe()
+    sim = SimSettings(args.sim_profile, args.sim_speed, args.sim_faults, (), 1)
+    with open_engine(args.engine, args.server, sim) as engine:
+        probe = SimProbe(engine.base_url) if args.engine == "sim" else nvml_probe()
         try:
             yield engine, probe
         finally:
             close_probe(probe)
-    finally:
-        engine.close()
-        if sim is not None:
-            sim.stop()
 
 
 def settings_from_args(args: argparse.Namespace) -> BatchSettings:

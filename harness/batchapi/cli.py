@@ -11,7 +11,6 @@ Also runnable as `python -m harness.batchapi.cli ...` (what the tests kill and r
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 import threading
@@ -23,10 +22,10 @@ from typing import Any
 
 from harness.batch.engine import BatchSettings, RetryPolicy
 from harness.batch.strategies import STRATEGIES
-from harness.engines import ENGINE_KINDS, Engine, create_engine
-from harness.errors import ConfigError, EngineError, HarnessError
-from harness.hosts import parse_ollama_host
+from harness.engines import ENGINE_KINDS, Engine
+from harness.errors import HarnessError
 from harness.options import positive_float, positive_int
+from harness.servers import SimSettings, open_engine
 
 
 def register(subparsers: Any) -> None:
@@ -98,29 +97,9 @@ def settings_from(args: argparse.Namespace) -> BatchSettings:
 @contextmanager
 def model_server(args: argparse.Namespace) -> Iterator[Engine]:
     """The engine of --server, or of a simulator started here with --engine sim."""
-    sim: Any = None
-    if args.engine == "sim":
-        from harness.sim.server import SimServer
-
-        sim = SimServer(profile=args.sim_profile, speed=args.sim_speed, faults=args.sim_faults,
-                        num_parallel=args.sim_parallel)  # fmt: skip
-        url = sim.start()
-    else:
-        url = (args.server or parse_ollama_host(os.environ.get("OLLAMA_HOST"))).rstrip("/")
-    engine = create_engine(args.engine, url)
-    try:
-        try:
-            engine.version() if engine.kind == "ollama" else engine.tags()
-        except EngineError as exc:
-            raise ConfigError(
-                f"no {args.engine} server answers at {url} ({exc}); start `ollama serve`, "
-                "point --server or OLLAMA_HOST at it, or dry-run with --engine sim"
-            ) from exc
+    sim = SimSettings(args.sim_profile, args.sim_speed, args.sim_faults, (), args.sim_parallel)
+    with open_engine(args.engine, args.server, sim) as engine:
         yield engine
-    finally:
-        engine.close()
-        if sim is not None:
-            sim.stop()
 
 
 def serve(args: argparse.Namespace) -> int:

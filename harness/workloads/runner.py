@@ -18,6 +18,7 @@ from typing import Any
 
 from harness import errors
 from harness.engines.base import NS_PER_S, Engine, StreamMeasurement
+from harness.samples import sample_record, scaled_s
 from harness.workloads.section import WorkloadSpec
 from harness.workloads.traffic import Conversation, Request, Traffic, traffic_for
 
@@ -70,7 +71,7 @@ def run_sustained(
         note("load")
         loaded = engine.load(spec.model, {"num_ctx": spec.num_ctx}, keep_alive=settings.keep_alive)
         run.load = {
-            "load_duration_s": _scaled(loaded.load_duration_ns, settings),
+            "load_duration_s": scaled_s(loaded.load_duration_ns, settings.time_scale),
             "wall_s": loaded.wall_ns * settings.time_scale / NS_PER_S,
         }
         run.warmup = _one(engine, spec, traffic, 0, options, settings, warmup=True)
@@ -130,40 +131,12 @@ def _one(
     return sample
 
 
-def _scaled(ns: int | None, settings: RunSettings) -> float | None:
-    return None if ns is None else ns * settings.time_scale / NS_PER_S
-
-
-def _rate(value: float | None, settings: RunSettings) -> float | None:
-    return None if value is None else value / settings.time_scale
-
-
 def _sample(got: StreamMeasurement, request: Request, settings: RunSettings) -> dict[str, Any]:
-    c = got.counters
-    expected = request.expected_tokens
-    cut = c.prompt_eval_count is not None and c.prompt_eval_count < expected * (
-        1 - TRUNCATION_TOLERANCE
+    sample = sample_record(
+        got,
+        time_scale=settings.time_scale,
+        expected_tokens=request.expected_tokens,
+        truncation_tolerance=TRUNCATION_TOLERANCE,
     )
-    decode = _rate(c.decode_tok_s, settings)
-    return {
-        "outcome": "truncated" if cut else "ok",
-        "error": (
-            f"prompt_eval_count {c.prompt_eval_count} < ~{expected:.0f} tokens sent: "
-            "the server truncated the prompt"
-        )
-        if cut
-        else None,
-        "ttft_s": None if got.ttft_s is None else got.ttft_s * settings.time_scale,
-        "e2e_s": got.e2e_s * settings.time_scale,
-        "prompt_tok_s": _rate(c.prompt_tok_s, settings),
-        "decode_tok_s": decode if decode is not None else _rate(got.client_decode_tok_s, settings),
-        "prompt_eval_count": c.prompt_eval_count,
-        "expected_prompt_tokens": round(expected),
-        "eval_count": c.eval_count,
-        "messages": len(request.messages),
-        "trimmed": request.trimmed,
-        "load_duration_s": _scaled(c.load_duration_ns, settings),
-        "prompt_eval_duration_s": _scaled(c.prompt_eval_duration_ns, settings),
-        "eval_duration_s": _scaled(c.eval_duration_ns, settings),
-        "done_reason": got.done_reason,
-    }
+    sample.update(messages=len(request.messages), trimmed=request.trimmed)
+    return sample
