@@ -165,3 +165,26 @@ def test_sections_reach_results_json(pytester: pytest.Pytester) -> None:
     assert payload["limits"] == [{"model": "m", "max_context": 4096}]
     assert payload["extrapolation"] == {"target": 170000}
     assert payload["cases"] == []
+
+
+MISSING_MODEL = """\
+version: 1
+name: box
+sim_profile: tiny
+models:
+  - name: qwen2.5:3b-instruct
+    contexts: [1k]
+  - name: no-such-model:7b
+    contexts: [1k]
+"""
+
+
+def test_a_model_that_is_not_pulled_skips_with_the_pull_command(pytester: pytest.Pytester) -> None:
+    pytester.mkdir("matrices")
+    (pytester.path / "matrices" / "box.yaml").write_text(MISSING_MODEL)
+    pytester.makepyfile(test_cells="def test_cell(cell, measure):\n    measure(cell)\n")
+    result = pytester.runpytest_subprocess("--engine", "sim", "-rs", "--repeats", "1")
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(
+        ["*model 'no-such-model:7b' is not pulled*`ollama pull no-such-model:7b`*"]
+    )
