@@ -265,8 +265,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec(
         "--batch-api-model",
         "batch_api_model",
-        "model named in the batch_api suite's requests (default: the first matrix's first "
-        "model)",
+        "model named in the batch_api suite's requests (default: the first matrix's first model)",
         str,
         None,
         metavar="NAME",

@@ -18,5 +18,6 @@ from harness.measure import CellOutcome
 def test_context_scaling(cell: Cell, measure: Callable[[Cell], CellOutcome]) -> None:
     outcome = measure(cell)
     if not outcome.passed:
-        pytest.fail(f"{cell.id}: {outcome.case['verdict']}: " + "; ".join(outcome.failures),
-                    pytrace=False)
+        pytest.fail(
+            f"{cell.id}: {outcome.case['verdict']}: " + "; ".join(outcome.failures), pytrace=False
+        )
