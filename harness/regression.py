@@ -77,6 +77,9 @@ class RegressionGate:
         history_name = self.save_as or name_for_history
         if self.append_history and history_name:
             notes.append(f"history appended: {self.store.append_history(history_name, payload)}")
+        if history_name:
+            # The nights so far (tonight included once appended), for the report's trends.
+            payload["history"] = self.store.history(history_name) or None
         return notes
 
 

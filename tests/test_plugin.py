@@ -188,3 +188,31 @@ def test_a_model_that_is_not_pulled_skips_with_the_pull_command(pytester: pytest
     result.stdout.fnmatch_lines(
         ["*model 'no-such-model:7b' is not pulled*`ollama pull no-such-model:7b`*"]
     )
+
+
+HISTORY_MATRIX = """\
+version: 1
+name: box
+sim_profile: tiny
+defaults: {repeats: 2, num_predict: 8}
+models:
+  - name: qwen2.5:3b-instruct
+    contexts: [1k]
+"""
+
+
+def test_history_over_nights_reaches_results_and_the_report(pytester: pytest.Pytester) -> None:
+    pytester.mkdir("matrices")
+    (pytester.path / "matrices" / "box.yaml").write_text(HISTORY_MATRIX)
+    pytester.makepyfile(test_cells="def test_cell(cell, measure):\n    measure(cell)\n")
+    args = ("--engine", "sim", "--reports-dir", "out", "--append-history")
+    pytester.runpytest_subprocess(*args, "--save-baseline", "nightly").assert_outcomes(passed=1)
+    pytester.runpytest_subprocess(*args, "--baseline", "nightly").assert_outcomes(passed=1)
+    import json
+
+    latest = pytester.path / "out" / "latest"
+    payload = json.loads((latest / "results.json").read_text())
+    assert [h["run_id"] for h in payload["history"]][-1] == payload["run_id"]
+    assert len(payload["history"]) == 2
+    assert payload["cases"][0]["baseline"]["verdict"] in {"unchanged", "improved", "regressed"}
+    assert 'id="history"' in (latest / "report.html").read_text()
