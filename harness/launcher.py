@@ -158,6 +158,9 @@ class Launcher:
         self._log: IO[bytes] | None = None
         self._log_dir: Path | None = None
         self._launches = 0
+        # One port for every restart: the server's address stays put across contexts, as an
+        # Ollama server's does, so a sampler set up before a (re)load watches the right one.
+        self._port: int | None = None
         self.url: str | None = None
         self.num_ctx: int | None = None
         self.log_path: Path | None = None
@@ -213,8 +216,17 @@ class Launcher:
             self._log_dir = None
             self.log_path = None
 
+    @property
+    def address(self) -> str:
+        """The base URL the server has (or will have): one port for every start."""
+        if self._port is None:
+            self._port = free_port(self.spec.host)
+        return f"http://{_url_host(self.spec.host)}:{self._port}"
+
     def _start(self, num_ctx: int) -> str:
-        port = free_port(self.spec.host)
+        self.address  # noqa: B018  (reserves the port on first use)
+        assert self._port is not None
+        port = self._port
         argv = render_command(self.spec, num_ctx=num_ctx, port=port)
         if self._log_dir is None:
             self._log_dir = Path(tempfile.mkdtemp(prefix="harness-launch-"))

@@ -9,17 +9,14 @@ once and renders the reports at the end.
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Callable, Generator, Iterator
 from typing import Any, cast
 
 import pytest
 
-from harness.engines.launched import LaunchedEngine
 from harness.errors import MatrixError
 from harness.hardware import HardwareSampler
-from harness.launcher import LaunchFailed
 from harness.matrix import Cell, load_matrices, resolve_matrix_paths
 from harness.measure import CellOutcome, HardwareReport, MeasureSettings, measure_cell
 from harness.memory import memory_block
@@ -218,14 +215,7 @@ def engine(request: pytest.FixtureRequest, harness_session: HarnessSession) -> A
     mark = request.node.get_closest_marker("xdist_group")
     name = mark.args[0] if mark and mark.args else (mark.kwargs.get("name") if mark else None)
     index = group_index(str(name)) if name is not None else None
-    engine = harness_session.engine_for(index or 0)
-    cell = request.node.callspec.params.get("cell") if hasattr(request.node, "callspec") else None
-    if isinstance(engine, LaunchedEngine) and isinstance(cell, Cell):
-        # Start the server at this cell's context before the sampler looks for its process;
-        # a start that fails is met again (at once) by the measurement and recorded there.
-        with contextlib.suppress(LaunchFailed):
-            engine.prepare(cell.num_ctx)
-    return engine
+    return harness_session.engine_for(index or 0)
 
 
 @pytest.fixture

@@ -45,7 +45,7 @@ class LaunchedEngine:
 
     @property
     def base_url(self) -> str:
-        return self.launcher.url or "launch://not-started"
+        return self.launcher.url or self.launcher.address
 
     def prepare(self, num_ctx: int) -> Engine:
         """The engine of a server running at `num_ctx`, starting or restarting it."""
@@ -100,7 +100,11 @@ class LaunchedEngine:
         return LoadResult(model, "load", None, time.perf_counter_ns() - start)
 
     def unload(self, model: str) -> None:
-        return None  # the launched server is its model; it stops when the session ends
+        """Free the memory, as an unload does on Ollama: the launched server is its model."""
+        self.launcher.stop()
+        if self._inner is not None:
+            self._inner.close()
+            self._inner = None
 
     def chat(
         self,

@@ -6,6 +6,7 @@ built here once, so the report and `format_recommendations` read only serialized
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,6 +43,7 @@ class Discovery:
     recovery: Backoff = field(default_factory=Backoff)
     verify_fill: bool = False
     time_scale: float = 1.0
+    max_context: int | None = None  # the top of the search when the server does not say
 
 
 def discover(engine: Any, job: Discovery) -> dict[str, Any]:
@@ -49,6 +51,10 @@ def discover(engine: Any, job: Discovery) -> dict[str, Any]:
     prediction = predict_model(
         engine, job.model, int(job.options.get("num_batch", DEFAULT_NUM_BATCH))
     )
+    if not prediction.shape.context_length and job.max_context:
+        # No /api/show (a launched OpenAI-compatible server): search up to the configured top.
+        shape = dataclasses.replace(prediction.shape, context_length=job.max_context)
+        prediction = dataclasses.replace(prediction, shape=shape)
     prober = Prober(
         engine, job.model, prediction.bytes_at, job.new_sampler, job.budget, job.options
     )
@@ -109,6 +115,10 @@ def _prediction_block(
 ) -> dict[str, Any]:
     out = prediction.as_dict()
     out["available_bytes"] = cap.available_bytes
+    if not prediction.kv_bytes_per_token:
+        # No model shape from the server (no /api/show): there was nothing to predict with.
+        out["note"] = "no prediction: the server does not describe the model's shape"
+        return out
     out["predicted_max_context"] = (
         None if cap.available_bytes is None else prediction.largest_fitting(cap.available_bytes)
     )

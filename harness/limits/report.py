@@ -33,9 +33,12 @@ def _headline(limit: Mapping[str, Any]) -> list[str]:
             f"  memory = {base / GIB:.2f} GiB + {bpt / 1024**2:.4f} MiB x tokens "
             f"({bpt:,.0f} bytes/token, R^2 {r2 if r2 is not None else '-'})"
         )
-    error = (limit.get("prediction") or {}).get("bytes_per_token_error")
+    prediction = limit.get("prediction") or {}
+    error = prediction.get("bytes_per_token_error")
     if error is not None:
         lines.append(f"  predicted bytes/token off by {error:+.1%}")
+    elif prediction.get("note"):
+        lines.append(f"  {prediction['note']}")
     search = limit.get("search") or {}
     lines.append(
         f"  probes: {search.get('probes', '?')} search (bound {search.get('max_probes', '?')}), "

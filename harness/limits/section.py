@@ -9,6 +9,8 @@ limits:
   keep_fraction: 0.5        # part of the threshold kept after a trim
   system_tokens: 0          # the system prompt that survives every trim
   recovery_s: 120           # how long to wait for a crashed server between probes
+  max_context: 32768        # the top of the search when the server does not say (launched
+                            # OpenAI-compatible servers have no /api/show)
   models:
     - gemma3:12b
     - {name: qwen2.5:3b-instruct, tokens_per_request: 800, options: {num_batch: 256}}
@@ -30,8 +32,8 @@ from harness.yamlsource import KeyPath, YamlSource
 _FRACTIONS = ("safety", "trim_fraction", "keep_fraction")
 _COUNTS = ("tokens_per_request", "messages_per_request")
 _POLICY_KEYS = (*_FRACTIONS, *_COUNTS, "system_tokens")
-_TOP_KEYS = ("models", "resolution", "recovery_s", *_POLICY_KEYS)
-_MODEL_KEYS = ("name", "options", *_POLICY_KEYS)
+_TOP_KEYS = ("models", "resolution", "recovery_s", "max_context", *_POLICY_KEYS)
+_MODEL_KEYS = ("name", "options", "max_context", *_POLICY_KEYS)
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class LimitModel:
     name: str
     policy: Policy
     options: Mapping[str, Any]
+    max_context: int | None = None  # used when the server reports no trained context
 
 
 @dataclass(frozen=True)
@@ -84,9 +87,19 @@ def _check_keys(
             raise src.error((*at, key), f"unknown key {key!r}", f"use one of: {', '.join(known)}")
 
 
-def _model(src: YamlSource, at: KeyPath, raw: Any, policy: Policy) -> LimitModel:
+def _max_context(src: YamlSource, at: KeyPath, raw: Any) -> int | None:
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1024:
+        raise src.error(at, f"max_context is {raw!r}", "use a token count >= 1024, e.g. 32768")
+    return raw
+
+
+def _model(
+    src: YamlSource, at: KeyPath, raw: Any, policy: Policy, max_context: int | None
+) -> LimitModel:
     if isinstance(raw, str) and raw.strip():
-        return LimitModel(name=raw, policy=policy, options=MappingProxyType({}))
+        return LimitModel(raw, policy, MappingProxyType({}), max_context)
     if not isinstance(raw, dict) or not isinstance(raw.get("name"), str) or not raw["name"]:
         raise src.error(at, f"model entry {raw!r}", "write a model name, or {name: MODEL, ...}")
     _check_keys(src, at, raw, _MODEL_KEYS)
@@ -95,7 +108,11 @@ def _model(src: YamlSource, at: KeyPath, raw: Any, policy: Policy) -> LimitModel
         raise src.error(
             (*at, "options"), f"options {options!r}", "a mapping of Ollama options without num_ctx"
         )
-    return LimitModel(raw["name"], _policy(src, at, raw, policy), MappingProxyType(dict(options)))
+    own = _max_context(src, (*at, "max_context"), raw.get("max_context"))
+    return LimitModel(
+        raw["name"], _policy(src, at, raw, policy), MappingProxyType(dict(options)),
+        own or max_context,
+    )  # fmt: skip
 
 
 def parse_limits(src: YamlSource, at: KeyPath, raw: Any) -> LimitsSection:
@@ -113,7 +130,10 @@ def parse_limits(src: YamlSource, at: KeyPath, raw: Any) -> LimitsSection:
     recovery = _number(src, (*at, "recovery_s"), raw.get("recovery_s", 120.0))
     if recovery <= 0:
         raise src.error((*at, "recovery_s"), f"recovery_s is {recovery!r}", "use seconds > 0")
-    parsed = tuple(_model(src, (*at, "models", i), m, policy) for i, m in enumerate(models))
+    top = _max_context(src, (*at, "max_context"), raw.get("max_context"))
+    parsed = tuple(
+        _model(src, (*at, "models", i), m, policy, top) for i, m in enumerate(models)
+    )
     names = [m.name for m in parsed]
     if len(set(names)) != len(names):
         raise src.error((*at, "models"), f"a model is listed twice in {names!r}", "list it once")

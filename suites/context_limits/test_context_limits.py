@@ -59,6 +59,7 @@ def test_context_limits(
         recovery=Backoff(total_s=limit_case.section.recovery_s),
         verify_fill=bool(option(harness_session.config, "verify_fill")),
         time_scale=harness_session.time_scale,
+        max_context=spec.max_context,
     )
     limit = {"matrix": limit_case.matrix, **discover(engine, job)}
     record_section("limits", limit)

@@ -38,6 +38,14 @@ def test_defaults_and_overrides(tmp_path: Path) -> None:
     assert dict(second.options) == {"num_batch": 256}
 
 
+def test_max_context_is_per_model_with_a_section_default(tmp_path: Path) -> None:
+    path = matrix(
+        tmp_path, "  max_context: 32768\n  models:\n    - a\n    - {name: b, max_context: 8192}\n"
+    )
+    section = load_matrix(path).sections["limits"]
+    assert [m.max_context for m in section.models] == [32768, 8192]
+
+
 @pytest.mark.parametrize(
     ("limits", "line", "message"),
     [
@@ -51,6 +59,8 @@ def test_defaults_and_overrides(tmp_path: Path) -> None:
         ("  models: [a, a]\n", 5, "listed twice"),
         ("  models:\n    - 3\n", 6, "model entry 3"),
         ("  [1, 2]\n", 4, "limits must be a mapping"),
+        ("  max_context: 100\n  models: [a]\n", 5, "max_context is 100"),
+        ("  models:\n    - {name: b, max_context: big}\n", 6, "max_context is 'big'"),
     ],
 )
 def test_errors_name_the_line_and_the_fix(
