@@ -34,6 +34,12 @@ def sample_record(
     truncated = is_truncated(c.prompt_eval_count, expected_tokens, truncation_tolerance)
     server_decode = scaled_rate(c.decode_tok_s, time_scale)
     client_decode = scaled_rate(got.client_decode_tok_s, time_scale)
+    server_prompt = scaled_rate(c.prompt_tok_s, time_scale)
+    # Without server durations (OpenAI-compatible servers), prompt tokens over TTFT: a lower
+    # bound on the prefill rate, since TTFT also holds the round trip and the first token.
+    client_prompt = None
+    if c.prompt_eval_count and got.ttft_s:
+        client_prompt = c.prompt_eval_count / (got.ttft_s * time_scale)
     return {
         "outcome": "truncated" if truncated else "ok",
         "error": (
@@ -44,7 +50,8 @@ def sample_record(
         else None,
         "ttft_s": None if got.ttft_s is None else got.ttft_s * time_scale,
         "e2e_s": got.e2e_s * time_scale,
-        "prompt_tok_s": scaled_rate(c.prompt_tok_s, time_scale),
+        "prompt_tok_s": server_prompt if server_prompt is not None else client_prompt,
+        "prompt_source": "server" if server_prompt is not None else "client (tokens / TTFT)",
         "decode_tok_s": server_decode if server_decode is not None else client_decode,
         "decode_source": "server" if server_decode is not None else "client",
         "client_decode_tok_s": client_decode,
