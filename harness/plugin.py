@@ -86,7 +86,7 @@ class XdistHooks:
 def pytest_report_header(config: pytest.Config) -> list[str]:
     harness = config.stash.get(SESSION_KEY, None)
     workers = getattr(config.option, "numprocesses", None) or 0
-    if harness is None or not workers or (harness.simulated and workers < 2):
+    if harness is None or not workers:
         return []
     servers = len(harness.server_urls)
     lines = [f"harness: {servers} server(s), {workers} worker(s), --dist {config.option.dist}"]
