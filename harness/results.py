@@ -53,14 +53,22 @@ def write_json_atomic(path: Path, payload: Any) -> None:
 class RunWriter:
     """Appends finished cases and sections of one run; only the controller writes."""
 
-    def __init__(self, reports_dir: Path, run_id: str | None = None) -> None:
+    def __init__(
+        self,
+        reports_dir: Path,
+        run_id: str | None = None,
+        *,
+        started_at: str | None = None,
+        started_ns: int | None = None,
+    ) -> None:
         self.run_id = run_id or new_run_id()
         self.reports_dir = reports_dir
         self.run_dir = reports_dir / "runs" / self.run_id
         self.run_dir.mkdir(parents=True, exist_ok=False)
         self.jsonl_path = self.run_dir / "results.jsonl"
-        self.started_at = now_iso()
-        self._started_ns = time.perf_counter_ns()
+        # The writer is made when the first case finishes; the run began with the session.
+        self.started_at = started_at or now_iso()
+        self._started_ns = started_ns if started_ns is not None else time.perf_counter_ns()
         self._handle: IO[str] | None = None
 
     def start(self, fingerprint: Mapping[str, Any], *, simulated: bool) -> None:

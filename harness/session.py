@@ -7,6 +7,7 @@ run of the harness's own unit tests never touches the network.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from harness.matrix import Cell, Matrix
 from harness.options import option, reports_dir, server_urls
 from harness.prompts import TokenCalibration
 from harness.regression import RegressionGate, baseline_store, parse_metric_tolerances
-from harness.results import RunWriter, write_json_atomic
+from harness.results import RunWriter, now_iso, write_json_atomic
 from harness.servers import ServerPool, SimSettings, assign_servers
 
 DEFAULT_SIM_PROFILE = "rtx4080-16gb"
@@ -44,6 +45,8 @@ class HarnessSession:
         self.sim_faults: str | None = option(config, "sim_faults") or None
         self._sim_profile: str | None = option(config, "sim_profile") or None
         self.is_controller = not hasattr(config, "workerinput")
+        self.started_at = now_iso()
+        self._started_ns = time.perf_counter_ns()
         self.calibrations: dict[tuple[str, str], TokenCalibration] = {}
         self.cases: list[dict[str, Any]] = []
         self.server_fingerprints: dict[str, dict[str, Any]] = {}
@@ -245,7 +248,9 @@ class HarnessSession:
 
     def _ensure_writer(self) -> RunWriter:
         if self.writer is None:
-            self.writer = RunWriter(self.reports_dir)
+            self.writer = RunWriter(
+                self.reports_dir, started_at=self.started_at, started_ns=self._started_ns
+            )
             self.writer.start(self.run_fingerprint, simulated=self.simulated)
         return self.writer
 
