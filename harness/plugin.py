@@ -10,7 +10,7 @@ once and renders the reports at the end.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import Any, cast
 
 import pytest
@@ -116,13 +116,18 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                 c,
                 id=harness.cell_ids[id(c)],
                 marks=[
-                    *(getattr(pytest.mark, m) for m in c.marks),
+                    *matrix_marks(c.marks),
                     pytest.mark.xdist_group(group_name(harness.server_index(c))),
                 ],
             )
             for c in cells
         ],
     )
+
+
+def matrix_marks(names: Iterable[str]) -> list[pytest.MarkDecorator]:
+    """A matrix's marks (registered at configure time) as pytest marks for its cases."""
+    return [getattr(pytest.mark, name) for name in names]
 
 
 def pytest_itemcollected(item: pytest.Item) -> None:
@@ -137,14 +142,22 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if session.config.option.collectonly:
         return
     harness = session.config.stash[SESSION_KEY]
-    using = [i for i in session.items if "engine" in getattr(i, "fixturenames", ())]
-    in_use = {
-        item.callspec.params["cell"].matrix
-        for item in using
-        if hasattr(item, "callspec") and "cell" in item.callspec.params
-    }
-    if using:
-        harness.start(in_use or {m.name for m in harness.matrices})
+    harness.selected_matrices = sorted(_matrices_of(session.items))
+    if any("engine" in getattr(item, "fixturenames", ()) for item in session.items):
+        harness.start()
+
+
+def _matrices_of(items: list[pytest.Item]) -> set[str]:
+    """The matrices the selected tests come from: every suite's case parameter (a Cell, a
+    limits or throughput case, ...) names its matrix."""
+    names = set()
+    for item in items:
+        params = item.callspec.params if hasattr(item, "callspec") else {}
+        for value in params.values():
+            matrix = getattr(value, "matrix", None)
+            if isinstance(matrix, str):
+                names.add(matrix)
+    return names
 
 
 @pytest.hookimpl(wrapper=True)

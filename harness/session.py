@@ -54,6 +54,9 @@ class HarnessSession:
         self.finished_payload: dict[str, Any] | None = None
         self.sim_profile_used: str | None = None
         self.matrices_in_use: list[str] = []
+        # The matrices of the selected tests, known after collection: what the simulator
+        # simulates when the server is started on first use.
+        self.selected_matrices: list[str] = []
         self._pool: ServerPool | None = None
         self._tags: dict[str, set[str]] = {}
         self.assignment: dict[tuple[str, str], int] = {}
@@ -99,6 +102,10 @@ class HarnessSession:
         self.assignment = assign_servers(cells, len(self.server_urls))
         return cells
 
+    def with_section(self, name: str) -> list[tuple[Matrix, Any]]:
+        """Every loaded matrix that has the optional section `name`, with that section."""
+        return [(m, m.sections[name]) for m in self.matrices if name in m.sections]
+
     @property
     def simulated(self) -> bool:
         return self.engine_kind == "sim"
@@ -121,10 +128,16 @@ class HarnessSession:
         return wanted.pop() if wanted else DEFAULT_SIM_PROFILE
 
     # -- servers ---------------------------------------------------------------------------
-    def start(self, matrices_in_use: set[str]) -> ServerPool:
-        """Start the simulator or check every server answers; exit the session if one does not."""
+    def start(self, matrices_in_use: set[str] | None = None) -> ServerPool:
+        """Start the simulator or check every server answers; exit the session if one does not.
+
+        `matrices_in_use` (default: those of the selected tests, else all) decide which
+        machine the simulator simulates.
+        """
         if self._pool is not None:
             return self._pool
+        if matrices_in_use is None:
+            matrices_in_use = set(self.selected_matrices) or {m.name for m in self.matrices}
         self.matrices_in_use = sorted(matrices_in_use)
         sim = None
         if self.simulated:
@@ -174,7 +187,9 @@ class HarnessSession:
 
     def engine_for(self, index: int) -> Engine:
         """The engine of server `index` (the order of --server), started on first use."""
-        pool = self._pool or self.start({m.name for m in self.matrices})
+        pool = self._pool or self.start(
+            set(self.selected_matrices) or {m.name for m in self.matrices}
+        )
         return pool.engine(index)
 
     @property

@@ -27,18 +27,8 @@ from harness.batch.strategies import STRATEGIES
 from harness.batch.trim import TRIMMERS
 from harness.engines import ENGINE_KINDS, Engine
 from harness.errors import ConfigError, HarnessError
-from harness.options import positive_float
+from harness.options import positive_float, positive_int
 from harness.servers import SimSettings, open_engine
-
-
-def _positive(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a positive integer")
-    return number
 
 
 def _non_negative(value: str) -> int:
@@ -64,7 +54,7 @@ def register(subparsers: Any) -> None:
     csv_p.add_argument("--out", type=Path, required=True, metavar="JSONL")
     csv_p.add_argument("--model", help="model written into every body")
     csv_p.add_argument("--id-column", help="column for custom_id (default: custom_id or id)")
-    csv_p.add_argument("--max-tokens", type=_positive, help="max_tokens of every request")
+    csv_p.add_argument("--max-tokens", type=positive_int, help="max_tokens of every request")
     csv_p.set_defaults(func=cmd_from_csv)
     an = sub.add_parser("analyze", help="summarise a batch output file (and its trims)")
     an.add_argument("out", type=Path, metavar="OUT")
@@ -85,14 +75,14 @@ def _register_run(sub: Any) -> None:
     )  # fmt: skip
     run.add_argument(
         "--trim-threshold",
-        type=_positive,
+        type=positive_int,
         default=28_000,
         metavar="TOKENS",
         help="trim when the estimated context exceeds this (default 28000)",
     )
     run.add_argument(
         "--keep-messages",
-        type=_positive,
+        type=positive_int,
         default=40,
         metavar="K",
         help="messages a trim keeps besides the system prompt (default 40)",
@@ -106,14 +96,14 @@ def _register_run(sub: Any) -> None:
     )
     run.add_argument(
         "--concurrency",
-        type=_positive,
+        type=positive_int,
         default=1,
         metavar="N",
         help="requests in flight; a conversation always runs in order (default 1)",
     )
     run.add_argument(
         "--max-attempts",
-        type=_positive,
+        type=positive_int,
         default=4,
         metavar="N",
         help="tries per request on busy/disconnect/timeout (default 4)",
@@ -125,7 +115,7 @@ def _register_run(sub: Any) -> None:
         metavar="SECONDS",
         help="first backoff, doubled each retry up to 8 s (default 0.5)",
     )
-    run.add_argument("--num-ctx", type=_positive, metavar="N", help="Ollama num_ctx for all")
+    run.add_argument("--num-ctx", type=positive_int, metavar="N", help="Ollama num_ctx for all")
     run.add_argument("--server", help="server URL (default: $OLLAMA_HOST as Ollama parses it)")
     run.add_argument("--engine", choices=ENGINE_KINDS, default="ollama")
     run.add_argument("--sim-profile", default="tiny", metavar="P")

@@ -1,8 +1,4 @@
-"""Cases of the concurrency suite: one per (matrix, model, context) of every `concurrency:`.
-
-Importing `harness.concurrency.section` registers the section's parser; this conftest is
-loaded before the plugin reads the matrices when the suite is named on the command line.
-"""
+"""Cases of the concurrency suite: one per (matrix, model, context) of every `concurrency:`."""
 
 from __future__ import annotations
 
@@ -12,7 +8,7 @@ from typing import Any
 import pytest
 
 from harness.concurrency import CellState, ConcurrencySection
-from harness.plugin import SESSION_KEY
+from harness.plugin import SESSION_KEY, matrix_marks
 
 
 @dataclass(frozen=True)
@@ -49,11 +45,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "concurrency_case" not in metafunc.fixturenames:
         return
     params = []
-    for matrix in metafunc.config.stash[SESSION_KEY].matrices:
-        section = matrix.sections.get("concurrency")
-        if not isinstance(section, ConcurrencySection):
-            continue
-        marks = [getattr(pytest.mark, m) for m in matrix.marks]
+    for matrix, section in metafunc.config.stash[SESSION_KEY].with_section("concurrency"):
+        marks = matrix_marks(matrix.marks)
         for model in section.models:
             for ctx in section.contexts:
                 case = ConcurrencyCase(matrix.name, model, ctx, section)

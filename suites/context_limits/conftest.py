@@ -1,8 +1,4 @@
-"""Fixtures of the context_limits suite: one case per (matrix, model) of the `limits:` sections.
-
-Importing `harness.limits.section` registers the section; the plugin's sections module
-imports it too, so a matrix with `limits:` parses whichever loads first.
-"""
+"""Fixtures of the context_limits suite: one case per (matrix, model) of the `limits:` sections."""
 
 from __future__ import annotations
 
@@ -12,7 +8,7 @@ import pytest
 
 from harness.hardware import is_local_url
 from harness.limits.section import LimitModel, LimitsSection
-from harness.plugin import SESSION_KEY
+from harness.plugin import SESSION_KEY, matrix_marks
 from harness.session import HarnessSession
 
 
@@ -26,13 +22,11 @@ class LimitCase:
 
 
 def _cases(harness: HarnessSession) -> list[tuple[LimitCase, list[str]]]:
-    out = []
-    for matrix in harness.matrices:
-        section = matrix.sections.get("limits")
-        if isinstance(section, LimitsSection):
-            for model in section.models:
-                out.append((LimitCase(matrix.name, section, model), list(matrix.marks)))
-    return out
+    return [
+        (LimitCase(matrix.name, section, model), list(matrix.marks))
+        for matrix, section in harness.with_section("limits")
+        for model in section.models
+    ]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -47,24 +41,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             id=case.model.name
             if names.count(case.model.name) == 1
             else f"{case.matrix}/{case.model.name}",
-            marks=[getattr(pytest.mark, mark) for mark in marks],
+            marks=matrix_marks(marks),
         )
         for case, marks in cases
     ]
     metafunc.parametrize("limit_case", params)
-
-
-def pytest_collection_finish(session: pytest.Session) -> None:
-    """Start the server (or the simulator of the selected matrix) before the first search."""
-    if session.config.option.collectonly:
-        return
-    in_use = {
-        item.callspec.params["limit_case"].matrix
-        for item in session.items
-        if hasattr(item, "callspec") and "limit_case" in item.callspec.params
-    }
-    if in_use:
-        session.config.stash[SESSION_KEY].start(in_use)
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from harness.engines import Engine
 from harness.limits import Discovery, discover
 from harness.limits.recovery import Backoff
 from harness.options import option
@@ -39,15 +40,13 @@ def _case(limit: dict[str, Any], matrix: str) -> dict[str, Any]:
 def test_context_limits(
     limit_case: Any,
     harness_session: HarnessSession,
+    engine: Engine,
     hardware_name: str,
     record_section: Callable[[str, Any], None],
     record_case: Callable[[dict[str, Any]], None],
 ) -> None:
     spec = limit_case.model
-    # The session's engine, not the `engine` fixture: this suite's conftest starts the
-    # server for the matrices of the selected limit cases, which the plugin cannot know.
-    engine = harness_session.engine
-    harness_session.require_model(spec.name)
+    harness_session.require_model(spec.name, engine)
     job = Discovery(
         model=spec.name,
         hardware=hardware_name,

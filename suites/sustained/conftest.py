@@ -1,8 +1,4 @@
-"""Cases of the sustained suite: one per workload of every selected matrix's `sustained:`.
-
-Importing `harness.workloads.section` registers the section's parser; this conftest is
-loaded before the plugin reads the matrices when the suite is named on the command line.
-"""
+"""Cases of the sustained suite: one per workload of every selected matrix's `sustained:`."""
 
 from __future__ import annotations
 
@@ -10,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from harness.plugin import SESSION_KEY
+from harness.plugin import SESSION_KEY, matrix_marks
 from harness.workloads.section import SustainedSection, WorkloadSpec
 
 
@@ -27,11 +23,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "sustained_case" not in metafunc.fixturenames:
         return
     params = []
-    for matrix in metafunc.config.stash[SESSION_KEY].matrices:
-        section = matrix.sections.get("sustained")
-        if not isinstance(section, SustainedSection):
-            continue
-        marks = [getattr(pytest.mark, m) for m in matrix.marks]
+    for matrix, section in metafunc.config.stash[SESSION_KEY].with_section("sustained"):
+        marks = matrix_marks(matrix.marks)
         for spec in section.workloads:
             case = SustainedCase(matrix.name, spec, section)
             params.append(

@@ -10,7 +10,7 @@ import pytest
 
 from harness.batch.matrix_section import ThroughputSection
 from harness.batchapi.options import batch_api_option
-from harness.plugin import SESSION_KEY
+from harness.plugin import SESSION_KEY, matrix_marks
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -40,12 +40,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "throughput_case" not in metafunc.fixturenames:
         return
     params = []
-    for matrix in metafunc.config.stash[SESSION_KEY].matrices:
-        section = matrix.sections.get("throughput")
-        if not isinstance(section, ThroughputSection):
-            continue
+    for matrix, section in metafunc.config.stash[SESSION_KEY].with_section("throughput"):
         model = section.model or matrix.models[0].name
-        marks = [getattr(pytest.mark, m) for m in matrix.marks]
+        marks = matrix_marks(matrix.marks)
         for strategy in section.strategies:
             case = ThroughputCase(matrix.name, model, strategy, section)
             params.append(pytest.param(case, id=f"{matrix.name}-{model}-{strategy}", marks=marks))
