@@ -94,6 +94,40 @@ def budget_fraction(value: str) -> float:
     return number
 
 
+_BYTE_UNITS = {
+    "": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9,
+    "kib": 2**10, "mib": 2**20, "gib": 2**30,
+}  # fmt: skip
+
+
+def ram_budget(value: str) -> float | int:
+    """A fraction of host RAM (0.8), or the model's own allowance in bytes (600MB, 2GiB).
+
+    A bare number above 1 is bytes, so `--ram-budget 629145600` and `600MiB` agree.
+    """
+    text = value.strip().lower().replace(" ", "")
+    digits = text.rstrip("kmgib")
+    unit = text[len(digits) :]
+    try:
+        number = float(digits)
+    except ValueError:
+        number = -1.0
+    if unit not in _BYTE_UNITS or number <= 0:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is neither a fraction in (0, 1] (e.g. 0.8) nor a size in bytes "
+            "(e.g. 600MB, 2GiB or 629145600)"
+        )
+    if not unit and number <= 1:
+        return number
+    size = int(number * _BYTE_UNITS[unit])
+    if size < _BYTE_UNITS["mib"]:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is {size} bytes, too small to hold a model: give a fraction in (0, 1] "
+            "or a size such as 600MB"
+        )
+    return size
+
+
 def metric_tolerance(value: str) -> str:
     metric, sep, number = value.partition("=")
     if not sep or not metric.strip():
@@ -282,10 +316,11 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "--ram-budget",
         "ram_budget",
         "abort a case (verdict over_budget) when host RAM in use passes this fraction "
-        "(default: 0.80)",
-        budget_fraction,
+        "(default: 0.80); a size instead (600MB, 2GiB, bytes) is the model's own "
+        "allowance, which bounds the context-limit search on a machine without a GPU",
+        ram_budget,
         0.80,
-        metavar="FRACTION",
+        metavar="FRACTION|SIZE",
     ),
     OptionSpec(
         "--gpu-budget",

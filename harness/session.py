@@ -202,9 +202,13 @@ class HarnessSession:
     # -- hardware --------------------------------------------------------------------------
     @property
     def budget(self) -> Budget:
+        ram = option(self.config, "ram_budget")
+        # An int is a size in bytes (options.ram_budget); the host guard keeps its default.
+        as_bytes = isinstance(ram, int) and not isinstance(ram, bool)
         return Budget(
-            ram_max_fraction=option(self.config, "ram_budget"),
+            ram_max_fraction=0.80 if as_bytes else float(ram),
             gpu_max_fraction=option(self.config, "gpu_budget"),
+            ram_max_bytes=int(ram) if as_bytes else None,
         )
 
     def new_sampler(self, engine: Engine) -> HardwareSampler:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 Message = Mapping[str, Any]
 
@@ -120,6 +120,18 @@ class ModelTag:
     size: int
     digest: str
     details: Mapping[str, Any] = field(default_factory=dict)
+
+
+# Where an engine's `ps()` sizes come from, declared by an engine as `memory_accounting`:
+# "server" (the server's own accounting, /api/ps), "process_rss" (a server the harness
+# launched: its process tree's RSS) or "none" (ps() is always empty).
+MemoryAccounting = Literal["server", "process_rss", "none"]
+
+
+def memory_accounting(engine: object) -> MemoryAccounting:
+    """The engine's declared accounting; an engine that declares none is Ollama-like."""
+    declared: MemoryAccounting = getattr(engine, "memory_accounting", "server")
+    return declared
 
 
 class Engine(Protocol):

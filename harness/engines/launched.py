@@ -17,6 +17,7 @@ from harness.engines.base import (
     Engine,
     LoadedModel,
     LoadResult,
+    MemoryAccounting,
     Message,
     ModelTag,
     StreamMeasurement,
@@ -29,6 +30,8 @@ DEFAULT_CONTEXT = 4096
 
 class LaunchedEngine:
     """The Engine protocol over a launched server; `kind` is the protocol it speaks."""
+
+    memory_accounting: MemoryAccounting = "process_rss"
 
     def __init__(
         self, launcher: Launcher, inner_kind: str = "openai", timeouts: Timeouts | None = None

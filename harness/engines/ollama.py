@@ -13,6 +13,7 @@ from harness import errors
 from harness.engines.base import (
     LoadedModel,
     LoadResult,
+    MemoryAccounting,
     Message,
     ModelTag,
     ServerCounters,
@@ -34,6 +35,7 @@ class OllamaEngine:
     """A client of one Ollama server (or the simulator, which speaks the same API)."""
 
     kind = "ollama"
+    memory_accounting: MemoryAccounting = "server"
 
     def __init__(
         self,

@@ -19,6 +19,7 @@ from harness import errors
 from harness.engines.base import (
     LoadedModel,
     LoadResult,
+    MemoryAccounting,
     Message,
     ModelTag,
     ServerCounters,
@@ -49,6 +50,7 @@ class OpenAIEngine:
     """A client of an OpenAI-compatible server (llama.cpp's server, vLLM, LM Studio, Ollama /v1)."""
 
     kind = "openai"
+    memory_accounting: MemoryAccounting = "none"
 
     def __init__(
         self,

@@ -53,9 +53,14 @@ class Budget:
     gpu_max_fraction: float = 0.95
     swap_growth_bytes: int = 0
     swap_slack_bytes: int = 64 * MIB
+    # The model's own allowance of host memory in bytes (`--ram-budget 600MB`): the context
+    # search on a machine without a GPU treats it as the capacity, whatever else is in use.
+    ram_max_bytes: int | None = None
 
     def __post_init__(self) -> None:
         _check_fraction("ram_max_fraction", self.ram_max_fraction)
+        if self.ram_max_bytes is not None:
+            _check_bytes("ram_max_bytes", self.ram_max_bytes)
         _check_fraction("gpu_max_fraction", self.gpu_max_fraction)
         _check_bytes("swap_growth_bytes", self.swap_growth_bytes)
         _check_bytes("swap_slack_bytes", self.swap_slack_bytes)

@@ -74,7 +74,8 @@ def discover(engine: Any, job: Discovery) -> dict[str, Any]:
     if job.verify_fill and result.max_context:
         rec_ctx = _recommended(result.max_context, job.policy)
         verify = verify_fill(engine, job.model, rec_ctx, job.options, job.time_scale)
-    return _entry(job, prediction, cap, result, probes, fit, regime, verify)
+    source = None if prober.source is None else prober.source.as_dict()
+    return {**_entry(job, prediction, cap, result, probes, fit, regime, verify), "memory": source}
 
 
 def _fit_probes(prober: Prober, result: SearchResult, start: int, resolution: int) -> list[Probe]:

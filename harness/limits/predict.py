@@ -153,6 +153,17 @@ class Prediction:
             )
         return low
 
+    @property
+    def kv_bytes_per_token_all_layers(self) -> float:
+        """KV bytes per token if every attention layer kept the whole context.
+
+        What a server that allocates full-size sliding-window caches grows by
+        (llama-cpp-python's server: `swa_full` is on and has no flag), where Ollama keeps
+        the window only and grows by `kv_bytes_per_token`.
+        """
+        s = self.shape
+        return s.kv_bytes_per_token_layer * s.attention_layers * self.num_parallel
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "shape": self.shape.as_dict(),
@@ -160,6 +171,7 @@ class Prediction:
             "num_parallel": self.num_parallel,
             "weights_bytes": self.shape.weights_bytes,
             "kv_bytes_per_token": self.kv_bytes_per_token,
+            "kv_bytes_per_token_all_layers": self.kv_bytes_per_token_all_layers,
             "compute_bytes": self.compute_bytes,
         }
 

@@ -20,9 +20,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from harness import errors
-from harness.engines.base import LoadedModel
+from harness.engines.base import LoadedModel, memory_accounting
 from harness.hardware import Budget
-from harness.memory import memory_block
+from harness.limits.source import PS, SourceChoice, choose_source, rss_bytes
+from harness.memory import SOURCES
 
 GOOD = "fits"
 FAILURES = ("oom", "crash", "timeout")  # the server refused or died: worth a finding
@@ -67,6 +68,7 @@ class Probe:
     context_length: int | None = None
     load_s: float | None = None
     memory_source: str | None = None
+    rss_bytes: int | None = None  # the server process tree's peak RSS, beside any source
     capacity_bytes: int | None = None  # what the budget leaves for a model on that device
     detail: str = ""
     purpose: str = "search"
@@ -92,8 +94,15 @@ class Capacity:
 
 
 def capacity(summary: Mapping[str, Any], budget: Budget) -> Capacity:
-    """Budget x total minus what was in use before the load (idle baseline)."""
+    """Budget x total minus what was in use before the load (idle baseline).
+
+    A RAM budget given in bytes (`--ram-budget 600MB`) is the model's own allowance on a
+    machine without a GPU, whatever else the host holds.
+    """
     overall: Mapping[str, Mapping[str, Any]] = summary.get("overall") or {}
+    gpu_total = any((overall.get(total) or {}).get("peak") for total, _ in _GPU_TOTALS)
+    if budget.ram_max_bytes is not None and not gpu_total:
+        return Capacity(gpu=False, available_bytes=budget.ram_max_bytes)
     for pairs, fraction, gpu in (
         (_GPU_TOTALS, budget.gpu_max_fraction, True),
         (_RAM_TOTALS, budget.ram_max_fraction, False),
@@ -145,6 +154,7 @@ class Prober:
     budget: Budget
     options: Mapping[str, Any] = field(default_factory=dict)
     capacity: Capacity | None = None  # learnt from the first probe's idle reading
+    source: SourceChoice | None = None  # chosen at the first loaded probe, kept for all
 
     def learn_capacity(self) -> Capacity:
         """Read the idle machine once (nothing loaded): which device, and its free budget."""
@@ -186,24 +196,72 @@ class Prober:
         summary = sampler.summary()
         if self.capacity is None:
             self.capacity = capacity(summary, self.budget)
-        block = memory_block(summary, self.budget) if entry is not None else None
-        over = sampler.over_budget_reason or _over_limit(block)
+        memory, peak = self._measure(summary, entry)
+        over = sampler.over_budget_reason or self._over_limit(summary, peak)
         outcome, detail = _outcome(num_ctx, entry, error, self.capacity.gpu, over)
         return Probe(
             num_ctx=num_ctx,
             outcome=outcome,
             predicted_bytes=self.predict(num_ctx),
-            memory_bytes=None if block is None else block["delta_bytes"],
-            peak_bytes=None if block is None else block["peak_bytes"],
+            memory_bytes=memory,
+            peak_bytes=peak,
             size=None if entry is None else entry.size,
             size_vram=None if entry is None else entry.size_vram,
             context_length=None if entry is None else entry.context_length,
             load_s=round(load_s, 4),
-            memory_source=None if block is None else block["source"],
+            memory_source=None if memory is None or self.source is None else self.source.name,
+            rss_bytes=rss_bytes(summary),
             capacity_bytes=self.capacity.available_bytes,
             detail=detail,
             purpose=purpose,
         )
+
+    def _measure(
+        self, summary: Mapping[str, Any], entry: LoadedModel | None
+    ) -> tuple[int | None, int | None]:
+        """(the model's memory, the peak the budget applies to) from the search's source."""
+        if entry is None:
+            return None, None
+        if self.source is None:
+            reports = entry.size > 0 and memory_accounting(self.engine) != "none"
+            launched = memory_accounting(self.engine) == "process_rss"
+            self.source = choose_source(summary, reports, launched)
+        if self.source is None:
+            return None, None
+        if self.source.name == PS:
+            # The probe's own /api/ps answer, read once the load finished: absolute bytes.
+            return (entry.size, entry.size) if entry.size > 0 else (None, None)
+        overall: Mapping[str, Mapping[str, Any]] = summary.get("overall") or {}
+        stats = overall.get(self.source.metric or "") or {}
+        if not stats.get("peak"):
+            return None, None
+        return int(stats.get("delta") or 0), int(stats["peak"])
+
+    def _over_limit(self, summary: Mapping[str, Any], peak: int | None) -> str | None:
+        """The guard on the measured peak, for readings the sampler's own check came after."""
+        limit = self._limit_bytes(summary)
+        if peak is None or limit is None or peak <= limit or self.source is None:
+            return None
+        return f"{self.source.name} peak {peak:,} > budget {limit:,} bytes"
+
+    def _limit_bytes(self, summary: Mapping[str, Any]) -> int | None:
+        """The bytes the chosen source's peak may reach."""
+        if self.source is None or self.capacity is None:
+            return None
+        if self.source.name == PS or self.budget.ram_max_bytes is not None:
+            return self.capacity.available_bytes
+        # A device metric (GPU or host memory in use) against the device's capacity x the
+        # budget fraction, as the sampler's own guard judges it.
+        source = next((s for s in SOURCES if s.name == self.source.name), None)
+        if source is None or source.total is None:
+            return None
+        overall: Mapping[str, Mapping[str, Any]] = summary.get("overall") or {}
+        total = (overall.get(source.total) or {}).get("peak")
+        if not total:
+            return None
+        gpu = source.kind == "gpu"
+        fraction = self.budget.gpu_max_fraction if gpu else self.budget.ram_max_fraction
+        return int(total * fraction)
 
     def _unload(self) -> None:
         # Never leave a model at a bad context loaded, even when the probe failed.
@@ -225,14 +283,3 @@ def _outcome(
     if entry is None:
         return "crash", "the load answered but /api/ps does not list the model"
     return classify(num_ctx, entry, gpu, over), over or ""
-
-
-def _over_limit(block: Mapping[str, Any] | None) -> str | None:
-    """The guard on the measured peak, for readings the sampler's own check came after."""
-    if (
-        block is None
-        or not block.get("budget_bytes")
-        or block["peak_bytes"] <= block["budget_bytes"]
-    ):
-        return None
-    return f"{block['metric']} peak {block['peak_bytes']} > budget {block['budget_bytes']} bytes"
