@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from harness import errors
-from harness.engines.base import NS_PER_S, Engine, LoadedModel, StreamMeasurement
+from harness.engines.base import NS_PER_S, Engine, LoadedModel, LoadResult, StreamMeasurement
 from harness.matrix import Cell
 from harness.prompts import (
     PromptBuilder,
@@ -31,7 +31,14 @@ from harness.samples import sample_record, scaled_s
 from harness.stats import stability_score, summarize
 from harness.thresholds import Threshold
 
-SAMPLE_METRICS = ("ttft_s", "e2e_s", "prompt_tok_s", "decode_tok_s", "client_decode_tok_s")
+SAMPLE_METRICS = (
+    "ttft_s",
+    "e2e_s",
+    "prompt_tok_s",
+    "decode_tok_s",
+    "client_decode_tok_s",
+    "ttft_gap_s",
+)
 # Outcomes that end a cell at once: repeating a request the server cannot hold is pointless.
 _FATAL = (errors.OutOfMemory, errors.ServerUnreachable, errors.ModelNotFound)
 
@@ -78,6 +85,23 @@ class MeasureSettings:
     finish_hardware: Callable[[], HardwareReport] = _no_hardware
 
 
+def _load_block(loaded: LoadResult, time_scale: float) -> dict[str, Any]:
+    """The load's time: the server's `load_duration`, else the client's wall time.
+
+    Ollama answers a load-only request (no prompt) without `load_duration`, so the client's
+    round trip is the only measure there; `load_s_from` says which one `load_s` is.
+    """
+    server_s = scaled_s(loaded.load_duration_ns, time_scale)
+    wall_s = loaded.wall_ns * time_scale / NS_PER_S
+    return {
+        "load_s": wall_s if server_s is None else server_s,
+        "load_s_from": "client" if server_s is None else "server",
+        "load_duration_s": server_s,
+        "wall_s": wall_s,
+        "done_reason": loaded.done_reason,
+    }
+
+
 def measure_cell(
     engine: Engine,
     cell: Cell,
@@ -95,17 +119,14 @@ def measure_cell(
     try:
         mark("load")
         loaded = engine.load(cell.model, cell.options, keep_alive=cfg.keep_alive)
-        case["load"] = {
-            "load_duration_s": scaled_s(loaded.load_duration_ns, cfg.time_scale),
-            "wall_s": loaded.wall_ns * cfg.time_scale / NS_PER_S,
-            "done_reason": loaded.done_reason,
-        }
+        case["load"] = _load_block(loaded, cfg.time_scale)
         cap = _loaded_context(engine, cell.model)
         if cap is not None and cap.context_length is not None:
             case["loaded"] = {
                 "context_length": cap.context_length,
                 "size": cap.size,
                 "size_vram": cap.size_vram,
+                "placement": cap.placement,
                 "spilled": cap.spilled,
             }
             if cap.context_length < cell.num_ctx:
