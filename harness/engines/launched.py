@@ -128,4 +128,4 @@ class LaunchedEngine:
         if self._inner is not None:
             self._inner.close()
             self._inner = None
-        self.launcher.stop()
+        self.launcher.close()
