@@ -19,7 +19,14 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from harness import errors
-from harness.engines.base import NS_PER_S, Engine, LoadedModel, LoadResult, StreamMeasurement
+from harness.engines.base import (
+    NS_PER_S,
+    Engine,
+    LoadedModel,
+    LoadResult,
+    StreamMeasurement,
+    context_control,
+)
 from harness.matrix import Cell
 from harness.prompts import (
     PromptBuilder,
@@ -176,7 +183,25 @@ def measure_cell(
         sample["prompt_length_error"] = _length_error(got, target)
         samples.append(sample)
     case["warmup"] = samples[0]
-    return _judge(case, samples[1:], cell, cfg)
+    return _noted(_judge(case, samples[1:], cell, cfg))
+
+
+def _noted(outcome: CellOutcome) -> CellOutcome:
+    """Say in the reason when the cell's context never reached the server."""
+    context = outcome.case.get("context") or {}
+    if context.get("set_by_harness") is False:
+        server = context.get("server_context")
+        told = (
+            f"the server's own context is {server:,}"
+            if server
+            else "the server does not say its own"
+        )
+        note = (
+            f"num_ctx {context['requested']:,} was not sent: an OpenAI-compatible server keeps "
+            f"the context it was started with ({told}); use --launch to set it"
+        )
+        outcome.case["reason"] = f"{note}; {outcome.case.get('reason') or ''}".rstrip("; ")
+    return outcome
 
 
 def _case_skeleton(engine: Engine, cell: Cell, cfg: MeasureSettings) -> dict[str, Any]:
@@ -198,7 +223,16 @@ def _case_skeleton(engine: Engine, cell: Cell, cfg: MeasureSettings) -> dict[str
         "memory": None,
         "verdict": None,
         "reason": None,
+        "context": _context_block(engine, cell.num_ctx),
     }
+
+
+def _context_block(engine: Engine, num_ctx: int) -> dict[str, Any]:
+    """Whether the cell's num_ctx reached the server, and the server's own where it tells."""
+    settable = context_control(engine) != "none"
+    told = getattr(engine, "server_context", None)
+    server = None if settable or told is None else told()
+    return {"requested": num_ctx, "set_by_harness": settable, "server_context": server}
 
 
 def _calibration(

@@ -145,6 +145,17 @@ def memory_accounting(engine: object) -> MemoryAccounting:
     return declared
 
 
+# How a num_ctx reaches the server, declared by an engine as `context_control`: "per_request"
+# (Ollama's `options.num_ctx`), "per_start" (a launched server restarted at each context) or
+# "none" (an OpenAI-compatible server keeps the context it was started with).
+ContextControl = Literal["per_request", "per_start", "none"]
+
+
+def context_control(engine: object) -> ContextControl:
+    declared: ContextControl = getattr(engine, "context_control", "per_request")
+    return declared
+
+
 class Engine(Protocol):
     """A client for one model server. Implementations live beside this module."""
 

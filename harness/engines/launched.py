@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from harness.engines.base import (
+    ContextControl,
     Engine,
     LoadedModel,
     LoadResult,
@@ -32,6 +33,7 @@ class LaunchedEngine:
     """The Engine protocol over a launched server; `kind` is the protocol it speaks."""
 
     memory_accounting: MemoryAccounting = "process_rss"
+    context_control: ContextControl = "per_start"
 
     def __init__(
         self, launcher: Launcher, inner_kind: str = "openai", timeouts: Timeouts | None = None

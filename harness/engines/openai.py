@@ -18,6 +18,7 @@ import httpx
 
 from harness import errors
 from harness.engines.base import (
+    ContextControl,
     LoadedModel,
     LoadResult,
     MemoryAccounting,
@@ -52,6 +53,7 @@ class OpenAIEngine:
 
     kind = "openai"
     memory_accounting: MemoryAccounting = "none"
+    context_control: ContextControl = "none"
 
     def __init__(
         self,
@@ -80,6 +82,24 @@ class OpenAIEngine:
 
     def ps(self) -> list[LoadedModel]:
         return []
+
+    def server_context(self) -> int | None:
+        """The context the server was started with, where it tells: vLLM's `max_model_len`
+        in /v1/models, llama.cpp's `n_ctx` in /props; None for servers that do not say."""
+        for path, keys in (
+            ("/v1/models", ("data", 0, "max_model_len")),
+            ("/props", ("default_generation_settings", "n_ctx")),
+        ):
+            try:
+                response = self._client.get(path)
+                value: Any = response.json() if response.status_code == 200 else None
+            except (httpx.HTTPError, ValueError):
+                continue
+            for key in keys:
+                value = _step(value, key)
+            if isinstance(value, int) and value > 0:
+                return value
+        return None
 
     def load(
         self,
@@ -203,6 +223,12 @@ class OpenAIEngine:
                 value = response.json().get(key)
                 return len(value) if isinstance(value, list) else int(value)
         return None
+
+
+def _step(value: Any, key: str | int) -> Any:
+    if isinstance(key, int):
+        return value[key] if isinstance(value, list) and len(value) > key else None
+    return value.get(key) if isinstance(value, dict) else None
 
 
 # Special tokens a template wraps turns in (<end_of_turn>, <|im_end|>, </s>): an answer made
