@@ -116,10 +116,15 @@ class Prediction:
     shape: ModelShape
     num_batch: int = DEFAULT_NUM_BATCH
     num_parallel: int = 1
+    # A server that allocates sliding-window layers at the full context too
+    # (llama-cpp-python's swa_full): every attention layer then grows with it.
+    full_window_caches: bool = False
 
     @property
     def kv_bytes_per_token(self) -> float:
         """Marginal KV bytes per token of context: only global layers keep growing."""
+        if self.full_window_caches:
+            return self.kv_bytes_per_token_all_layers
         return self.shape.kv_bytes_per_token_layer * self.shape.global_layers * self.num_parallel
 
     @property
@@ -131,7 +136,7 @@ class Prediction:
         s = self.shape
         cells = num_ctx * self.num_parallel
         local_cells = cells
-        if s.sliding_window is not None:
+        if s.sliding_window is not None and not self.full_window_caches:
             local_cells = min(cells, s.sliding_window * self.num_parallel + self.num_batch)
         local_layers = s.attention_layers - s.global_layers
         per_layer = s.kv_bytes_per_token_layer
@@ -172,6 +177,7 @@ class Prediction:
             "weights_bytes": self.shape.weights_bytes,
             "kv_bytes_per_token": self.kv_bytes_per_token,
             "kv_bytes_per_token_all_layers": self.kv_bytes_per_token_all_layers,
+            "full_window_caches": self.full_window_caches,
             "compute_bytes": self.compute_bytes,
         }
 
@@ -189,4 +195,10 @@ def predict_model(engine: Any, model: str, num_batch: int = DEFAULT_NUM_BATCH) -
     show = engine.show(model)
     sizes = {t.name: t.size for t in engine.tags()}
     weights = sizes.get(model) or sizes.get(f"{model}:latest") or estimated_weights(show)
-    return Prediction(shape_from_show(model, show, int(weights)), num_batch=num_batch)
+    if not weights and len(sizes) == 1:
+        weights = next(iter(sizes.values()))  # a launched server serves one model file
+    return Prediction(
+        shape_from_show(model, show, int(weights)),
+        num_batch=num_batch,
+        full_window_caches=bool(getattr(engine, "keeps_full_window_caches", False)),
+    )

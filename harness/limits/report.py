@@ -43,6 +43,8 @@ def _headline(limit: Mapping[str, Any]) -> list[str]:
     )
     if kv:
         also = f"; {kv_all:,.0f} if every layer kept the whole context" if kv_all != kv else ""
+        if prediction.get("full_window_caches"):
+            also = " (this server keeps full-size sliding-window caches: every layer grows)"
         lines.append(f"  KV cache alone (analytic): {kv:,.0f} bytes/token{also}")
     error = prediction.get("bytes_per_token_error")
     if error is not None:
