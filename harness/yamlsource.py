@@ -83,12 +83,19 @@ def finite_number(raw: Any) -> float | None:
 class _Refused(Exception):
     """Raised inside the loader; `load_yaml` turns it into a MatrixError with the path."""
 
-    def __init__(self, node_or_event: yaml.Node | yaml.Event, problem: str, fix: str) -> None:
+    def __init__(
+        self, node_or_event: yaml.Node | yaml.Event, problem: str, fix: str, column: bool = True
+    ) -> None:
         super().__init__(problem)
+        self.problem, self.fix = problem, fix
         mark = node_or_event.start_mark
         self.line = mark.line + 1 if mark else 0
-        self.column = mark.column + 1 if mark else 0
-        self.problem, self.fix = problem, fix
+        # A key path in the problem says where on the line already, as in YamlSource.error.
+        self.column = mark.column + 1 if mark and column else 0
+
+    def at(self, path: Path) -> str:
+        where = f"{path}:{self.line}" if self.line else str(path)
+        return f"{where}:{self.column}" if self.column else where
 
 
 class _MatrixLoader(yaml.SafeLoader):
@@ -132,8 +139,7 @@ def load_yaml(path: Path) -> YamlSource:
         # After indexing: construction flattens `<<` merge keys into the node tree in place.
         data = None if node is None else loader.construct_document(node)
     except _Refused as exc:
-        at = f"{path}:{exc.line}:{exc.column}" if exc.line else str(path)
-        raise MatrixError(f"{at}: {exc.problem}. Fix: {exc.fix}") from None
+        raise MatrixError(f"{exc.at(path)}: {exc.problem}. Fix: {exc.fix}") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         at = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
@@ -190,6 +196,7 @@ def _index(
                     f"{dotted((*key_path, key))}: key {key!r} is given twice (lines "
                     f"{first[key]} and {line}); YAML would silently keep the last",
                     "delete one of them, or merge their values into one",
+                    column=False,
                 )
             first[key] = line
             lines[(*key_path, key)] = line

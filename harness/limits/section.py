@@ -27,7 +27,7 @@ from typing import Any
 from harness.limits.recommend import Policy
 from harness.limits.search import DEFAULT_RESOLUTION
 from harness.matrix import SECTIONS
-from harness.yamlsource import KeyPath, YamlSource
+from harness.yamlsource import KeyPath, YamlSource, finite_number
 
 _FRACTIONS = ("safety", "trim_fraction", "keep_fraction")
 _COUNTS = ("tokens_per_request", "messages_per_request")
@@ -56,9 +56,10 @@ class LimitsSection:
 
 
 def _number(src: YamlSource, at: KeyPath, raw: Any) -> float:
-    if isinstance(raw, bool) or not isinstance(raw, int | float):
-        raise src.error(at, f"{at[-1]} is {raw!r}", "give it a number")
-    return float(raw)
+    value = finite_number(raw)  # .nan or .inf would pass every range check below
+    if value is None:
+        raise src.error(at, f"{at[-1]} is {raw!r}", "give it a finite number")
+    return value
 
 
 def _policy_value(src: YamlSource, at: KeyPath, key: str, raw: Any) -> float | int:
