@@ -19,7 +19,9 @@ A matrix file (schema `version: 1`):
           128k: {thresholds: {ttft_s: 12}}   # options, thresholds
 
 Later features add top-level sections (limits, throughput, ...) through `SECTIONS`; every key
-not known is an error naming its line, so a typo never silently does nothing.
+not known is an error naming its line, so a typo never silently does nothing. For the same
+reason a model, context or override listed twice is an error naming both lines (so is a key
+given twice, and an alias: see yamlsource.py).
 """
 
 from __future__ import annotations
@@ -213,8 +215,9 @@ def _overrides(
         "keep one override per context (4k and 4096 are the same context)",
     )
     overrides: dict[int, CellSettings] = {}
+    listed = set(contexts)  # a set keeps thousands of overrides linear
     for where, ctx, value in keyed:
-        if ctx not in contexts:
+        if ctx not in listed:
             raise src.error(where, f"override for context {where[-1]!r} not in contexts", "add it")
         if not isinstance(value, dict):
             raise src.error(where, "an override must be a mapping", "e.g. {thresholds: {...}}")
