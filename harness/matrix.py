@@ -267,7 +267,7 @@ def _thresholds(src: YamlSource, at: KeyPath, raw: Any) -> dict[str, Threshold]:
             raise src.error((*at, key), f"unknown threshold {key!r}", f"use one of: {known}")
         limit = finite_number(value)
         if limit is None or not kind.allows(limit):
-            problem = "not a number" if limit is None else f"outside {kind.range_text()}"
+            problem = "not a finite number" if limit is None else f"outside {kind.range_text()}"
             raise src.error(
                 (*at, key),
                 f"threshold {key!r} is {value!r}, {problem}",
@@ -313,7 +313,11 @@ def _once(src: YamlSource, entries: Sequence[tuple[KeyPath, Any]], what: str, fi
     for at, value in entries:
         if value in first:
             lines = (src.line(first[value]), src.line(at))
-            where = f"lines {lines[0]} and {lines[1]}" if lines[0] != lines[1] else "same line"
+            where = (
+                f"lines {lines[0]} and {lines[1]}"
+                if lines[0] != lines[1]
+                else f"both on line {lines[0]}"
+            )
             raise src.error(at, f"{what} {value!r} is listed twice ({where})", fix)
         first[value] = at
 

@@ -191,10 +191,15 @@ def _index(
             key = _key(loader, key_node)
             line = key_node.start_mark.line + 1
             if key in first:
+                lines_text = (
+                    f"lines {first[key]} and {line}"
+                    if first[key] != line
+                    else f"both on line {line}"
+                )
                 raise _Refused(
                     key_node,
-                    f"{dotted((*key_path, key))}: key {key!r} is given twice (lines "
-                    f"{first[key]} and {line}); YAML would silently keep the last",
+                    f"{dotted((*key_path, key))}: key {key!r} is given twice ({lines_text}); "
+                    "YAML would silently keep the last",
                     "delete one of them, or merge their values into one",
                     column=False,
                 )

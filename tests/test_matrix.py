@@ -181,7 +181,7 @@ def test_nesting_is_bounded_instead_of_overflowing_the_stack(tmp_path: Path) -> 
         (
             "version: 1\n" + MODEL + "    thresholds: {ttft_s: 8, ttft_s: 9}\n",
             5,
-            "key 'ttft_s' is given twice (lines 5 and 5)",
+            "key 'ttft_s' is given twice (both on line 5)",
         ),
         (  # YAML reads both as the integer 4096
             "version: 1\n" + MODEL + "    overrides:\n      4096: {}\n      0x1000: {}\n",
@@ -198,6 +198,11 @@ def test_nesting_is_bounded_instead_of_overflowing_the_stack(tmp_path: Path) -> 
             "version: 1\nmodels:\n  - name: m\n    contexts:\n      - 4k\n      - 4096\n",
             6,
             "context '4k' is listed twice (lines 5 and 6)",
+        ),
+        (
+            "version: 1\nmodels:\n  - name: m\n    contexts: [32k, 4k, 4096]\n",
+            4,
+            "context '4k' is listed twice (both on line 4)",
         ),
         (
             "version: 1\n" + MODEL + "    overrides:\n      4k: {repeats: 1}\n"
@@ -249,7 +254,7 @@ def test_a_threshold_out_of_range_names_file_line_key_value_and_range(
 def test_a_threshold_that_is_no_finite_number_is_refused(tmp_path: Path, value: str) -> None:
     path = write(tmp_path, "version: 1\n" + MODEL + f"    thresholds: {{ttft_s: {value}}}\n")
     assert "threshold 'ttft_s' is" in error_of(path)
-    assert "not a number. Fix: give ttft_s a number > 0" in error_of(path)
+    assert "not a finite number. Fix: give ttft_s a number > 0" in error_of(path)
 
 
 def test_threshold_range_edges_are_accepted(tmp_path: Path) -> None:
