@@ -27,7 +27,7 @@ given twice, and an alias: see yamlsource.py).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -148,8 +148,7 @@ def load_matrix(path: Path) -> Matrix:
     if not isinstance(models_raw, list) or not models_raw:
         raise src.error(("models",), "models must be a non-empty list", "list at least one model")
     models = tuple(_model(src, ("models", i), m, defaults) for i, m in enumerate(models_raw))
-    _once(
-        src,
+    src.once(
         [(("models", i, "name"), m.name) for i, m in enumerate(models)],
         "model",
         "list each model once, with all its contexts (use overrides for per-context settings)",
@@ -183,8 +182,7 @@ def _model(src: YamlSource, at: KeyPath, raw: Any, defaults: CellSettings) -> Mo
     if not isinstance(contexts_raw, list) or not contexts_raw:
         raise src.error((*at, "contexts"), "contexts must be a non-empty list", "e.g. [4k, 32k]")
     contexts = tuple(_context(src, (*at, "contexts", i), c) for i, c in enumerate(contexts_raw))
-    _once(
-        src,
+    src.once(
         [((*at, "contexts", i), format_context(c)) for i, c in enumerate(contexts)],
         "context",
         "list each context once (4k and 4096 are the same context)",
@@ -208,8 +206,7 @@ def _overrides(
     if not isinstance(raw, dict):
         raise src.error(at, "overrides must be a mapping", "e.g. {32k: {repeats: 5}}")
     keyed = [((*at, key), _context(src, (*at, key), key), value) for key, value in raw.items()]
-    _once(
-        src,
+    src.once(
         [(where, format_context(ctx)) for where, ctx, _ in keyed],
         "override for context",
         "keep one override per context (4k and 4096 are the same context)",
@@ -305,21 +302,6 @@ def _marks(src: YamlSource, at: KeyPath, raw: Any) -> tuple[str, ...]:
     if not isinstance(raw, list) or not all(isinstance(m, str) and _MARK_RE.match(m) for m in raw):
         raise src.error(at, f"marks is {raw!r}", "use a list of identifiers, e.g. [gpu]")
     return tuple(raw)
-
-
-def _once(src: YamlSource, entries: Sequence[tuple[KeyPath, Any]], what: str, fix: str) -> None:
-    """Each value at most once; a repeat is an error naming the lines of both."""
-    first: dict[Any, KeyPath] = {}
-    for at, value in entries:
-        if value in first:
-            lines = (src.line(first[value]), src.line(at))
-            where = (
-                f"lines {lines[0]} and {lines[1]}"
-                if lines[0] != lines[1]
-                else f"both on line {lines[0]}"
-            )
-            raise src.error(at, f"{what} {value!r} is listed twice ({where})", fix)
-        first[value] = at
 
 
 def _check_keys(src: YamlSource, at: KeyPath, raw: Mapping[str, Any], known: Iterable[str]) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import errno
 import math
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,18 @@ class YamlSource:
 
     def error(self, key_path: KeyPath, problem: str, fix: str) -> MatrixError:
         return MatrixError(f"{self.where(key_path)}: {problem}. Fix: {fix}")
+
+    def once(self, entries: Iterable[tuple[KeyPath, Hashable]], what: str, fix: str) -> None:
+        """Each value at most once; a repeat is an error naming the lines of both."""
+        first: dict[Hashable, KeyPath] = {}
+        for at, value in entries:
+            if value in first:
+                lines = (self.line(first[value]), self.line(at))
+                where = f"lines {lines[0]} and {lines[1]}"
+                if lines[0] == lines[1]:
+                    where = f"both on line {lines[0]}"
+                raise self.error(at, f"{what} {value!r} is listed twice ({where})", fix)
+            first[value] = at
 
 
 def dotted(key_path: KeyPath) -> str:

@@ -205,6 +205,17 @@ def test_nesting_is_bounded_instead_of_overflowing_the_stack(tmp_path: Path) -> 
             "context '4k' is listed twice (both on line 4)",
         ),
         (
+            "version: 1\n" + MODEL + "limits:\n  models:\n    - m\n    - {name: m}\n",
+            8,
+            "limits.models[1]: model 'm' is listed twice (lines 7 and 8)",
+        ),
+        (
+            "version: 1\n" + MODEL + "concurrency:\n  contexts: [4096]\n  model:\n    - m\n"
+            "    - n\n    - m\n",
+            10,
+            "concurrency.model[2]: model 'm' is listed twice (lines 8 and 10)",
+        ),
+        (
             "version: 1\n" + MODEL + "    overrides:\n      4k: {repeats: 1}\n"
             "      4096: {repeats: 2}\n",
             7,

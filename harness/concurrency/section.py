@@ -108,6 +108,7 @@ def _models(src: YamlSource, at: KeyPath, raw: Any) -> tuple[str, ...]:
     for name in names:
         if not isinstance(name, str) or not name.strip():
             raise src.error(at, f"model {name!r} is not a name", "name an Ollama tag")
+    src.once([((*at, i), name) for i, name in enumerate(names)], "model", "list each model once")
     return tuple(names)
 
 

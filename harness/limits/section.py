@@ -133,9 +133,7 @@ def parse_limits(src: YamlSource, at: KeyPath, raw: Any) -> LimitsSection:
         raise src.error((*at, "recovery_s"), f"recovery_s is {recovery!r}", "use seconds > 0")
     top = _max_context(src, (*at, "max_context"), raw.get("max_context"))
     parsed = tuple(_model(src, (*at, "models", i), m, policy, top) for i, m in enumerate(models))
-    names = [m.name for m in parsed]
-    if len(set(names)) != len(names):
-        raise src.error((*at, "models"), f"a model is listed twice in {names!r}", "list it once")
+    src.once([((*at, "models", i), m.name) for i, m in enumerate(parsed)], "model", "list it once")
     return LimitsSection(models=parsed, resolution=int(resolution), recovery_s=recovery)
 
 
