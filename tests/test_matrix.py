@@ -216,6 +216,13 @@ def test_nesting_is_bounded_instead_of_overflowing_the_stack(tmp_path: Path) -> 
             "concurrency.model[2]: model 'm' is listed twice (lines 8 and 10)",
         ),
         (
+            "version: 1\n" + MODEL + "sustained:\n  workloads:\n"
+            "    - {model: m, kind: chat, num_ctx: 4096}\n"
+            "    - {model: m, kind: chat, num_ctx: 8192}\n",
+            8,
+            "a second chat workload for 'm' (the first is on line 7)",
+        ),
+        (
             "version: 1\n" + MODEL + "    overrides:\n      4k: {repeats: 1}\n"
             "      4096: {repeats: 2}\n",
             7,

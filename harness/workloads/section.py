@@ -107,15 +107,17 @@ def parse_sustained(src: YamlSource, at: KeyPath, raw: Any) -> SustainedSection:
             "add `- {model: qwen2.5:3b-instruct, kind: chat, num_ctx: 32768}`",
         )
     workloads = tuple(_workload(src, (*at, "workloads", i), w) for i, w in enumerate(items))
-    seen: set[str] = set()
+    seen: dict[str, int] = {}
     for i, workload in enumerate(workloads):
         if workload.id in seen:  # the id names the case in results; it must be unique
+            first = src.line((*at, "workloads", seen[workload.id]))
             raise src.error(
                 (*at, "workloads", i),
-                f"a second {workload.kind} workload for {workload.model!r}",
+                f"a second {workload.kind} workload for {workload.model!r} (the first is on "
+                f"line {first})",
                 "keep one workload per model and kind",
             )
-        seen.add(workload.id)
+        seen[workload.id] = i
     return SustainedSection(duration_s=float(duration), workloads=workloads)
 
 
