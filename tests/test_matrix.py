@@ -229,7 +229,9 @@ def test_nesting_is_bounded_instead_of_overflowing_the_stack(tmp_path: Path) -> 
             "override for context '4k' is listed twice (lines 6 and 7)",
         ),
     ],
-)
+    ids=["key", "top-key", "flow-key", "int-key", "model", "context", "context-one-line",
+         "limits-model", "concurrency-model", "sustained-workload", "override"],
+)  # fmt: skip
 def test_anything_given_twice_names_both_lines(
     tmp_path: Path, text: str, line: int, fragment: str
 ) -> None:
