@@ -8,6 +8,7 @@ table with the recommended settings follows when the run searched for limits.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -80,9 +81,19 @@ def render(payload: Mapping[str, Any]) -> str:
         for lim in limits:
             settings = text(dig(lim, "recommendations", "settings_text"))
             if settings:
-                fence = "````" if "```" in settings else "```"
-                lines += ["", f"{cell(text(lim.get('model')))}:", "", fence, settings, fence]
+                lines += ["", f"{cell(text(lim.get('model')))}:", "", *preformatted(settings)]
     return "\n".join(lines) + "\n"
+
+
+def preformatted(value: str) -> list[str]:
+    """A block shown verbatim, with HTML escaped.
+
+    Not a fenced code block: a fence shows entities literally, so a server's `<script>` text
+    would have to stay raw in the file, and a backtick run in the text could end the fence
+    early. An HTML `<pre>` block ends only at `</pre>` (which escaping removes from the text),
+    and GitHub decodes the entities inside it back to the original characters.
+    """
+    return ["<pre>", html.escape(value.strip("\n"), quote=False), "</pre>"]
 
 
 def _limit_cells(lim: Mapping[str, Any]) -> tuple[str, ...]:

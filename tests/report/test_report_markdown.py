@@ -1,7 +1,8 @@
 from __future__ import annotations
 
+import html
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from harness.report import markdown
 
@@ -56,3 +57,32 @@ def test_cells_escape_pipes_newlines_and_html(payloads: Payloads) -> None:
 def test_simulated_header_line(payloads: Payloads) -> None:
     assert "**SIMULATED**" in markdown.render(payloads.run(simulated=True))
     assert "SIMULATED" not in markdown.render(payloads.run(simulated=False))
+
+
+def test_no_server_text_reaches_the_file_as_html(payloads: Payloads) -> None:
+    """Every string of a run carries a script tag: none may appear raw, settings included."""
+    script = "<script>alert(1)</script>"
+
+    def hostile(value: Any) -> Any:
+        if isinstance(value, str):
+            return value + script
+        if isinstance(value, dict):
+            return {key: hostile(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [hostile(item) for item in value]
+        return value
+
+    text = markdown.render(hostile(payloads.realistic()))
+    assert "<script" not in text.lower()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    # The settings blocks still read as the text they hold once the entities are decoded.
+    block = text.split("<pre>\n", 1)[1].split("\n</pre>", 1)[0]
+    assert html.unescape(block).startswith("MAX_CONTEXT_TOKENS = ")
+    assert html.unescape(block).endswith(script)
+
+
+def test_settings_block_survives_backticks_and_closing_tags(payloads: Payloads) -> None:
+    limit = payloads.limit()
+    limit["recommendations"]["settings_text"] = "````\n</pre><b>x</b>\n```"
+    text = markdown.render(payloads.run(limits=[limit]))
+    assert "<pre>\n````\n&lt;/pre&gt;&lt;b&gt;x&lt;/b&gt;\n```\n</pre>" in text
