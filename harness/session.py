@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from harness.baseline import CompareConfig
-from harness.engines import Engine
+from harness.engines import Engine, Timeouts
 from harness.engines.launched import LaunchedEngine
 from harness.errors import ConfigError, EngineError, ResultsError, ServerUnreachable
 from harness.fingerprint import machine_fingerprint, server_fingerprint
@@ -150,7 +150,8 @@ class HarnessSession:
                 behaviour=tuple(b for b in behaviour.split(",") if b),
                 num_parallel=option(self.config, "sim_parallel"),
             )
-        pool = ServerPool(self.engine_kind, self.server_urls, sim, self.launch_spec())
+        timeouts = Timeouts(read=option(self.config, "read_timeout"))
+        pool = ServerPool(self.engine_kind, self.server_urls, sim, self.launch_spec(), timeouts)
         try:
             pool.start()
         except ServerUnreachable as exc:

@@ -34,6 +34,7 @@ from harness.engines.http import (
     split_lines,
     transport_errors,
 )
+from harness.retry import CONTROL_RETRY, RetryPolicy
 
 # Ollama option names -> OpenAI request fields; the rest cannot be expressed per request.
 _OPTION_FIELDS = {
@@ -55,9 +56,11 @@ class OpenAIEngine:
         base_url: str,
         timeouts: Timeouts | None = None,
         transport: httpx.BaseTransport | None = None,
+        retry: RetryPolicy = CONTROL_RETRY,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._client = make_client(self.base_url, timeouts or Timeouts(), transport)
+        self._retry = retry
 
     def close(self) -> None:
         self._client.close()
@@ -66,11 +69,19 @@ class OpenAIEngine:
         return "unknown"  # the OpenAI API has no version endpoint
 
     def tags(self) -> list[ModelTag]:
+        # A control request: nothing is measured, so a transient fault is retried.
+        return self._retry.call(self._models)
+
+    def _models(self) -> list[ModelTag]:
         url = f"{self.base_url}/v1/models"
         with transport_errors(url):
             response = self._client.get("/v1/models")
         raise_for_status(response.status_code, error_text(response.content), url)
-        return [ModelTag(name=m["id"], size=0, digest="") for m in response.json().get("data", [])]
+        try:
+            listed = response.json().get("data", [])
+        except ValueError as exc:
+            raise errors.MalformedChunk(f"{url} answered with non-JSON: {exc}") from exc
+        return [ModelTag(name=m["id"], size=0, digest="") for m in listed]
 
     def show(self, model: str) -> dict[str, Any]:
         return {}
