@@ -118,7 +118,7 @@ def measure_cell(
                 )
         calibration = _calibration(engine, cell, calibration_cache)
     except errors.EngineError as exc:
-        return _ended(case, _verdict_for(exc), f"{exc.outcome} while loading: {exc}", cfg=cfg)
+        return _ended(case, verdict_for(exc), f"{exc.outcome} while loading: {exc}", cfg=cfg)
     target = target_prompt_tokens(cell.num_ctx, cell.settings.fill, cell.settings.num_predict)
     case["target_prompt_tokens"] = target
     builder = PromptBuilder(seed=zlib.crc32(cell.id.encode()))
@@ -140,7 +140,7 @@ def measure_cell(
             mark("after")
             samples.append(_failed_sample(exc))
             if isinstance(exc, _FATAL):
-                return _ended(case, _verdict_for(exc), str(exc), samples[1:], cfg)
+                return _ended(case, verdict_for(exc), str(exc), samples[1:], cfg)
             continue
         # Phases placed from the client's own timestamps: the call blocks until the end.
         mark("prefill", at_ns=got.sent_ns)
@@ -208,7 +208,8 @@ def _failed_sample(exc: errors.EngineError) -> dict[str, Any]:
     return {"outcome": exc.outcome, "error": str(exc)}
 
 
-def _verdict_for(exc: errors.EngineError) -> str:
+def verdict_for(exc: errors.EngineError) -> str:
+    """The verdict of a cell that this error ended."""
     return {"oom": "oom", "crash": "crash", "timeout": "timeout"}.get(exc.outcome, "error")
 
 

@@ -28,6 +28,8 @@ from harness.results import RunWriter, now_iso, write_json_atomic
 from harness.servers import ServerPool, SimSettings, assign_servers
 
 DEFAULT_SIM_PROFILE = "rtx4080-16gb"
+# Beside results.json: the tracebacks of server faults, which the terminal shows as one line.
+TRACEBACK_LOG = "tracebacks.log"
 
 
 class HarnessSession:
@@ -251,6 +253,11 @@ class HarnessSession:
             self.server_fingerprints.setdefault(case.get("server", ""), server_fp)
         self._ensure_writer().add_case(case)
         self.cases.append(case)
+
+    def record_traceback(self, nodeid: str, text: str) -> None:
+        run_dir = self._ensure_writer().run_dir
+        with (run_dir / TRACEBACK_LOG).open("a", encoding="utf-8") as log:
+            log.write(f"=== {nodeid}\n{text.rstrip()}\n\n")
 
     @property
     def run_fingerprint(self) -> dict[str, Any]:
