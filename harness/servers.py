@@ -17,7 +17,7 @@ from typing import Any
 
 from harness.engines import Engine, Timeouts, create_engine
 from harness.engines.launched import LaunchedEngine
-from harness.errors import ConfigError, EngineError, ServerUnreachable
+from harness.errors import EngineError, ServerUnreachable
 from harness.hosts import parse_ollama_host
 from harness.launcher import Launcher, LaunchSpec
 from harness.matrix import Cell
@@ -143,14 +143,15 @@ class ServerPool:
 def open_engine(kind: str, server: str | None, sim: SimSettings | None) -> Iterator[Engine]:
     """One server for a command-line tool: --server (else $OLLAMA_HOST), or a simulator.
 
-    A server that does not answer is a ConfigError saying what to do, as in the plugin.
+    A server that still does not answer after the retries is ServerUnreachable saying what
+    to do, as in the plugin: a network fault, never bad input.
     """
     url = (server or parse_ollama_host(os.environ.get("OLLAMA_HOST"))).rstrip("/")
     pool = ServerPool(kind, [url], sim if kind == "sim" else None)
     try:
         pool.start()
     except ServerUnreachable as exc:
-        raise ConfigError(
+        raise ServerUnreachable(
             f"no {kind} server answers at {exc}; start `ollama serve`, point --server or "
             "OLLAMA_HOST at it, or dry-run with --engine sim"
         ) from exc
