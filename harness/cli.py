@@ -7,6 +7,9 @@ imported by name here, so each concern keeps its own command-line code.
 
 from __future__ import annotations
 
+from harness import interrupt  # first: Ctrl-C while the modules below load is one line too
+
+# isort: split
 import argparse
 import importlib
 import signal
@@ -48,7 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand; its exit code, 2 for bad input, 3 when no server answers, 130 on
     Ctrl-C (at any moment, imports included), each with one line on stderr."""
     try:
-        return _dispatch(argv)
+        with interrupt.running():
+            return _dispatch(argv)
     except KeyboardInterrupt:
         return interrupted()
 
@@ -74,8 +78,8 @@ def interrupted() -> int:
     """One line and 130; a second Ctrl-C while the interpreter shuts down ends it at once
     (the default action), instead of printing a traceback from its clean-up."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
-    sys.stderr.write("harness: interrupted\n")
-    return 130
+    sys.stderr.write(interrupt.MESSAGE + "\n")
+    return interrupt.EXIT_CODE
 
 
 if __name__ == "__main__":

@@ -15,6 +15,9 @@ from typing import Any, cast
 
 import pytest
 
+from harness import interrupt  # first: Ctrl-C while the modules below load is one line too
+
+# isort: split
 from harness.errors import EngineError, HarnessError, MatrixError
 from harness.hardware import HardwareSampler
 from harness.matrix import Cell, load_matrices, resolve_matrix_paths
@@ -42,6 +45,17 @@ TRACEBACK_PROPERTY = "harness_traceback"
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """From here to unconfigure, Ctrl-C is pytest's to report (one line, see interrupt.py)."""
+    interrupt.enter()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if session.exitstatus == pytest.ExitCode.INTERRUPTED and interrupt.fired():
+        session.exitstatus = interrupt.EXIT_CODE  # what a shell expects of Ctrl-C
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -107,8 +121,11 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     harness = config.stash.get(SESSION_KEY, None)
-    if harness is not None:
-        harness.close()
+    try:
+        if harness is not None:
+            harness.close()
+    finally:
+        interrupt.leave()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -197,12 +197,21 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m harness.batch.cli run ...`: the batch commands alone, same exit codes."""
+    from harness import interrupt
     from harness.cli import interrupted
 
     try:
-        parser = argparse.ArgumentParser(prog="harness")
-        register(parser.add_subparsers(dest="command", metavar="COMMAND"))
-        args = parser.parse_args(["batch", *(sys.argv[1:] if argv is None else argv)])
+        with interrupt.running():
+            return _main(argv)
+    except KeyboardInterrupt:
+        return interrupted()
+
+
+def _main(argv: list[str] | None) -> int:
+    parser = argparse.ArgumentParser(prog="harness")
+    register(parser.add_subparsers(dest="command", metavar="COMMAND"))
+    args = parser.parse_args(["batch", *(sys.argv[1:] if argv is None else argv)])
+    try:
         return int(args.func(args))
     except EngineError as exc:  # a network fault that outlasted the retries: not bad input
         sys.stderr.write(f"harness: error: {exc}\n")
@@ -210,8 +219,6 @@ def main(argv: list[str] | None = None) -> int:
     except HarnessError as exc:
         sys.stderr.write(f"harness: error: {exc}\n")
         return 2
-    except KeyboardInterrupt:
-        return interrupted()
 
 
 if __name__ == "__main__":
