@@ -37,11 +37,13 @@ TRANSIENT: tuple[type[errors.EngineError], ...] = (
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Exponential backoff: base, 2 x base, 4 x base ... capped; `max_attempts` in all."""
+    """Exponential backoff: base, 2 x base, 4 x base ... capped; `max_attempts` in all (None:
+    no limit), and no pause that would end more than `total_s` after the first try."""
 
-    max_attempts: int = 4
+    max_attempts: int | None = 4
     base_delay_s: float = 0.5
     max_delay_s: float = 8.0
+    total_s: float | None = None
 
     def delay(self, attempt: int) -> float:
         """The pause after failed attempt number `attempt` (from 1)."""
@@ -55,14 +57,23 @@ class RetryPolicy:
         stop: threading.Event | None = None,
         on_retry: Callable[[int, BaseException], None] | None = None,
         sleep: Callable[[float], object] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> T:
         """`fn()`, tried again after each `retry_on` error until it succeeds or the attempts
         run out; the last error is raised as it was.
 
         `stop`, once set, ends the retries (and wakes a pause early when `sleep` is its
-        `wait`); `on_retry(attempt, error)` runs before each pause.
+        `wait`); `on_retry(attempt, error)` runs before each pause; `sleep` and `clock` are
+        the time.monotonic pair that tests replace.
         """
-        stop_rule: tenacity.stop.stop_base = tenacity.stop_after_attempt(self.max_attempts)
+        stop_rule: tenacity.stop.stop_base = tenacity.stop_never
+        if self.max_attempts is not None:
+            stop_rule = stop_rule | tenacity.stop_after_attempt(self.max_attempts)
+        if self.total_s is not None:
+            deadline = clock() + self.total_s
+            # tenacity decides the pause before it asks whether to stop: a pause that would
+            # end past the deadline is not taken.
+            stop_rule = stop_rule | _Deadline(deadline, clock)
         if stop is not None:
             stop_rule = stop_rule | tenacity.stop_when_event_set(stop)
 
@@ -86,6 +97,14 @@ class RetryPolicy:
             reraise=True,
         )
         return retrying(fn)
+
+
+class _Deadline(tenacity.stop.stop_base):
+    def __init__(self, deadline: float, clock: Callable[[], float]) -> None:
+        self.deadline, self.clock = deadline, clock
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
+        return self.clock() + retry_state.upcoming_sleep > self.deadline
 
 
 # Control requests are small and cheap: quick first retries, about 3 s in all, so a dropped
