@@ -226,10 +226,10 @@ def _shorten_harness_error(report: pytest.TestReport, call: pytest.CallInfo[None
     if call.excinfo is None or not isinstance(call.excinfo.value, HarnessError):
         return
     report.user_properties.append((TRACEBACK_PROPERTY, str(report.longrepr)))
-    report.longrepr = f"{one_line(call.excinfo.value)} (traceback in {TRACEBACK_LOG} of the run)"
+    report.longrepr = f"{_one_line(call.excinfo.value)} (traceback in {TRACEBACK_LOG} of the run)"
 
 
-def one_line(exc: BaseException) -> str:
+def _one_line(exc: BaseException) -> str:
     """`outcome: first line of the message` for a harness error, else `Type: first line`."""
     lines = str(exc).strip().splitlines()
     kind = exc.outcome if isinstance(exc, HarnessError) else type(exc).__name__
@@ -419,6 +419,6 @@ def _errored_case(cell: Cell, call: pytest.CallInfo[None]) -> dict[str, Any]:
         "metrics": {},
         "checks": [],
         "verdict": verdict,
-        "reason": one_line(exc) if exc is not None else "failed before it was measured",
+        "reason": _one_line(exc) if exc is not None else "failed before it was measured",
         "use_case": cell.use_case,
     }

@@ -5,7 +5,8 @@ nothing about the request itself, so it is worth another try after a pause; a 4x
 model or an out-of-memory answer is not, and goes back to the caller at once. Engines retry
 their control requests (`/api/version`, `/api/tags`, `/api/show`, `/api/ps`) with
 `CONTROL_RETRY`, which also makes the start-up check patient; the batch engine retries its
-generation requests with the policy its options give.
+generation requests with the policy its options give; the limits search waits for a server
+that crashed, and the launcher for one it started, with a policy bounded by time.
 
 Measured requests are not retried here: a retried sample would time two requests as one.
 """
