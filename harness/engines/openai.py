@@ -197,6 +197,7 @@ def _read_sse(
         if first_byte is None:
             first_byte = arrived
         if not line.startswith(b"data:"):
+            _check_sse_line(line, url)
             continue  # SSE comments and event names carry nothing we measure
         data = line[5:].strip()
         if data == b"[DONE]":
@@ -233,3 +234,21 @@ def _read_sse(
                 parts.append(content)
             finish = choice.get("finish_reason") or finish
     raise errors.StreamIncomplete(f"{url}: the SSE stream ended without data: [DONE]")
+
+
+# Fields of an SSE line other than `data` (which carries the chunks); a line starting with
+# ":" is a comment.
+_OTHER_SSE_FIELDS = (b"event", b"id", b"retry")
+
+
+def _check_sse_line(line: bytes, url: str) -> None:
+    """A line that is neither a comment nor an SSE field is a damaged stream, not one to skip:
+    skipping it could drop a content chunk (a garbled `data:`) and count the rest as whole."""
+    field = line.split(b":", 1)[0].strip()
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        field = b"?"
+    if line.startswith(b":") or field in _OTHER_SSE_FIELDS:
+        return
+    raise errors.MalformedChunk(f"{url} sent a line that is not an SSE field: {line[:80]!r}")

@@ -70,7 +70,7 @@ class FaultProxy:
         self.kind, self.rate, self.seed, self.stall_s = kind, rate, seed, stall_s
         self.port = 0
         self.requests = 0
-        self.damaged = 0
+        self.damaged = 0  # responses actually damaged
         self._listener: socket.socket | None = None
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
@@ -148,10 +148,11 @@ class FaultProxy:
         hit = rng.random() < self.rate
         draw = rng.random()
         garbage = b"\xff" + bytes(rng.randrange(0x80, 0xFE) for _ in range(_GARBAGE_LEN - 1))
-        if hit:
-            with self._lock:
-                self.damaged += 1
         return WireFault(self.kind if hit else None, draw, garbage)
+
+    def _count_damage(self) -> None:
+        with self._lock:
+            self.damaged += 1
 
     def _forget(self, *conns: socket.socket) -> None:
         with self._lock:
@@ -204,6 +205,8 @@ class _Link:
         if fault.kind is None or not 0 <= at < len(data):
             self.client.sendall(data)
             return True
+        # Counted when done: a damaged byte drawn past the end of a short stream damages nothing.
+        self.proxy._count_damage()
         head, tail = data[:at], data[at:]
         self.client.sendall(head)
         if fault.kind == "cut":
