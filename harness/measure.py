@@ -223,7 +223,7 @@ def _ended(
     case["hardware"], case["memory"] = (cfg or MeasureSettings()).finish_hardware()
     case["samples"] = samples or []
     case["verdict"] = verdict
-    case["reason"] = reason
+    case["reason"] = _one_line(reason)
     return CellOutcome(case=case, failures=[reason])
 
 
@@ -263,8 +263,13 @@ def _judge(
                 f"required {threshold.kind.op} {threshold.limit:g}{threshold.kind.unit}"
             )
     case["verdict"] = "truncated" if truncated else ("fail" if failures else "pass")
-    case["reason"] = "; ".join(failures) or None
+    case["reason"] = _one_line("; ".join(failures)) or None
     return CellOutcome(case=case, failures=failures)
+
+
+def _one_line(text: str) -> str:
+    """A reason fits a table row: a server's multi-line error text is joined into one line."""
+    return " ".join(text.split())
 
 
 def _check(threshold: Threshold, values: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
