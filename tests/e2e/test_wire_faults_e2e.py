@@ -79,8 +79,10 @@ def test_every_cell_is_reported_whatever_the_wire_does(
                 assert sample["outcome"] in SAMPLE_ERRORS[kind], sample
     failed = [c for c in cases if c["verdict"] != "pass"]
     assert result.ret == (1 if failed else 0)
-    if kind == "split":
-        assert not failed  # pieces of 1-7 bytes are still the whole answer
+    if kind == "split":  # pieces of 1-7 bytes are still the whole answer: every sample counts
+        # (a verdict may still be "fail" on a busy machine's stability, which is not damage)
+        assert all(s["outcome"] == "ok" for c in cases for s in c["samples"]), cases
+        assert all(len(c["samples"]) == 3 for c in cases)  # the smoke matrix's repeats
     else:
         noticed = [s for c in cases for s in c["samples"] if s["outcome"] != "ok"]
         assert failed or noticed  # the damage was seen, not measured as a success
