@@ -7,14 +7,18 @@ imported by name here, so each concern keeps its own command-line code.
 
 from __future__ import annotations
 
+from harness import interrupt  # first: Ctrl-C while the modules below load is one line too
+
+# isort: split
 import argparse
 import importlib
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from typing import cast
 
 from harness import __version__
-from harness.errors import HarnessError
+from harness.errors import EngineError, HarnessError
 
 # Modules that contribute subcommands, in the order `--help` lists them.
 SUBCOMMAND_MODULES: tuple[str, ...] = (
@@ -44,6 +48,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one subcommand; its exit code, 2 for bad input, 3 when no server answers, 130 on
+    Ctrl-C (at any moment, imports included), each with one line on stderr."""
+    try:
+        with interrupt.running():
+            return _dispatch(argv)
+    except KeyboardInterrupt:
+        return interrupted()
+
+
+def _dispatch(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     func = cast(Callable[[argparse.Namespace], int] | None, getattr(args, "func", None))
@@ -52,12 +66,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return func(args)
+    except EngineError as exc:  # a network fault that outlasted the retries: not bad input
+        sys.stderr.write(f"harness: error: {exc}\n")
+        return 3
     except HarnessError as exc:
         sys.stderr.write(f"harness: error: {exc}\n")
         return 2
-    except KeyboardInterrupt:
-        sys.stderr.write("harness: interrupted\n")
-        return 130
+
+
+def interrupted() -> int:
+    """One line and 130; a second Ctrl-C while the interpreter shuts down ends it at once
+    (the default action), instead of printing a traceback from its clean-up."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    sys.stderr.write(interrupt.MESSAGE + "\n")
+    return interrupt.EXIT_CODE
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ import httpx
 import psutil
 
 from harness import errors
+from harness.retry import RetryPolicy
 
 # Placeholders the launcher fills itself; a spec's `variables` may add more.
 BUILTIN_PLACEHOLDERS: tuple[str, ...] = ("num_ctx", "port", "host", "num_parallel", "python")
@@ -269,24 +270,28 @@ class Launcher:
     def _wait_ready(self, url: str, argv: list[str]) -> None:
         proc = self._proc
         assert proc is not None
-        deadline = time.monotonic() + self.spec.ready_timeout_s
-        delay = 0.05
+        # Quick for fast starts, gentle for slow loads; no pause past the ready timeout.
+        polls = RetryPolicy(
+            max_attempts=None, base_delay_s=0.05, max_delay_s=0.5, total_s=self.spec.ready_timeout_s
+        )
         with httpx.Client(timeout=httpx.Timeout(2.0), trust_env=False) as client:
-            while True:
+
+            def probe() -> None:
                 code = proc.poll()
                 if code is not None:
                     self._fail_exited(code, argv)
-                if _answers(client, url + self.spec.ready_path):
-                    return
-                if time.monotonic() >= deadline:
-                    self._fail(
-                        "timeout",
-                        f"server did not answer GET {self.spec.ready_path} with 200 within "
-                        f"{self.spec.ready_timeout_s:g}s",
-                        argv,
-                    )
-                time.sleep(delay)
-                delay = min(delay * 1.5, 0.5)  # quick for fast starts, gentle for slow loads
+                if not _answers(client, url + self.spec.ready_path):
+                    raise _NotReady
+
+            try:
+                polls.call(probe, retry_on=(_NotReady,))
+            except _NotReady:
+                self._fail(
+                    "timeout",
+                    f"server did not answer GET {self.spec.ready_path} with 200 within "
+                    f"{self.spec.ready_timeout_s:g}s",
+                    argv,
+                )
 
     def _fail_exited(self, code: int, argv: list[str]) -> NoReturn:
         assert self.log_path is not None
@@ -321,6 +326,10 @@ class Launcher:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+
+class _NotReady(Exception):
+    """The launched server does not answer its ready path yet."""
 
 
 def _answers(client: httpx.Client, url: str) -> bool:

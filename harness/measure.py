@@ -146,7 +146,7 @@ def measure_cell(
                 )
         calibration = _calibration(engine, cell, calibration_cache)
     except errors.EngineError as exc:
-        return _ended(case, _verdict_for(exc), f"{exc.outcome} while loading: {exc}", cfg=cfg)
+        return _ended(case, verdict_for(exc), f"{exc.outcome} while loading: {exc}", cfg=cfg)
     target = target_prompt_tokens(cell.num_ctx, cell.settings.fill, cell.settings.num_predict)
     case["target_prompt_tokens"] = target
     builder = PromptBuilder(seed=zlib.crc32(cell.id.encode()))
@@ -168,7 +168,7 @@ def measure_cell(
             mark("after")
             samples.append(_failed_sample(exc))
             if isinstance(exc, _FATAL):
-                return _ended(case, _verdict_for(exc), str(exc), samples[1:], cfg)
+                return _ended(case, verdict_for(exc), str(exc), samples[1:], cfg)
             continue
         # Phases placed from the client's own timestamps: the call blocks until the end.
         mark("prefill", at_ns=got.sent_ns)
@@ -263,7 +263,8 @@ def _failed_sample(exc: errors.EngineError) -> dict[str, Any]:
     return {"outcome": exc.outcome, "error": str(exc)}
 
 
-def _verdict_for(exc: errors.EngineError) -> str:
+def verdict_for(exc: errors.EngineError) -> str:
+    """The verdict of a cell that this error ended."""
     return {"oom": "oom", "crash": "crash", "timeout": "timeout"}.get(exc.outcome, "error")
 
 
@@ -277,7 +278,7 @@ def _ended(
     case["hardware"], case["memory"] = (cfg or MeasureSettings()).finish_hardware()
     case["samples"] = samples or []
     case["verdict"] = verdict
-    case["reason"] = reason
+    case["reason"] = _one_line(reason)
     return CellOutcome(case=case, failures=[reason])
 
 
@@ -317,8 +318,13 @@ def _judge(
                 f"required {threshold.kind.op} {threshold.limit:g}{threshold.kind.unit}"
             )
     case["verdict"] = "truncated" if truncated else ("fail" if failures else "pass")
-    case["reason"] = "; ".join(failures) or None
+    case["reason"] = _one_line("; ".join(failures)) or None
     return CellOutcome(case=case, failures=failures)
+
+
+def _one_line(text: str) -> str:
+    """A reason fits a table row: a server's multi-line error text is joined into one line."""
+    return " ".join(text.split())
 
 
 def _check(threshold: Threshold, values: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:

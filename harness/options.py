@@ -305,6 +305,15 @@ OPTIONS: tuple[OptionSpec, ...] = (
         metavar="NAME",
     ),
     OptionSpec(
+        "--read-timeout",
+        "read_timeout",
+        "seconds without a byte from the server before a request counts as a timeout; it "
+        "must cover the longest prefill (default: 600)",
+        positive_float,
+        600.0,
+        metavar="SECONDS",
+    ),
+    OptionSpec(
         "--sample-hz",
         "sample_hz",
         "hardware sampling rate during each case (default: 10)",

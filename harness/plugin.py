@@ -15,14 +15,23 @@ from typing import Any, cast
 
 import pytest
 
-from harness.errors import MatrixError
+from harness import interrupt  # first: Ctrl-C while the modules below load is one line too
+
+# isort: split
+from harness.errors import EngineError, HarnessError, MatrixError
 from harness.hardware import HardwareSampler
 from harness.matrix import Cell, load_matrices, resolve_matrix_paths
-from harness.measure import CellOutcome, HardwareReport, MeasureSettings, measure_cell
+from harness.measure import (
+    CellOutcome,
+    HardwareReport,
+    MeasureSettings,
+    measure_cell,
+    verdict_for,
+)
 from harness.memory import memory_block
 from harness.options import add_options, option
 from harness.servers import group_index, group_name
-from harness.session import HarnessSession
+from harness.session import TRACEBACK_LOG, HarnessSession
 from harness.summary import write_summary
 
 SESSION_KEY = pytest.StashKey[HarnessSession]()
@@ -31,10 +40,22 @@ SECTIONS_KEY = pytest.StashKey[list[tuple[str, Any]]]()
 CASE_PROPERTY = "harness_case"
 SECTION_PROPERTY = "harness_section"
 SERVER_PROPERTY = "harness_server"
+TRACEBACK_PROPERTY = "harness_traceback"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """From here to unconfigure, Ctrl-C is pytest's to report (one line, see interrupt.py)."""
+    interrupt.enter()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if session.exitstatus == pytest.ExitCode.INTERRUPTED and interrupt.fired():
+        session.exitstatus = interrupt.EXIT_CODE  # what a shell expects of Ctrl-C
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -100,8 +121,11 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     harness = config.stash.get(SESSION_KEY, None)
-    if harness is not None:
-        harness.close()
+    try:
+        if harness is not None:
+            harness.close()
+    finally:
+        interrupt.leave()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -168,11 +192,19 @@ def pytest_runtest_makereport(
     if report.when == "call":
         for section in item.stash.get(SECTIONS_KEY, []):
             report.user_properties.append((SECTION_PROPERTY, _wire(section)))
+    if report.failed and _in_suite(item):
+        _shorten_harness_error(report, call)
     case = item.stash.get(CASE_KEY, None)
     cell = item.callspec.params.get("cell") if hasattr(item, "callspec") else None
-    if case is None and report.skipped and isinstance(cell, Cell):
-        case = _skipped_case(cell, report)
-    if case is not None and (report.when == "call" or report.skipped):
+    record_now = report.when == "call" or report.skipped
+    if case is None and isinstance(cell, Cell):
+        if report.skipped:
+            case = _skipped_case(cell, report)
+        elif report.failed and report.when in ("setup", "call"):
+            # Whatever stopped the cell before it recorded itself (a server that broke while
+            # listing its models, a fixture that failed), the cell stays in the results.
+            case, record_now = _errored_case(cell, call), True
+    if case is not None and record_now:
         harness = item.config.stash[SESSION_KEY]
         case.update({"nodeid": item.nodeid, "outcome": report.outcome, "suite": _suite(item)})
         if report.skipped:
@@ -182,6 +214,26 @@ def pytest_runtest_makereport(
         if fp:
             report.user_properties.append((SERVER_PROPERTY, _wire(fp)))
     return report
+
+
+def _shorten_harness_error(report: pytest.TestReport, call: pytest.CallInfo[None]) -> None:
+    """A server fault shows as one line; its traceback goes to the run's tracebacks.log.
+
+    Faults of the server or the network are findings, not bugs of the harness: hundreds of
+    lines of httpx internals would bury the table of results. Other exceptions are bugs and
+    keep their traceback.
+    """
+    if call.excinfo is None or not isinstance(call.excinfo.value, HarnessError):
+        return
+    report.user_properties.append((TRACEBACK_PROPERTY, str(report.longrepr)))
+    report.longrepr = f"{_one_line(call.excinfo.value)} (traceback in {TRACEBACK_LOG} of the run)"
+
+
+def _one_line(exc: BaseException) -> str:
+    """`outcome: first line of the message` for a harness error, else `Type: first line`."""
+    lines = str(exc).strip().splitlines()
+    kind = exc.outcome if isinstance(exc, HarnessError) else type(exc).__name__
+    return f"{kind}: {lines[0] if lines else '(no message)'}"
 
 
 class ResultsCollector:
@@ -196,6 +248,8 @@ class ResultsCollector:
         if CASE_PROPERTY in props:
             server = props.get(SERVER_PROPERTY)
             self.harness.record(_unwire(props[CASE_PROPERTY]), server and _unwire(server))
+        if TRACEBACK_PROPERTY in props:
+            self.harness.record_traceback(report.nodeid, str(props[TRACEBACK_PROPERTY]))
         for prop, value in report.user_properties:
             if prop == SECTION_PROPERTY:
                 name, content = _unwire(cast(str, value))
@@ -327,6 +381,10 @@ def _unwire(text: str) -> Any:
     return json.loads(text)
 
 
+def _in_suite(item: pytest.Item) -> bool:
+    return "suites" in item.path.parts[:-1]
+
+
 def _suite(item: pytest.Item) -> str:
     parts = item.path.parts
     return parts[parts.index("suites") + 1] if "suites" in parts[:-1] else item.path.parent.name
@@ -344,5 +402,23 @@ def _skipped_case(cell: Cell, report: pytest.TestReport) -> dict[str, Any]:
         "metrics": {},
         "checks": [],
         "reason": reason.removeprefix("Skipped: "),
+        "use_case": cell.use_case,
+    }
+
+
+def _errored_case(cell: Cell, call: pytest.CallInfo[None]) -> dict[str, Any]:
+    exc = call.excinfo.value if call.excinfo is not None else None
+    verdict = verdict_for(exc) if isinstance(exc, EngineError) else "error"
+    return {
+        "id": cell.id,
+        "matrix": cell.matrix,
+        "model": cell.model,
+        "num_ctx": cell.num_ctx,
+        "options": cell.options,
+        "samples": [],
+        "metrics": {},
+        "checks": [],
+        "verdict": verdict,
+        "reason": _one_line(exc) if exc is not None else "failed before it was measured",
         "use_case": cell.use_case,
     }

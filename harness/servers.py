@@ -15,9 +15,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from harness.engines import Engine, create_engine
+from harness.engines import Engine, Timeouts, create_engine
 from harness.engines.launched import LaunchedEngine
-from harness.errors import ConfigError, EngineError, ServerUnreachable
+from harness.errors import EngineError, ServerUnreachable
 from harness.hosts import parse_ollama_host
 from harness.launcher import Launcher, LaunchSpec
 from harness.matrix import Cell
@@ -77,9 +77,11 @@ class ServerPool:
         urls: list[str],
         sim: SimSettings | None = None,
         launch: LaunchSpec | None = None,
+        timeouts: Timeouts | None = None,
     ) -> None:
         self.kind = kind
         self.urls = list(urls)
+        self.timeouts = timeouts
         self.sim = sim
         self.launch = launch
         self._sim_server: Any = None
@@ -94,7 +96,8 @@ class ServerPool:
             return
         if self.launch is not None:
             # One server that the harness starts per context: nothing to reach yet.
-            self._engines = [LaunchedEngine(Launcher(self.launch), self.kind)]
+            launcher = Launcher(self.launch)
+            self._engines = [LaunchedEngine(launcher, self.kind, timeouts=self.timeouts)]
             self.urls = [f"launch:{self.launch.template}"]
             return
         if self.sim is not None:
@@ -110,7 +113,7 @@ class ServerPool:
             )
             self.urls = [self._sim_server.start()]
         for url in self.urls:
-            engine = create_engine(self.kind, url)
+            engine = create_engine(self.kind, url, self.timeouts)
             self._engines.append(engine)
             try:
                 engine.version() if engine.kind == "ollama" else engine.tags()
@@ -140,14 +143,15 @@ class ServerPool:
 def open_engine(kind: str, server: str | None, sim: SimSettings | None) -> Iterator[Engine]:
     """One server for a command-line tool: --server (else $OLLAMA_HOST), or a simulator.
 
-    A server that does not answer is a ConfigError saying what to do, as in the plugin.
+    A server that still does not answer after the retries is ServerUnreachable saying what
+    to do, as in the plugin: a network fault, never bad input.
     """
     url = (server or parse_ollama_host(os.environ.get("OLLAMA_HOST"))).rstrip("/")
     pool = ServerPool(kind, [url], sim if kind == "sim" else None)
     try:
         pool.start()
     except ServerUnreachable as exc:
-        raise ConfigError(
+        raise ServerUnreachable(
             f"no {kind} server answers at {exc}; start `ollama serve`, point --server or "
             "OLLAMA_HOST at it, or dry-run with --engine sim"
         ) from exc

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from harness.baseline import CompareConfig
-from harness.engines import Engine
+from harness.engines import Engine, Timeouts
 from harness.engines.launched import LaunchedEngine
 from harness.errors import ConfigError, EngineError, ResultsError, ServerUnreachable
 from harness.fingerprint import machine_fingerprint, server_fingerprint
@@ -28,6 +28,8 @@ from harness.results import RunWriter, now_iso, write_json_atomic
 from harness.servers import ServerPool, SimSettings, assign_servers
 
 DEFAULT_SIM_PROFILE = "rtx4080-16gb"
+# Beside results.json: the tracebacks of server faults, which the terminal shows as one line.
+TRACEBACK_LOG = "tracebacks.log"
 
 
 class HarnessSession:
@@ -150,7 +152,8 @@ class HarnessSession:
                 behaviour=tuple(b for b in behaviour.split(",") if b),
                 num_parallel=option(self.config, "sim_parallel"),
             )
-        pool = ServerPool(self.engine_kind, self.server_urls, sim, self.launch_spec())
+        timeouts = Timeouts(read=option(self.config, "read_timeout"))
+        pool = ServerPool(self.engine_kind, self.server_urls, sim, self.launch_spec(), timeouts)
         try:
             pool.start()
         except ServerUnreachable as exc:
@@ -256,6 +259,11 @@ class HarnessSession:
             self.server_fingerprints.setdefault(case.get("server", ""), server_fp)
         self._ensure_writer().add_case(case)
         self.cases.append(case)
+
+    def record_traceback(self, nodeid: str, text: str) -> None:
+        run_dir = self._ensure_writer().run_dir
+        with (run_dir / TRACEBACK_LOG).open("a", encoding="utf-8") as log:
+            log.write(f"=== {nodeid}\n{text.rstrip()}\n\n")
 
     @property
     def run_fingerprint(self) -> dict[str, Any]:

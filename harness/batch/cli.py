@@ -12,6 +12,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from harness.batch.progress import Progress
 from harness.batch.strategies import STRATEGIES
 from harness.batch.trim import TRIMMERS
 from harness.engines import ENGINE_KINDS, Engine
-from harness.errors import ConfigError, HarnessError
+from harness.errors import ConfigError, EngineError, HarnessError
 from harness.options import positive_float, positive_int
 from harness.servers import SimSettings, open_engine
 
@@ -164,13 +165,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         progress = Progress(sys.stderr if show else None, total)
         batch = BatchEngine(engine, settings, memory=probe, progress=progress)
         summary = batch.run(read_requests(iter_lines(args.input)), writer, writer.done)
+        summary = replace(summary, earlier_errors=dict(writer.earlier_errors))
     sys.stderr.write(summary.text() + "\n")
     if summary.trims:
         sys.stderr.write(f"trims recorded in {writer.trims_path}\n")
     if summary.interrupted:
         sys.stderr.write(f"interrupted: run the same command again to resume into {args.out}\n")
         return 130
-    return 0 if summary.failed == 0 and summary.invalid == 0 else 1
+    return 0 if summary.clean else 1
 
 
 def cmd_from_csv(args: argparse.Namespace) -> int:
@@ -195,17 +197,28 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m harness.batch.cli run ...`: the batch commands alone, same exit codes."""
+    from harness import interrupt
+    from harness.cli import interrupted
+
+    try:
+        with interrupt.running():
+            return _main(argv)
+    except KeyboardInterrupt:
+        return interrupted()
+
+
+def _main(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="harness")
     register(parser.add_subparsers(dest="command", metavar="COMMAND"))
     args = parser.parse_args(["batch", *(sys.argv[1:] if argv is None else argv)])
     try:
         return int(args.func(args))
+    except EngineError as exc:  # a network fault that outlasted the retries: not bad input
+        sys.stderr.write(f"harness: error: {exc}\n")
+        return 3
     except HarnessError as exc:
         sys.stderr.write(f"harness: error: {exc}\n")
         return 2
-    except KeyboardInterrupt:
-        sys.stderr.write("harness: interrupted\n")
-        return 130
 
 
 if __name__ == "__main__":

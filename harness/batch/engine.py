@@ -36,30 +36,14 @@ from harness.batch.strategies import (
 from harness.batch.trim import for_wire
 from harness.engines.base import Engine, StreamMeasurement
 from harness.errors import ConfigError
+from harness.retry import TRANSIENT
 
-# Worth another try after a pause: the server was busy, the stream broke, or nothing came.
-TRANSIENT: tuple[type[errors.EngineError], ...] = (
-    errors.ServerBusy,
-    errors.StreamError,
-    errors.RequestTimeout,
-    errors.ServerUnreachable,
-    errors.LoadTimeout,
-)
+# Re-exported: the batch CLI, serve-batch and the suites configure retries from here.
+from harness.retry import RetryPolicy as RetryPolicy
+
 # OpenAI body parameters that map one-to-one onto Ollama options.
 _SAME_NAME = ("temperature", "top_p", "top_k", "seed", "stop", "presence_penalty",
               "frequency_penalty")  # fmt: skip
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff: base, 2 x base, 4 x base ... capped; `max_attempts` in all."""
-
-    max_attempts: int = 4
-    base_delay_s: float = 0.5
-    max_delay_s: float = 8.0
-
-    def delay(self, attempt: int) -> float:
-        return float(min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1)))
 
 
 @dataclass(frozen=True)
@@ -232,29 +216,32 @@ class BatchEngine:
         self._trimmed(prepared.trim, sink)
         options = chat_options(request.params, self.settings.options)
         started = time.perf_counter_ns()
-        attempt, oom_retried = 0, False
+        attempts, oom_retried = 0, False
+
+        def send() -> StreamMeasurement:
+            nonlocal attempts
+            attempts += 1
+            return self.engine.chat(
+                model, for_wire(prepared.messages), options=options,
+                keep_alive=self.settings.keep_alive,
+            )  # fmt: skip
+
         while True:
-            attempt += 1
             try:
-                m = self.engine.chat(
-                    model, for_wire(prepared.messages), options=options,
-                    keep_alive=self.settings.keep_alive,
+                m = self.settings.retry.call(
+                    send, retry_on=TRANSIENT, stop=self.stop, sleep=self.stop.wait,
+                    on_retry=lambda _attempt, _error: self._stats.add("retries"),
                 )  # fmt: skip
             except errors.OutOfMemory as exc:
                 if oom_retried:
-                    return self._failed(request, prepared, exc, attempt, started, sink)
-                oom_retried = True
+                    return self._failed(request, prepared, exc, attempts, started, sink)
+                oom_retried = True  # once: a trimmed conversation that still does not fit fails
                 prepared = self.strategy.after_oom(request, prepared)
                 self._trimmed(prepared.trim, sink)
-            except TRANSIENT as exc:
-                if attempt >= self.settings.retry.max_attempts or self.stop.is_set():
-                    return self._failed(request, prepared, exc, attempt, started, sink)
-                self._stats.add("retries")
-                self.stop.wait(self.settings.retry.delay(attempt))
             except errors.EngineError as exc:
-                return self._failed(request, prepared, exc, attempt, started, sink)
+                return self._failed(request, prepared, exc, attempts, started, sink)
             else:
-                return self._succeeded(request, model, prepared, m, attempt, started, sink)
+                return self._succeeded(request, model, prepared, m, attempts, started, sink)
 
     def _succeeded(
         self,

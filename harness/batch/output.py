@@ -17,6 +17,7 @@ import os
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
@@ -95,8 +96,12 @@ def error_record(
     return record
 
 
-def recover(path: Path) -> set[str]:
-    """Done keys of an existing output; a torn or unparsable last line is truncated away."""
+def recover(path: Path, errors: Counter[str] | None = None) -> set[str]:
+    """Done keys of an existing output; a torn or unparsable last line is truncated away.
+
+    `errors`, when given, counts the error records already there by code: a resumed run
+    skips their requests but must still report them.
+    """
     if not path.exists():
         return set()
     done: set[str] = set()
@@ -118,6 +123,8 @@ def recover(path: Path) -> set[str]:
             key = done_key(record)
             if key is not None:
                 done.add(key)
+                if errors is not None and isinstance(record.get("error"), dict):
+                    errors[str(record["error"].get("code"))] += 1
             good_end += len(raw)
     if good_end < path.stat().st_size:
         with path.open("r+b") as handle:
@@ -132,7 +139,8 @@ class OutputWriter:
         self.path = path
         self.trims_path = trims_path(path)
         self.sync_every_s = sync_every_s
-        self.done = recover(path)
+        self.earlier_errors: Counter[str] = Counter()
+        self.done = recover(path, self.earlier_errors)
         recover_trims(self.trims_path)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._out: IO[str] = path.open("a", encoding="utf-8")

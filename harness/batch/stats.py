@@ -29,6 +29,8 @@ class BatchSummary:
     tokens_evaluated: float | None
     peak_memory_bytes: int | None
     errors: dict[str, int] = field(default_factory=dict)
+    # Error records a resumed run found in its output: skipped now, still not done right.
+    earlier_errors: dict[str, int] = field(default_factory=dict)
     latencies_s: tuple[float, ...] = ()
     request_prompt_tokens: tuple[int, ...] = ()
     request_completion_tokens: tuple[int, ...] = ()
@@ -36,6 +38,11 @@ class BatchSummary:
     @property
     def finished(self) -> int:
         return self.succeeded + self.failed + self.invalid
+
+    @property
+    def clean(self) -> bool:
+        """No request failed or was invalid, in this run or an earlier one into its output."""
+        return self.failed == 0 and self.invalid == 0 and not self.earlier_errors
 
     @property
     def req_s(self) -> float:
@@ -60,7 +67,11 @@ class BatchSummary:
         }
 
     def text(self) -> str:
-        errors = ", ".join(f"{k}={v}" for k, v in sorted(self.errors.items())) or "none"
+        errors = ", ".join(
+            [f"{k}={v}" for k, v in sorted(self.errors.items())]
+            + [f"{k}={v} from earlier runs" for k, v in sorted(self.earlier_errors.items())]
+        )
+        errors = errors or "none"
         state = "interrupted" if self.interrupted else "finished"
         return (
             f"batch {state}: {self.succeeded} ok, {self.failed} failed, {self.invalid} invalid, "

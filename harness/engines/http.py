@@ -95,6 +95,9 @@ def transport_errors(url: str) -> Iterator[None]:
         raise errors.RequestTimeout(f"{type(exc).__name__} talking to {url}") from exc
     except httpx.RemoteProtocolError as exc:
         raise errors.StreamIncomplete(f"connection to {url} broke mid-response: {exc}") from exc
+    except httpx.ReadError as exc:
+        # A reset while the answer was coming: the server was there, its answer broke off.
+        raise errors.StreamIncomplete(f"connection to {url} was reset mid-response: {exc}") from exc
     except httpx.TransportError as exc:
         raise errors.ServerUnreachable(f"transport error talking to {url}: {exc}") from exc
 

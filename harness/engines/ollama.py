@@ -30,6 +30,7 @@ from harness.engines.http import (
     split_lines,
     transport_errors,
 )
+from harness.retry import CONTROL_RETRY, RetryPolicy
 
 
 class OllamaEngine:
@@ -44,9 +45,11 @@ class OllamaEngine:
         base_url: str,
         timeouts: Timeouts | None = None,
         transport: httpx.BaseTransport | None = None,
+        retry: RetryPolicy = CONTROL_RETRY,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._client = make_client(self.base_url, timeouts or Timeouts(), transport)
+        self._retry = retry
 
     def close(self) -> None:
         self._client.close()
@@ -61,8 +64,12 @@ class OllamaEngine:
         except ValueError as exc:
             raise errors.MalformedChunk(f"{url} answered with non-JSON: {exc}") from exc
 
+    def _control(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
+        """A request that changes nothing measured, so a transient fault is retried."""
+        return self._retry.call(lambda: self._json(method, path, body))
+
     def version(self) -> str:
-        return str(self._json("GET", "/api/version").get("version", "unknown"))
+        return str(self._control("GET", "/api/version").get("version", "unknown"))
 
     def tags(self) -> list[ModelTag]:
         return [
@@ -72,11 +79,11 @@ class OllamaEngine:
                 digest=str(m.get("digest", "")),
                 details=m.get("details") or {},
             )
-            for m in self._json("GET", "/api/tags").get("models", [])
+            for m in self._control("GET", "/api/tags").get("models", [])
         ]
 
     def show(self, model: str) -> dict[str, Any]:
-        result: dict[str, Any] = self._json("POST", "/api/show", {"model": model})
+        result: dict[str, Any] = self._control("POST", "/api/show", {"model": model})
         return result
 
     def ps(self) -> list[LoadedModel]:
@@ -89,7 +96,7 @@ class OllamaEngine:
                 digest=str(m.get("digest", "")),
                 expires_at=m.get("expires_at"),
             )
-            for m in self._json("GET", "/api/ps").get("models", [])
+            for m in self._control("GET", "/api/ps").get("models", [])
         ]
 
     def load(
@@ -112,7 +119,8 @@ class OllamaEngine:
         )
 
     def unload(self, model: str) -> None:
-        self._json("POST", "/api/generate", {"model": model, "keep_alive": 0, "stream": False})
+        body = {"model": model, "keep_alive": 0, "stream": False}
+        self._control("POST", "/api/generate", body)  # unloading twice is harmless
 
     def chat(
         self,

@@ -37,6 +37,7 @@ from harness.engines.http import (
     split_lines,
     transport_errors,
 )
+from harness.retry import CONTROL_RETRY, RetryPolicy
 
 # Ollama option names -> OpenAI request fields; the rest cannot be expressed per request.
 _OPTION_FIELDS = {
@@ -60,9 +61,11 @@ class OpenAIEngine:
         base_url: str,
         timeouts: Timeouts | None = None,
         transport: httpx.BaseTransport | None = None,
+        retry: RetryPolicy = CONTROL_RETRY,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._client = make_client(self.base_url, timeouts or Timeouts(), transport)
+        self._retry = retry
 
     def close(self) -> None:
         self._client.close()
@@ -71,11 +74,19 @@ class OpenAIEngine:
         return "unknown"  # the OpenAI API has no version endpoint
 
     def tags(self) -> list[ModelTag]:
+        # A control request: nothing is measured, so a transient fault is retried.
+        return self._retry.call(self._models)
+
+    def _models(self) -> list[ModelTag]:
         url = f"{self.base_url}/v1/models"
         with transport_errors(url):
             response = self._client.get("/v1/models")
         raise_for_status(response.status_code, error_text(response.content), url)
-        return [ModelTag(name=m["id"], size=0, digest="") for m in response.json().get("data", [])]
+        try:
+            listed = response.json().get("data", [])
+        except ValueError as exc:
+            raise errors.MalformedChunk(f"{url} answered with non-JSON: {exc}") from exc
+        return [ModelTag(name=m["id"], size=0, digest="") for m in listed]
 
     def show(self, model: str) -> dict[str, Any]:
         return {}
@@ -253,6 +264,7 @@ def _read_sse(
         if first_byte is None:
             first_byte = arrived
         if not line.startswith(b"data:"):
+            _check_sse_line(line, url)
             continue  # SSE comments and event names carry nothing we measure
         data = line[5:].strip()
         if data == b"[DONE]":
@@ -289,3 +301,21 @@ def _read_sse(
                 parts.append(content)
             finish = choice.get("finish_reason") or finish
     raise errors.StreamIncomplete(f"{url}: the SSE stream ended without data: [DONE]")
+
+
+# Fields of an SSE line other than `data` (which carries the chunks); a line starting with
+# ":" is a comment.
+_OTHER_SSE_FIELDS = (b"event", b"id", b"retry")
+
+
+def _check_sse_line(line: bytes, url: str) -> None:
+    """A line that is neither a comment nor an SSE field is a damaged stream, not one to skip:
+    skipping it could drop a content chunk (a garbled `data:`) and count the rest as whole."""
+    field = line.split(b":", 1)[0].strip()
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        field = b"?"
+    if line.startswith(b":") or field in _OTHER_SSE_FIELDS:
+        return
+    raise errors.MalformedChunk(f"{url} sent a line that is not an SSE field: {line[:80]!r}")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.errors import EngineError
+from harness.retry import RetryPolicy
 
 
 @dataclass(frozen=True)
@@ -31,15 +32,14 @@ def wait_for_server(
     clock: Callable[[], float] = time.monotonic,
 ) -> bool:
     """Poll `engine.version()` until it answers (True) or `backoff.total_s` passed (False)."""
-    deadline = clock() + backoff.total_s
-    delay = backoff.first_s
-    while True:
-        try:
-            engine.version()
-            return True
-        except EngineError:
-            pass
-        if clock() + delay > deadline:
-            return False
-        sleep(delay)
-        delay = min(delay * 2, backoff.max_s)
+    policy = RetryPolicy(
+        max_attempts=None,
+        base_delay_s=backoff.first_s,
+        max_delay_s=backoff.max_s,
+        total_s=backoff.total_s,
+    )
+    try:
+        policy.call(engine.version, retry_on=(EngineError,), sleep=sleep, clock=clock)
+    except EngineError:
+        return False
+    return True

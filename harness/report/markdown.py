@@ -2,19 +2,23 @@
 
     Model | Context | TTFT | Tok/s | RAM Δ | Stability | Use-case fit
 
-Use-case fit is the case's `use_case` when the matrix gives one, else its verdict. A limits
-table with the recommended settings follows when the run searched for limits.
+Use-case fit is the case's `use_case` when the matrix gives one, else its verdict. Every cell
+that did not pass follows with its verdict and reason, then a limits table with the
+recommended settings when the run searched for limits.
 """
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from harness.report import fmt
 from harness.report.payload import dig, mapping, number, records, text
+from harness.report.rows import Problem, problem
 
 MATRIX_HEADER = ("Model", "Context", "TTFT", "Tok/s", "RAM Δ", "Stability", "Use-case fit")
+PROBLEMS_HEADER = ("Case", "Verdict", "Reason")
 LIMITS_HEADER = (
     "Model",
     "Max context found",
@@ -73,6 +77,12 @@ def render(payload: Mapping[str, Any]) -> str:
         lines += [cell(" · ".join(a for a in about if a)), ""]
     cases = records(payload.get("cases"))
     lines += table(MATRIX_HEADER, (matrix_cells(c) for c in cases)) if cases else ["No cases."]
+    problems = [p for c in cases if (p := problem(c)) is not None]
+    if problems:
+        # The matrix's last column is the use case when the matrix gives one, so a cell that
+        # failed would not say so there: every such cell is listed with its verdict and why.
+        lines += ["", "## Cells that did not pass", ""]
+        lines += table(PROBLEMS_HEADER, (_problem_cells(p) for p in problems))
     limits = records(payload.get("limits"))
     if limits:
         lines += ["", "## Context limits", ""]
@@ -80,9 +90,24 @@ def render(payload: Mapping[str, Any]) -> str:
         for lim in limits:
             settings = text(dig(lim, "recommendations", "settings_text"))
             if settings:
-                fence = "````" if "```" in settings else "```"
-                lines += ["", f"{cell(text(lim.get('model')))}:", "", fence, settings, fence]
+                lines += ["", f"{cell(text(lim.get('model')))}:", "", *preformatted(settings)]
     return "\n".join(lines) + "\n"
+
+
+def preformatted(value: str) -> list[str]:
+    """A block shown verbatim, with HTML escaped.
+
+    Not a fenced code block: a fence shows entities literally, so a server's `<script>` text
+    would have to stay raw in the file, and a backtick run in the text could end the fence
+    early. An HTML `<pre>` block ends only at `</pre>` (which escaping removes from the text),
+    and GitHub decodes the entities inside it back to the original characters.
+    """
+    return ["<pre>", html.escape(value.strip("\n"), quote=False), "</pre>"]
+
+
+def _problem_cells(found: Problem) -> tuple[str, ...]:
+    reason = found.reason or "; ".join(found.errors) or found.outcome or "-"
+    return (found.id, found.verdict or found.outcome, " ".join(reason.split()))
 
 
 def _limit_cells(lim: Mapping[str, Any]) -> tuple[str, ...]:

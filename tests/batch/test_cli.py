@@ -56,8 +56,26 @@ def test_unreachable_server_says_what_to_do(
 ) -> None:
     args = ["batch", "run", str(write_batch(1)), "--out", str(tmp_path / "o"),
             "--server", "http://127.0.0.1:9"]  # fmt: skip
-    assert main(args) == 2
-    assert "--engine sim" in capsys.readouterr().err
+    assert main(args) == 3  # a network fault, not bad input (2)
+    err = capsys.readouterr().err
+    assert "no ollama server answers at http://127.0.0.1:9" in err
+    assert "--engine sim" in err
+
+
+def test_a_resumed_run_counts_the_error_records_already_in_its_output(
+    write_batch: Callable[[int], Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    batch = write_batch(2)
+    batch.write_text(batch.read_text() + "{not json\n")
+    args = ["batch", "run", str(batch), "--out", str(tmp_path / "o.jsonl"), "--engine", "sim",
+            "--sim-speed", "100", "--model", "gemma3:4b"]  # fmt: skip
+    assert main(args) == 1
+    assert "2 ok, 0 failed, 1 invalid" in capsys.readouterr().err
+    assert main(args) == 1  # nothing left to run, but the invalid line is still not done right
+    err = capsys.readouterr().err
+    assert "0 ok, 0 failed, 0 invalid, 2 already done" in err
+    assert "errors: none" not in err
+    assert "from earlier runs" in err
 
 
 def test_from_csv_builds_batch_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

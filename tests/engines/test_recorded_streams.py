@@ -172,3 +172,17 @@ def test_transport_failures_become_typed_exceptions(
 def test_unknown_engine_lists_known_kinds() -> None:
     with pytest.raises(errors.ConfigError, match="known engines: ollama, openai, sim"):
         create_engine("tgi", "http://x")
+
+
+def test_openai_sse_skips_comments_and_other_fields_but_not_damaged_lines() -> None:
+    good = (RECORDED / "openai_chat.sse").read_bytes()
+    extra = b": keep-alive\n\nevent: message\nid: 7\nretry: 100\n\n"
+    engine = OpenAIEngine(
+        "http://vllm.test", transport=replay(200, extra + good, "text/event-stream")
+    )
+    assert engine.chat("gemma3:12b", MESSAGES).text == "The sky"
+    # A garbled `data:` prefix must not drop its chunk silently and leave a whole-looking answer.
+    garbled = good.replace(b"data:", b"d\xff\x8ea:", 2)
+    engine = OpenAIEngine("http://vllm.test", transport=replay(200, garbled, "text/event-stream"))
+    with pytest.raises(errors.MalformedChunk, match="not an SSE field"):
+        engine.chat("gemma3:12b", MESSAGES)
