@@ -145,6 +145,8 @@ def bootstrap_ratio_of_medians(
     # here because the one-value-a-side case never calls scipy.
     tail = 100 * (1 - confidence) / 2
     low, high = np.percentile(ratios, [tail, 100 - tail], method=PERCENTILE_METHOD)
+    # scipy's bootstrap gives no p-value; this one is defined to agree with the interval
+    # (RatioInterval's docstring), and the tests check that it does.
     share_at_or_below = float(np.mean(ratios <= 1.0))
     share_at_or_above = float(np.mean(ratios >= 1.0))
     return RatioInterval(

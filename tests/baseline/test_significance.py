@@ -166,3 +166,12 @@ def test_a_single_value_side_is_held_fixed_in_the_bootstrap() -> None:
     assert 1.2 <= one_base.low <= one_base.high <= 1.3
     one_each = bootstrap_ratio_of_medians([2.0], [3.0], resamples=100)
     assert (one_each.low, one_each.high, one_each.p_value) == (1.5, 1.5, 0.0)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_bootstrap_p_value_agrees_with_the_interval(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    base = list(rng.lognormal(0.0, 0.05, 3))
+    cur = list(rng.lognormal(float(rng.choice([0.0, 0.05, 0.15])), 0.05, 4))
+    result = bootstrap_ratio_of_medians(base, cur, confidence=0.9, resamples=1000, seed=seed)
+    assert (result.p_value < 0.1) == result.excludes_one()
