@@ -11,7 +11,6 @@ matches client arrivals against the simulator's write stamps.
 from __future__ import annotations
 
 import json
-import math
 import os
 import platform
 import time
@@ -20,6 +19,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
+
+from harness.stats import percentile
 
 SCHEMA = "harness.bench/1"
 THRESHOLD = 0.20  # a change larger than this, either way, is reported
@@ -168,13 +169,6 @@ def render(
 
 
 # -- timing against the simulator's ground truth ---------------------------------------------
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100) of a non-empty sequence."""
-    ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, math.ceil(q / 100 * len(ordered)) - 1))
-    return ordered[rank]
 
 
 @dataclass(frozen=True)

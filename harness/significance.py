@@ -3,14 +3,14 @@
 Mann-Whitney U is used because benchmark timings are skewed and have outliers (a GC pause,
 a page fault), so a rank test is safer than a t-test. Its exact null distribution is used for
 small samples without ties; with ties, or when the samples are large, the normal approximation
-with tie correction and continuity correction is used (the textbook rules, also scipy's).
+with tie correction and continuity correction is used. Both are scipy's `mannwhitneyu`.
 
 Why the bootstrap exists: the smallest one-sided exact p-value Mann-Whitney can produce is
 1 / C(n1 + n2, n1). With 5 vs 5 that is 1/252 ~ 0.004, below the default alpha of 0.01; with
 4 vs 4 it is 1/70 ~ 0.014 and the test can never reject. For fewer repeats the comparison falls
-back to a percentile bootstrap interval of the ratio of medians.
+back to a percentile bootstrap interval of the ratio of medians (scipy's `bootstrap`).
 
-Only the bootstrap needs numpy, and it is imported there, so importing this module is cheap.
+numpy and scipy are imported inside the functions, so importing this module is cheap.
 """
 
 from __future__ import annotations
@@ -18,8 +18,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+from harness.stats import PERCENTILE_METHOD
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
 
 Alternative = Literal["two-sided", "greater", "less"]
 Method = Literal["auto", "exact", "asymptotic"]
@@ -45,108 +50,42 @@ class MannWhitneyResult:
     n_y: int
 
 
-def rank_with_ties(values: Sequence[float]) -> tuple[list[float], list[int]]:
-    """Midranks (1-based) of `values` and the sizes of every group of tied values."""
-    order = sorted(range(len(values)), key=lambda i: values[i])
-    ranks = [0.0] * len(values)
-    ties: list[int] = []
-    start = 0
-    while start < len(order):
-        end = start
-        while end + 1 < len(order) and values[order[end + 1]] == values[order[start]]:
-            end += 1
-        midrank = (start + end) / 2 + 1
-        for k in range(start, end + 1):
-            ranks[order[k]] = midrank
-        ties.append(end - start + 1)
-        start = end + 1
-    return ranks, ties
-
-
-@lru_cache(maxsize=256)
-def u_distribution(n_x: int, n_y: int) -> tuple[int, ...]:
-    """Counts of the arrangements giving each U = 0..n_x*n_y under H0 (no ties).
-
-    Uses the recurrence f(m, n, u) = f(m-1, n, u-n) + f(m, n-1, u): the largest of the
-    m + n values belongs either to x (beating all n of y) or to y (beating nothing).
-    The counts sum to C(n_x + n_y, n_x); Python ints keep them exact.
-    """
-    if n_x == 0 or n_y == 0:
-        return (1,)
-    from_x = u_distribution(n_x - 1, n_y)
-    from_y = u_distribution(n_x, n_y - 1)
-    counts = [0] * (n_x * n_y + 1)
-    for u, c in enumerate(from_x):
-        counts[u + n_y] += c
-    for u, c in enumerate(from_y):
-        counts[u] += c
-    return tuple(counts)
-
-
-def _exact_p(u: float, n_x: int, n_y: int, alternative: Alternative) -> float:
-    counts = u_distribution(n_x, n_y)
-    total = math.comb(n_x + n_y, n_x)
-    u_int = round(u)  # integral without ties, which is the only case that gets here
-    p_greater = sum(counts[u_int:]) / total
-    p_less = sum(counts[: u_int + 1]) / total
-    if alternative == "greater":
-        return p_greater
-    if alternative == "less":
-        return p_less
-    return min(1.0, 2 * min(p_greater, p_less))
-
-
-def _normal_sf(z: float) -> float:
-    return 0.5 * math.erfc(z / math.sqrt(2))
-
-
-def _asymptotic_p(u: float, n_x: int, n_y: int, ties: list[int], alt: Alternative) -> float:
-    n = n_x + n_y
-    mu = n_x * n_y / 2
-    tie_term = sum(t**3 - t for t in ties)
-    variance = n_x * n_y / 12 * ((n + 1) - tie_term / (n * (n - 1)))
-    if variance <= 0:  # every value tied: no evidence either way
-        return 1.0
-    sigma = math.sqrt(variance)
-    # The 0.5 continuity correction moves the statistic towards the mean, so the
-    # approximation errs on the conservative side like the exact test it stands in for.
-    if alt == "greater":
-        return _normal_sf((u - mu - 0.5) / sigma)
-    if alt == "less":
-        return _normal_sf((mu - u - 0.5) / sigma)
-    return min(1.0, 2 * _normal_sf((abs(u - mu) - 0.5) / sigma))
-
-
 def mann_whitney_u(
     x: Sequence[float],
     y: Sequence[float],
     alternative: Alternative = "two-sided",
     method: Method = "auto",
 ) -> MannWhitneyResult:
-    """Mann-Whitney U test of x against y.
+    """Mann-Whitney U test of x against y (`scipy.stats.mannwhitneyu`, continuity corrected).
 
     `method="auto"` uses the exact distribution when there are no ties and at most
     EXACT_MAX_PAIRS pairs, else the normal approximation with tie and continuity correction.
-    `method="exact"` with ties raises ValueError: the exact table assumes distinct values.
+    This is the harness's own rule, not scipy's "auto" (exact only while a sample has at
+    most 8 values), because the baseline gate's verdicts were settled on it.
+    `method="exact"` with ties raises ValueError: scipy's exact distribution assumes
+    distinct values and says nothing when they are not.
     """
+    from scipy.stats import mannwhitneyu  # heavy: only when a baseline is compared
+
     n_x, n_y = len(x), len(y)
     if n_x == 0 or n_y == 0:
         raise ValueError(f"both samples need values, got {n_x} and {n_y}")
-    ranks, ties = rank_with_ties([*x, *y])
-    u = sum(ranks[:n_x]) - n_x * (n_x + 1) / 2
-    has_ties = any(t > 1 for t in ties)
+    has_ties = len({*x, *y}) < n_x + n_y
     if method == "exact" and has_ties:
         raise ValueError("the exact Mann-Whitney distribution needs samples without ties")
     exact = method == "exact" or (
         method == "auto" and not has_ties and n_x * n_y <= EXACT_MAX_PAIRS
     )
-    if exact:
-        p = _exact_p(u, n_x, n_y, alternative)
-    else:
-        p = _asymptotic_p(u, n_x, n_y, ties, alternative)
+    result = mannwhitneyu(
+        x,
+        y,
+        use_continuity=True,
+        alternative=alternative,
+        method="exact" if exact else "asymptotic",
+    )
     return MannWhitneyResult(
-        u=u,
-        p_value=p,
+        u=float(result.statistic),
+        p_value=float(result.pvalue),
         alternative=alternative,
         method="exact" if exact else "asymptotic",
         n_x=n_x,
@@ -189,11 +128,11 @@ def bootstrap_ratio_of_medians(
 ) -> RatioInterval:
     """Bootstrap interval of median(current) / median(baseline), resampling each side.
 
-    Seeded with a numpy Generator so the same inputs always give the same verdict.
-    Raises ValueError on empty samples or a non-positive baseline value: a resample could
-    then have a zero median and no ratio.
+    `scipy.stats.bootstrap` with the percentile method, seeded with a numpy Generator so the
+    same inputs always give the same verdict. Raises ValueError on empty samples or a
+    non-positive baseline value: a resample could then have a zero median and no ratio.
     """
-    import numpy as np  # only the bootstrap needs it; keep plugin import cheap
+    import numpy as np  # heavy: only when a baseline is compared with few repeats
 
     if not baseline or not current:
         raise ValueError("both samples need values for a bootstrap")
@@ -201,12 +140,13 @@ def bootstrap_ratio_of_medians(
     cur = np.asarray(current, dtype=float)
     if np.min(base) <= 0:
         raise ValueError("baseline values must be positive to form a ratio of medians")
-    rng = np.random.default_rng(seed)
-    base_medians = np.median(base[rng.integers(0, base.size, (resamples, base.size))], axis=1)
-    cur_medians = np.median(cur[rng.integers(0, cur.size, (resamples, cur.size))], axis=1)
-    ratios = cur_medians / base_medians
-    tail = (1 - confidence) / 2
-    low, high = np.quantile(ratios, [tail, 1 - tail])
+    ratios = _bootstrap_ratios(base, cur, resamples, np.random.default_rng(seed))
+    # The percentile interval exactly as scipy's `confidence_interval` takes it, computed
+    # here because the one-value-a-side case never calls scipy.
+    tail = 100 * (1 - confidence) / 2
+    low, high = np.percentile(ratios, [tail, 100 - tail], method=PERCENTILE_METHOD)
+    # scipy's bootstrap gives no p-value; this one is defined to agree with the interval
+    # (RatioInterval's docstring), and the tests check that it does.
     share_at_or_below = float(np.mean(ratios <= 1.0))
     share_at_or_above = float(np.mean(ratios >= 1.0))
     return RatioInterval(
@@ -217,3 +157,38 @@ def bootstrap_ratio_of_medians(
         p_value=min(1.0, 2 * min(share_at_or_below, share_at_or_above)),
         resamples=resamples,
     )
+
+
+def _bootstrap_ratios(
+    base: NDArray[np.float64],
+    cur: NDArray[np.float64],
+    resamples: int,
+    rng: np.random.Generator,
+) -> NDArray[np.float64]:
+    """The resampled ratios of medians (scipy's bootstrap distribution).
+
+    scipy refuses a sample of one value, whose resamples are all that value anyway, so such
+    a side enters the statistic as a constant; with one value a side every ratio is the same.
+    """
+    import numpy as np
+    from scipy.stats import bootstrap
+
+    samples = tuple(s for s in (base, cur) if s.size > 1)
+    if not samples:
+        return np.full(resamples, cur[0] / base[0])
+
+    def ratio(*resampled: NDArray[np.float64], axis: int = -1) -> NDArray[np.float64]:
+        drawn = iter(resampled)
+        medians = [np.median(next(drawn), axis=axis) if s.size > 1 else s[0] for s in (base, cur)]
+        return np.asarray(medians[1] / medians[0], dtype=float)
+
+    result = bootstrap(
+        samples,
+        ratio,
+        n_resamples=resamples,
+        vectorized=True,
+        paired=False,
+        method="percentile",
+        rng=rng,
+    )
+    return np.asarray(result.bootstrap_distribution, dtype=float)

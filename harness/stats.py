@@ -1,7 +1,10 @@
-"""Summary statistics and the stability score.
+"""Summary statistics, the harness's one percentile and one linear fit, and the stability score.
 
-Pure Python on purpose: these run on a handful of repeats per case, and keeping numpy out
-of the plugin's import path keeps pytest start-up cheap.
+Percentiles are numpy's `method="linear"` (type 7 of Hyndman and Fan, numpy's and R's
+default) everywhere: latency summaries, the batch and concurrency tables, the benchmarks'
+own timing figures. The linear fit is scipy's `linregress`, shared by the context-limits
+memory fit, the batch extrapolation and the sustained run's drift. numpy and scipy are
+imported inside the functions that use them, so loading the plugin does not import them.
 
 Stability score, in [0, 1] (also in the README):
 
@@ -19,9 +22,10 @@ successful runs were.
 
 from __future__ import annotations
 
-import math
+import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Final
 
 STABILITY_FORMULA = (
     "score = success_rate x weighted mean of available components; "
@@ -40,26 +44,38 @@ _CV_ZERO_AT = 0.5  # a CV of 50% or more is "not consistent at all"
 _HEADROOM_FULL_AT = 0.25  # a quarter of the budget free earns the full headroom score
 
 
+PERCENTILE_METHOD: Final = "linear"  # numpy's default, stated so no caller drifts from it
+
+
 def percentile(values: Sequence[float], q: float) -> float:
-    """The q-th percentile (0-100) with linear interpolation (numpy's default method)."""
-    if not values:
+    """The q-th percentile (0-100) of `values`, interpolated linearly between ranks.
+
+    The harness's one percentile definition: `numpy.percentile(..., method="linear")`.
+    """
+    import numpy as np  # only when a percentile is taken: keeps plugin import cheap
+
+    if len(values) == 0:
         raise ValueError("percentile of no values")
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * q / 100.0
-    low = math.floor(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+    return float(np.percentile(np.asarray(values, dtype=float), q, method=PERCENTILE_METHOD))
+
+
+def import_numpy_now() -> None:
+    """Import numpy before a timed loop, so its first import (0.1-0.5 s) is not inside it.
+
+    `percentile` imports numpy on first use to keep plugin load cheap; a sustained run takes
+    ITL percentiles of every sample, and without this the first one would stall the loop.
+    """
+    import numpy  # noqa: F401
 
 
 def coefficient_of_variation(values: Sequence[float]) -> float | None:
     """Sample standard deviation over mean; None with fewer than two values or a zero mean."""
     if len(values) < 2:
         return None
-    mean = sum(values) / len(values)
+    mean = statistics.fmean(values)
     if mean == 0:
         return None
-    var = sum((v - mean) ** 2 for v in values) / (len(values) - 1)
-    return math.sqrt(var) / abs(mean)
+    return statistics.stdev(values, mean) / abs(mean)
 
 
 def summarize(values: Sequence[float]) -> dict[str, float | int | None]:
@@ -68,7 +84,7 @@ def summarize(values: Sequence[float]) -> dict[str, float | int | None]:
         return {"n": 0}
     return {
         "n": len(values),
-        "mean": sum(values) / len(values),
+        "mean": statistics.fmean(values),
         "p50": percentile(values, 50),
         "p90": percentile(values, 90),
         "p99": percentile(values, 99),
@@ -76,6 +92,47 @@ def summarize(values: Sequence[float]) -> dict[str, float | int | None]:
         "max": max(values),
         "cv": coefficient_of_variation(values),
     }
+
+
+@dataclass(frozen=True)
+class LineFit:
+    """Least-squares line y = intercept + slope x through n points."""
+
+    slope: float
+    intercept: float
+    r2: float  # 1.0 when y does not vary: the flat line then fits every point
+    stderr: float | None  # standard error of the slope; None with two points (no residual)
+    n: int
+
+    def at(self, x: float) -> float:
+        return self.intercept + self.slope * x
+
+
+def linear_fit(xs: Sequence[float], ys: Sequence[float]) -> LineFit:
+    """Ordinary least squares of ys on xs (`scipy.stats.linregress`).
+
+    Raises ValueError with fewer than two points, unequal lengths or no spread in x: there
+    is no line then, and each caller decides what that means (no fit, no trend).
+    """
+    if len(xs) != len(ys):
+        raise ValueError(f"a linear fit needs as many y as x values: {len(xs)} x, {len(ys)} y")
+    if len(set(xs)) < 2:
+        got = f"every x is {xs[0]!r}" if xs else "no points"
+        raise ValueError(f"a linear fit needs two or more different x values; {got}")
+    from scipy.stats import linregress  # heavy: only when a line is fitted
+
+    result = linregress(xs, ys)
+    flat = len(set(ys)) == 1  # linregress returns NaN for r and stderr when y is constant
+    stderr = None
+    if len(xs) >= 3:
+        stderr = 0.0 if flat else float(result.stderr)
+    return LineFit(
+        slope=float(result.slope),
+        intercept=float(result.intercept),
+        r2=1.0 if flat else float(result.rvalue) ** 2,
+        stderr=stderr,
+        n=len(xs),
+    )
 
 
 @dataclass(frozen=True)

@@ -67,11 +67,13 @@ def test_render_flags_large_changes() -> None:
     assert lines[3].split() == ["c", "0.000123", "-"]
 
 
-def test_percentile_is_nearest_rank() -> None:
-    values = list(range(1, 101))
-    assert bf.percentile(values, 50) == 50
-    assert bf.percentile(values, 99) == 99
-    assert bf.percentile([7], 99) == 7
+def test_timing_figures_use_the_harness_percentile() -> None:
+    # Linear interpolation like every other percentile (nearest rank would say 2.0 and 4.0).
+    errors = bf.TimingErrors(ttft=[1_000_000, 2_000_000, 3_000_000, 4_000_000], send=[0] * 4,
+                             itl=[], unmatched=0)  # fmt: skip
+    summary = errors.summary()
+    assert summary["ttft_error_p50_ms"] == 2.5
+    assert summary["ttft_error_p99_ms"] == 3.97
 
 
 def test_timing_errors_match_chunks_by_index() -> None:

@@ -1,8 +1,19 @@
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
 import pytest
 
-from harness.stats import coefficient_of_variation, percentile, stability_score, summarize
+from harness.stats import (
+    coefficient_of_variation,
+    linear_fit,
+    percentile,
+    stability_score,
+    summarize,
+)
 
 
 def test_percentile_interpolates_like_numpy() -> None:
@@ -15,6 +26,57 @@ def test_percentile_interpolates_like_numpy() -> None:
 def test_percentile_of_nothing_is_an_error() -> None:
     with pytest.raises(ValueError, match="no values"):
         percentile([], 50)
+
+
+def test_linear_fit_recovers_a_known_line() -> None:
+    fit = linear_fit([100, 1000, 10000], [2 + 0.25 * x for x in (100, 1000, 10000)])
+    assert fit.intercept == pytest.approx(2.0)
+    assert fit.slope == pytest.approx(0.25)
+    assert fit.r2 == pytest.approx(1.0)
+    assert fit.at(170_000) == pytest.approx(2 + 0.25 * 170_000)
+    assert fit.n == 3
+
+
+def test_linear_fit_agrees_with_polyfit_on_noisy_points() -> None:
+    rng = np.random.default_rng(5)
+    xs = [float(x) for x in range(0, 50, 5)]
+    ys = [3.0 - 0.2 * x + float(rng.normal(0, 1.5)) for x in xs]
+    fit = linear_fit(xs, ys)
+    slope, intercept = np.polyfit(xs, ys, 1)
+    assert (fit.slope, fit.intercept) == pytest.approx((slope, intercept))
+    residuals = np.asarray(ys) - (intercept + slope * np.asarray(xs))
+    ss_tot = float(np.sum((np.asarray(ys) - np.mean(ys)) ** 2))
+    assert fit.r2 == pytest.approx(1 - float(np.sum(residuals**2)) / ss_tot)
+    assert fit.stderr is not None
+    assert fit.stderr == pytest.approx(
+        np.sqrt(np.sum(residuals**2) / (len(xs) - 2) / np.sum((np.asarray(xs) - np.mean(xs)) ** 2))
+    )
+
+
+def test_linear_fit_of_a_flat_series_fits_exactly() -> None:
+    fit = linear_fit([1.0, 2.0, 3.0], [7.0, 7.0, 7.0])
+    assert (fit.slope, fit.r2, fit.stderr) == (0.0, 1.0, 0.0)  # linregress itself gives NaN
+    assert linear_fit([1.0, 2.0], [0.0, 5.0]).stderr is None  # two points leave no residual
+
+
+def test_linear_fit_without_a_line_is_an_error() -> None:
+    with pytest.raises(ValueError, match="two or more different x"):
+        linear_fit([4.0, 4.0], [1.0, 2.0])
+    with pytest.raises(ValueError, match="as many y as x"):
+        linear_fit([1.0, 2.0], [1.0])
+
+
+def test_loading_the_plugin_imports_neither_numpy_nor_scipy() -> None:
+    code = "import sys, harness.plugin; print(sorted({'numpy', 'scipy'} & set(sys.modules)))"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert out.stdout.strip() == "[]"
 
 
 def test_summarize_reports_cv_and_counts() -> None:

@@ -1,13 +1,13 @@
 """From 100 / 1,000 / 10,000 measured requests to the 170,000-request job, with intervals.
 
 Time: least squares `time = a + b x N` over the measured sizes, evaluated at the target.
-Its 95% interval comes from a bootstrap: each replicate resamples every size's per-request
-times (and, paired with them, prompt and completion tokens) with replacement, rescales the
-sum to that size's wall time (concurrency makes wall time smaller than the sum), refits and
-projects; the 2.5th and 97.5th percentiles bound the answer. Tokens are projected from the
-per-request means the same way, trims from the trim rate of the largest size (binomial
-replicates), memory from its peak: flat when trimming holds it, else the linear growth of
-the two largest sizes carried on to the target (the high bound).
+Its 95% interval comes from a bootstrap (scipy's): each replicate resamples every size's
+per-request times (and, paired with them, prompt and completion tokens) with replacement,
+rescales the sum to that size's wall time (concurrency makes wall time smaller than the sum),
+refits and projects; the 2.5th and 97.5th percentiles bound the answer. Tokens are
+projected from the per-request means the same way, trims from the trim rate of the largest
+size (binomial replicates), memory from its peak: flat when trimming holds it, else the
+linear growth of the two largest sizes carried on to the target (the high bound).
 
 A warning is set when req/s at the largest size is more than 10% below the smallest, or the
 linear fit explains less than 90% of the variance: then the projection is optimistic.
@@ -17,7 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from harness.stats import LineFit, linear_fit, percentile
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
 
 DEFAULT_TARGET = 170_000
 
@@ -39,32 +45,6 @@ class SizeRun:
         return self.size / self.total_s if self.total_s > 0 else 0.0
 
 
-@dataclass(frozen=True)
-class Fit:
-    a: float
-    b: float
-    r2: float
-
-    def at(self, x: float) -> float:
-        return self.a + self.b * x
-
-
-def linear_fit(xs: Sequence[float], ys: Sequence[float]) -> Fit:
-    """Ordinary least squares y = a + b x; r2 is 1.0 when y does not vary."""
-    n = len(xs)
-    if n < 2 or len(ys) != n:
-        raise ValueError("a linear fit needs at least two (x, y) points")
-    mx, my = sum(xs) / n, sum(ys) / n
-    sxx = sum((x - mx) ** 2 for x in xs)
-    if sxx == 0:
-        raise ValueError("a linear fit needs at least two different x values")
-    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
-    a = my - b * mx
-    ss_tot = sum((y - my) ** 2 for y in ys)
-    ss_res = sum((y - (a + b * x)) ** 2 for x, y in zip(xs, ys, strict=True))
-    return Fit(a, b, 1.0 - ss_res / ss_tot if ss_tot > 0 else 1.0)
-
-
 def extrapolate(
     runs: Sequence[SizeRun],
     *,
@@ -80,21 +60,7 @@ def extrapolate(
     sizes = [float(r.size) for r in runs]
     fit = linear_fit(sizes, [r.total_s for r in runs])
     rng = np.random.default_rng(seed)
-    boot_time: list[float] = []
-    boot_prompt: list[float] = []
-    boot_completion: list[float] = []
-    for _ in range(replicates):
-        totals, prompt_rates, completion_rates = [], [], []
-        for r in runs:
-            times = np.asarray(r.request_s, dtype=float)
-            idx = rng.integers(0, len(times), len(times))
-            scale = r.total_s / times.sum() if times.sum() > 0 else 0.0
-            totals.append(float(times[idx].sum() * scale))
-            prompt_rates.append(float(np.asarray(r.prompt_tokens, dtype=float)[idx].mean()))
-            completion_rates.append(float(np.asarray(r.completion_tokens, dtype=float)[idx].mean()))
-        boot_time.append(linear_fit(sizes, totals).at(target))
-        boot_prompt.append(float(np.average(prompt_rates, weights=sizes)) * target)
-        boot_completion.append(float(np.average(completion_rates, weights=sizes)) * target)
+    boot_time, boot_prompt, boot_completion = _replicates(runs, target, replicates, rng)
     time_s = fit.at(target)
     prompt = _mean_rate(runs, "prompt_tokens") * target
     completion = _mean_rate(runs, "completion_tokens") * target
@@ -106,17 +72,17 @@ def extrapolate(
         "strategy": strategy,
         "sizes": [r.size for r in runs],
         "time_s": round(time_s, 3),
-        **_bounds("time_s", boot_time, np),
+        **_bounds("time_s", boot_time),
         "req_s": round(target / time_s, 4) if time_s > 0 else None,
         "prompt_tokens": round(prompt),
-        **_bounds("prompt_tokens", boot_prompt, np, digits=0),
+        **_bounds("prompt_tokens", boot_prompt, digits=0),
         "completion_tokens": round(completion),
-        **_bounds("completion_tokens", boot_completion, np, digits=0),
+        **_bounds("completion_tokens", boot_completion, digits=0),
         "trims": round(p_trim * target),
-        **_bounds("trims", list(boot_trims), np, digits=0),
+        **_bounds("trims", [float(t) for t in boot_trims], digits=0),
         **_memory(runs, target),
         "warning": throughput_warning(runs, fit),
-        "fit": {"a": fit.a, "b": fit.b, "r2": fit.r2},
+        "fit": {"a": fit.intercept, "b": fit.slope, "r2": fit.r2},
         "method": "OLS time = a + b*N; 95% bootstrap over per-request times "
         f"({replicates} replicates, seed {seed})",
     }
@@ -128,9 +94,66 @@ def _mean_rate(runs: Sequence[SizeRun], attr: str) -> float:
     return total / count if count else 0.0
 
 
-def _bounds(name: str, values: Sequence[float], np: Any, digits: int = 3) -> dict[str, float]:
-    low, high = np.percentile(np.asarray(values, dtype=float), [2.5, 97.5])
-    return {f"{name}_low": round(float(low), digits), f"{name}_high": round(float(high), digits)}
+def _replicates(
+    runs: Sequence[SizeRun], target: int, replicates: int, rng: np.random.Generator
+) -> tuple[list[float], list[float], list[float]]:
+    """Bootstrapped projections at `target`: time, prompt tokens, completion tokens.
+
+    `scipy.stats.bootstrap` resamples each size's request indices, so a request's time and
+    tokens stay together; the statistic rescales each size's resampled times to its wall
+    time, refits the line and projects. scipy needs two or more values in a sample: a size
+    with fewer requests has nothing to resample and enters every replicate as measured.
+    """
+    import numpy as np
+    from scipy.stats import bootstrap
+
+    sizes = [float(r.size) for r in runs]
+    columns = [
+        tuple(
+            np.asarray(v, dtype=float) for v in (r.request_s, r.prompt_tokens, r.completion_tokens)
+        )
+        for r in runs
+    ]
+    drawn = [k for k, r in enumerate(runs) if len(r.request_s) >= 2]
+
+    def projections(*indices: NDArray[np.int64]) -> NDArray[np.float64]:
+        chosen = dict(zip(drawn, indices, strict=True))
+        totals, prompt, completion = [], [], []
+        for k, (r, (times, prompts, completions)) in enumerate(zip(runs, columns, strict=True)):
+            idx = chosen.get(k, np.arange(times.size))
+            scale = r.total_s / times.sum() if times.sum() > 0 else 0.0
+            totals.append(float(times[idx].sum() * scale))
+            prompt.append(float(prompts[idx].mean()))
+            completion.append(float(completions[idx].mean()))
+        return np.array([
+            linear_fit(sizes, totals).at(target),
+            float(np.average(prompt, weights=sizes)) * target,
+            float(np.average(completion, weights=sizes)) * target,
+        ])  # fmt: skip
+
+    if not drawn:
+        time_s, prompt_tokens, completion_tokens = projections()
+        return [time_s] * replicates, [prompt_tokens] * replicates, [completion_tokens] * replicates
+    result = bootstrap(
+        tuple(np.arange(len(runs[k].request_s)) for k in drawn),
+        projections,
+        n_resamples=replicates,
+        batch=50,  # bounds the index arrays of a 10,000-request size to a few MB
+        vectorized=False,
+        paired=False,
+        method="percentile",
+        rng=rng,
+    )
+    time_s, prompt_tokens, completion_tokens = (
+        [float(v) for v in row] for row in result.bootstrap_distribution
+    )
+    return time_s, prompt_tokens, completion_tokens
+
+
+def _bounds(name: str, values: Sequence[float], digits: int = 3) -> dict[str, float]:
+    """The 2.5th and 97.5th percentiles: the 95% percentile-bootstrap interval."""
+    low, high = percentile(values, 2.5), percentile(values, 97.5)
+    return {f"{name}_low": round(low, digits), f"{name}_high": round(high, digits)}
 
 
 def _memory(runs: Sequence[SizeRun], target: int) -> dict[str, int | None]:
@@ -148,7 +171,7 @@ def _memory(runs: Sequence[SizeRun], target: int) -> dict[str, int | None]:
             "peak_memory_bytes_high": high}  # fmt: skip
 
 
-def throughput_warning(runs: Sequence[SizeRun], fit: Fit) -> str | None:
+def throughput_warning(runs: Sequence[SizeRun], fit: LineFit) -> str | None:
     first, last = runs[0], runs[-1]
     problems = []
     if first.req_s > 0 and last.req_s < 0.9 * first.req_s:

@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from harness.stats import linear_fit
+
 MAX_PARALLEL = 256  # the search's ceiling; no local server runs more slots than this
 
 
@@ -67,12 +69,7 @@ class MemoryModel:
         if len(ps) == 1:
             p = ps[0]
             return cls(lines[p][0], per_token, 0.0, source=f"/api/ps at P={p}")
-        n = len(ps)
-        mean_p = sum(ps) / n
-        mean_a = sum(lines[p][0] for p in ps) / n
-        sxx = sum((p - mean_p) ** 2 for p in ps)
-        slot = sum((p - mean_p) * (lines[p][0] - mean_a) for p in ps) / sxx
-        slot = max(slot, 0.0)
+        slot = max(linear_fit(ps, [lines[p][0] for p in ps]).slope, 0.0)
         # The largest intercept residual keeps the model from promising bytes it never saw.
         base = max(lines[p][0] - slot * p for p in ps)
         return cls(base, per_token, slot, source=f"/api/ps at P={','.join(map(str, ps))}")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.limits.probe import Probe
+from harness.stats import linear_fit
 
 WINDOW_MULTIPLE = 4  # contexts >= 4 x the sliding window are in the linear regime
 MIN_POINTS = 3  # two points always give R^2 = 1; three can show a bend
@@ -43,22 +44,15 @@ class LinearFit:
 
 
 def fit_line(points: Sequence[tuple[int, float]]) -> LinearFit | None:
-    """The least-squares line; None with fewer than two distinct contexts."""
+    """The least-squares line (`harness.stats.linear_fit`); None with < 2 distinct contexts."""
     xs = [x for x, _ in points]
     if len(set(xs)) < 2:
         return None
-    n = len(points)
-    mean_x = sum(xs) / n
-    mean_y = sum(y for _, y in points) / n
-    sxx = sum((x - mean_x) ** 2 for x in xs)
-    sxy = sum((x - mean_x) * (y - mean_y) for x, y in points)
-    slope = sxy / sxx
-    base = mean_y - slope * mean_x
-    residuals = tuple(y - (base + slope * x) for x, y in points)
-    ss_res = sum(r * r for r in residuals)
-    ss_tot = sum((y - mean_y) ** 2 for _, y in points)
-    r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else (1.0 if ss_res == 0 else 0.0)
-    return LinearFit(base=base, slope=slope, r2=r2, xs=tuple(xs), residuals=residuals)
+    line = linear_fit(xs, [y for _, y in points])
+    residuals = tuple(y - line.at(x) for x, y in points)
+    return LinearFit(
+        base=line.intercept, slope=line.slope, r2=line.r2, xs=tuple(xs), residuals=residuals
+    )
 
 
 def linear_from(sliding_window: int | None, resolution: int) -> int:

@@ -10,7 +10,7 @@ judge.py       the results case: metrics, trends, stability, verdict
 
 from __future__ import annotations
 
-from harness.workloads.drift import Trend, linear_trend, relative_drift_per_hour, t_quantile
+from harness.workloads.drift import Trend, linear_trend, relative_drift_per_hour
 from harness.workloads.judge import build_case, memory_trend
 from harness.workloads.runner import RunSettings, SustainedRun, run_sustained
 from harness.workloads.section import (
@@ -37,5 +37,4 @@ __all__ = [
     "parse_sustained",
     "relative_drift_per_hour",
     "run_sustained",
-    "t_quantile",
 ]

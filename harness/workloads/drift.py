@@ -5,32 +5,20 @@ slope; a slope alone cannot tell a trend from noise, so each comes with its stan
 and a Student-t interval. A threshold in the matrix fails a run only when the slope is past
 it *and* the interval excludes zero: a noisy ten-minute run never fails on noise alone.
 
-Pure Python: a run has at most a few thousand points, and the plugin's import path stays
-free of numpy and scipy.
+The line is `harness.stats.linear_fit` (scipy's `linregress`) and the t quantile is
+`scipy.stats.t`, both imported only when a trend is computed, so loading the plugin does not
+import scipy.
 """
 
 from __future__ import annotations
 
-import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
-from statistics import NormalDist
+
+from harness.stats import linear_fit
 
 SECONDS_PER_HOUR = 3600.0
-_T_EXACT = {1: 12.7062, 2: 4.3027, 3: 3.1824, 4: 2.7764}  # two-sided 95%, small df
-
-
-def t_quantile(p: float, df: int) -> float:
-    """Student-t quantile; Cornish-Fisher expansion (error < 0.1% from df 5 on)."""
-    if df < 1:
-        raise ValueError(f"degrees of freedom must be >= 1, got {df}")
-    if abs(p - 0.975) < 1e-12 and df in _T_EXACT:
-        return _T_EXACT[df]
-    z = NormalDist().inv_cdf(p)
-    g1 = (z**3 + z) / 4
-    g2 = (5 * z**5 + 16 * z**3 + 3 * z) / 96
-    g3 = (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / 384
-    return z + g1 / df + g2 / df**2 + g3 / df**3
 
 
 @dataclass(frozen=True)
@@ -70,22 +58,19 @@ def linear_trend(
     """Least-squares fit of ys on xs; None with fewer than 2 points or no spread in x."""
     if len(xs) != len(ys):
         raise ValueError(f"{len(xs)} x values but {len(ys)} y values")
-    n = len(xs)
-    if n < 2:
+    if len(set(xs)) < 2:
         return None
-    mx, my = sum(xs) / n, sum(ys) / n
-    sxx = sum((x - mx) ** 2 for x in xs)
-    if sxx <= 0:
-        return None
-    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
-    intercept = my - slope * mx
-    stderr = low = high = None
-    if n >= 3:
-        residual = sum((y - intercept - slope * x) ** 2 for x, y in zip(xs, ys, strict=True))
-        stderr = math.sqrt(residual / (n - 2) / sxx)
-        half = t_quantile(0.5 + confidence / 2, n - 2) * stderr
-        low, high = slope - half, slope + half
-    return Trend(n, slope, intercept, stderr, low, high, my, max(xs) - min(xs))
+    line = linear_fit(xs, ys)
+    low = high = None
+    if line.stderr is not None:  # three or more points: n - 2 degrees of freedom
+        from scipy.stats import t  # heavy: only when an interval is drawn
+
+        half = float(t.ppf(0.5 + confidence / 2, line.n - 2)) * line.stderr
+        low, high = line.slope - half, line.slope + half
+    mean = statistics.fmean(ys)
+    return Trend(
+        line.n, line.slope, line.intercept, line.stderr, low, high, mean, max(xs) - min(xs)
+    )
 
 
 def relative_drift_per_hour(trend: Trend | None) -> dict[str, float | int | bool | None] | None:

@@ -19,6 +19,7 @@ from typing import Any
 from harness import errors
 from harness.engines.base import NS_PER_S, Engine, StreamMeasurement
 from harness.samples import sample_record, scaled_s
+from harness.stats import import_numpy_now
 from harness.workloads.section import WorkloadSpec
 from harness.workloads.traffic import Conversation, Request, Traffic, traffic_for
 
@@ -67,6 +68,7 @@ def run_sustained(
         spec.kind, zlib.crc32(spec.id.encode()), spec.num_ctx, spec.num_predict, spec.fill
     )
     options = {"num_ctx": spec.num_ctx, "num_predict": spec.num_predict}
+    import_numpy_now()  # samples take percentiles; numpy's import must not land in the loop
     try:
         note("load")
         loaded = engine.load(spec.model, {"num_ctx": spec.num_ctx}, keep_alive=settings.keep_alive)

@@ -1,19 +1,22 @@
-"""Mann-Whitney U against brute-force enumeration and textbook tables; the bootstrap."""
+"""Mann-Whitney U against brute-force enumeration and textbook tables; the bootstrap.
+
+Both are scipy's; these tests pin the harness's own choices on top (exact up to
+EXACT_MAX_PAIRS without ties, no exact test with ties, a one-value side in the bootstrap)
+and that the results are still the textbook ones.
+"""
 
 from __future__ import annotations
 
 import itertools
-import math
 
 import numpy as np
 import pytest
 
 from harness.significance import (
+    EXACT_MAX_PAIRS,
     bootstrap_ratio_of_medians,
     mann_whitney_u,
     min_exact_p,
-    rank_with_ties,
-    u_distribution,
 )
 
 
@@ -68,11 +71,13 @@ def test_smallest_p_with_five_repeats_is_below_default_alpha() -> None:
     assert separated.p_value == pytest.approx(1 / 252)
 
 
-def test_distribution_counts_sum_to_binomial() -> None:
-    for n_x, n_y in [(1, 1), (3, 4), (6, 5), (8, 8)]:
-        counts = u_distribution(n_x, n_y)
-        assert sum(counts) == math.comb(n_x + n_y, n_x)
-        assert counts == counts[::-1]  # symmetric around n_x * n_y / 2
+def test_auto_stays_exact_up_to_the_harness_limit_not_scipys() -> None:
+    # scipy's own "auto" goes asymptotic above 8 values a side; the gate's rule is pairs.
+    x = [float(v) for v in range(0, 40, 2)]
+    y = [float(v) for v in range(1, 41, 2)]
+    assert len(x) * len(y) <= EXACT_MAX_PAIRS
+    assert mann_whitney_u(x, y).method == "exact"
+    assert mann_whitney_u([*x, 100.0], [*y, 101.0]).method == "asymptotic"
 
 
 def test_two_sided_and_argument_order_are_symmetric() -> None:
@@ -111,12 +116,6 @@ def test_all_values_tied_gives_no_evidence() -> None:
     assert mann_whitney_u([1.0, 1.0, 1.0], [1.0, 1.0]).p_value == 1.0
 
 
-def test_midranks() -> None:
-    ranks, ties = rank_with_ties([10.0, 20.0, 20.0, 5.0])
-    assert ranks == [2.0, 3.5, 3.5, 1.0]
-    assert sorted(ties) == [1, 1, 2]
-
-
 def test_empty_sample_is_rejected() -> None:
     with pytest.raises(ValueError, match="both samples"):
         mann_whitney_u([], [1.0])
@@ -139,3 +138,40 @@ def test_bootstrap_interval_is_seeded_and_detects_a_shift() -> None:
 def test_bootstrap_rejects_a_zero_baseline() -> None:
     with pytest.raises(ValueError, match="positive"):
         bootstrap_ratio_of_medians([0.0, 1.0], [1.0, 1.0])
+
+
+def test_bootstrap_interval_is_scipys_percentile_interval() -> None:
+    from scipy.stats import bootstrap
+
+    base, cur = [1.0, 1.1, 0.9, 1.05], [1.3, 1.2, 1.25]
+    ours = bootstrap_ratio_of_medians(base, cur, confidence=0.95, resamples=500, seed=11)
+
+    def ratio(b: np.ndarray, c: np.ndarray, axis: int = -1) -> np.ndarray:
+        return np.asarray(np.median(c, axis=axis) / np.median(b, axis=axis))
+
+    theirs = bootstrap(
+        (base, cur),
+        ratio,
+        n_resamples=500,
+        confidence_level=0.95,
+        method="percentile",
+        rng=np.random.default_rng(11),
+    ).confidence_interval
+    assert (ours.low, ours.high) == pytest.approx((theirs.low, theirs.high), rel=1e-12)
+
+
+def test_a_single_value_side_is_held_fixed_in_the_bootstrap() -> None:
+    one_base = bootstrap_ratio_of_medians([2.0], [2.4, 2.6, 2.5], seed=1)
+    assert one_base.ratio == pytest.approx(1.25)
+    assert 1.2 <= one_base.low <= one_base.high <= 1.3
+    one_each = bootstrap_ratio_of_medians([2.0], [3.0], resamples=100)
+    assert (one_each.low, one_each.high, one_each.p_value) == (1.5, 1.5, 0.0)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_bootstrap_p_value_agrees_with_the_interval(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    base = list(rng.lognormal(0.0, 0.05, 3))
+    cur = list(rng.lognormal(float(rng.choice([0.0, 0.05, 0.15])), 0.05, 4))
+    result = bootstrap_ratio_of_medians(base, cur, confidence=0.9, resamples=1000, seed=seed)
+    assert (result.p_value < 0.1) == result.excludes_one()

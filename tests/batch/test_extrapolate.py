@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from harness.batch.extrapolate import SizeRun, extrapolate, linear_fit
+from harness.batch.extrapolate import SizeRun, extrapolate
 
 
 def runs(a: float, b: float, sizes: tuple[int, ...], noise: float = 0.0) -> list[SizeRun]:
@@ -15,13 +15,6 @@ def runs(a: float, b: float, sizes: tuple[int, ...], noise: float = 0.0) -> list
         out.append(SizeRun(n, a + sum(times), times, (100,) * n, (3,) * n, trims=n // 50,
                            peak_memory_bytes=10 * 2**30))  # fmt: skip
     return out
-
-
-def test_linear_fit_recovers_known_line() -> None:
-    fit = linear_fit([100, 1000, 10000], [2 + 0.25 * x for x in (100, 1000, 10000)])
-    assert fit.a == pytest.approx(2.0)
-    assert fit.b == pytest.approx(0.25)
-    assert fit.r2 == pytest.approx(1.0)
 
 
 def test_projection_interval_contains_the_truth() -> None:
@@ -54,3 +47,12 @@ def test_same_seed_same_interval() -> None:
     one = extrapolate(data, strategy="x", replicates=100, seed=4)
     two = extrapolate(data, strategy="x", replicates=100, seed=4)
     assert one == two
+
+
+def test_a_size_of_one_request_enters_every_replicate_as_measured() -> None:
+    single = SizeRun(1, 0.5, (0.5,), (100,), (3,))
+    result = extrapolate([single, *runs(0.0, 0.5, (100,), noise=0.2)], strategy="x", target=1000)
+    assert result["time_s_low"] < result["time_s"] < result["time_s_high"]
+    only_singles = [single, SizeRun(2, 1.0, (1.0,), (100,), (3,))]  # nothing to resample
+    fixed = extrapolate(only_singles, strategy="x", target=10, replicates=20)
+    assert fixed["time_s_low"] == fixed["time_s"] == fixed["time_s_high"] == 5.0

@@ -15,7 +15,8 @@ from collections.abc import Callable
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from harness.benchfigures import TimingErrors, percentile
+from harness.benchfigures import TimingErrors
+from harness.stats import percentile
 
 pytestmark = pytest.mark.benchmark_suite
 

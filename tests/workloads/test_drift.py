@@ -6,14 +6,30 @@ import random
 
 import pytest
 
-from harness.workloads.drift import linear_trend, relative_drift_per_hour, t_quantile
+from harness.workloads.drift import linear_trend, relative_drift_per_hour
 
 
-@pytest.mark.parametrize(
-    ("df", "expected"), [(1, 12.706), (3, 3.182), (5, 2.571), (10, 2.228), (30, 2.042)]
-)
-def test_t_quantile_matches_the_table(df: int, expected: float) -> None:
-    assert t_quantile(0.975, df) == pytest.approx(expected, rel=2e-3)
+@pytest.mark.parametrize(("n", "t_975"), [(3, 12.706), (5, 3.182), (12, 2.228), (32, 2.042)])
+def test_the_95_percent_interval_is_the_student_t_table_times_the_stderr(
+    n: int, t_975: float
+) -> None:
+    # Published two-sided 95% quantiles for n - 2 degrees of freedom (1, 3, 10, 30).
+    xs = [float(i) for i in range(n)]
+    trend = linear_trend(xs, [x + (0.5 if i % 3 else -0.7) for i, x in enumerate(xs)])
+    assert trend is not None
+    assert trend.stderr is not None
+    assert trend.high is not None
+    assert trend.low is not None
+    assert (trend.high - trend.slope) / trend.stderr == pytest.approx(t_975, rel=5e-4)
+    assert (trend.slope - trend.low) / trend.stderr == pytest.approx(t_975, rel=5e-4)
+
+
+def test_a_flat_series_has_a_zero_width_interval_and_no_trend() -> None:
+    trend = linear_trend([0.0, 1.0, 2.0, 3.0], [4.0, 4.0, 4.0, 4.0])
+    assert trend is not None
+    assert trend.slope == 0.0
+    assert trend.stderr == 0.0
+    assert not trend.significant
 
 
 def test_a_perfect_line_gives_its_slope_and_a_zero_width_interval() -> None:
