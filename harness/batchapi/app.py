@@ -28,12 +28,13 @@ from fastapi.responses import FileResponse
 from fastapi.security import HTTPBearer
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 from pydantic_core import PydanticCustomError
+from python_multipart.multipart import parse_options_header
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from harness.batch.jsonl import CHAT_URL
 from harness.batchapi import openai_errors
 from harness.batchapi.client import API_KEY_ENV
-from harness.batchapi.openai_errors import OpenAIError
+from harness.batchapi.openai_errors import UNCLOSED, UNCLOSED_MESSAGE, OpenAIError
 from harness.batchapi.store import Store, batch_object, file_object, new_id
 from harness.batchapi.worker import BatchWorker, CancelRefused
 
@@ -86,7 +87,7 @@ class Gate:
         except OpenAIError as exc:
             await exc.response()(scope, receive, send)
             return
-        await self.app(scope, _counting(receive), send)
+        await self.app(scope, _Body(receive, headers.get("content-type", ""), scope), send)
 
 
 def check_key(authorization: str, key: str) -> None:
@@ -112,20 +113,42 @@ def _content_length(value: str | None) -> int:
     return int(value)
 
 
-def _counting(receive: Receive) -> Receive:
-    """`receive`, failing once a body without a Content-Length (chunked) passes MAX_UPLOAD."""
-    seen = 0
+class _Body:
+    """`receive` that counts the body against MAX_UPLOAD (a chunked body has no
+    Content-Length) and sees that a multipart body ends with its closing `--BOUNDARY--`.
 
-    async def counted() -> Message:
-        nonlocal seen
-        message = await receive()
-        seen += len(message.get("body", b""))
-        if seen > MAX_UPLOAD:
+    python-multipart accepts a body cut off inside a file part and Starlette then neither
+    returns nor closes that part's temporary file, so a truncated upload would pass as "no
+    file" and leak a file. When the last chunk arrives without the closing boundary, a
+    part without a name is appended: the parse fails on it, Starlette closes its files,
+    and the 400 says why (scope[UNCLOSED], read in openai_errors.py).
+    """
+
+    def __init__(self, receive: Receive, content_type: str, scope: Scope) -> None:
+        self.receive, self.scope, self.seen = receive, scope, 0
+        kind, params = parse_options_header(content_type)
+        boundary = params.get(b"boundary") if kind == b"multipart/form-data" else None
+        self.closing = b"--" + boundary + b"--" if boundary else None
+        # Blank lines end whatever the cut left open (a header line, the headers, a part's
+        # data); the nameless part after them then fails the parse in Starlette.
+        self.poison = b"\r\n" * 3 + b"--" + (boundary or b"") + b"\r\nX-Unclosed: 1\r\n\r\n"
+        self.closed, self.tail = False, b""
+
+    async def __call__(self) -> Message:
+        message = await self.receive()
+        chunk: bytes = message.get("body", b"")
+        self.seen += len(chunk)
+        if self.seen > MAX_UPLOAD:
             raise OpenAIError(413, f"body is over the {MAX_UPLOAD} byte limit",
                               code="request_too_large")  # fmt: skip
+        if self.closing is not None and message["type"] == "http.request":
+            window = self.tail + chunk
+            self.closed = self.closed or self.closing in window
+            self.tail = window[-len(self.closing) :]
+            if not message.get("more_body", False) and not self.closed:
+                self.scope[UNCLOSED] = True
+                message = {**message, "body": chunk + self.poison}
         return message
-
-    return counted
 
 
 # -- dependencies and request types ---------------------------------------------------------
@@ -178,6 +201,8 @@ def upload_file(
     purpose: Annotated[str | None, Form(description="must be 'batch'")] = None,
 ) -> dict[str, Any]:
     kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if request.scope.get(UNCLOSED):  # python-multipart let a cut-off body through after all
+        raise OpenAIError(400, UNCLOSED_MESSAGE, param="file")
     if kind != "multipart/form-data":
         raise OpenAIError(400, f"Content-Type is {kind or 'missing'!r}; upload the file as "
                           "multipart/form-data with fields `purpose` and `file`")  # fmt: skip
@@ -185,9 +210,7 @@ def upload_file(
         raise OpenAIError(400, f"purpose {purpose!r} is not supported; this server takes "
                           "purpose 'batch'", param="purpose")  # fmt: skip
     if file is None or not file.filename:
-        raise OpenAIError(400, "no complete `file` part with a filename in the upload (a part "
-                          "cut off before the closing --BOUNDARY-- does not count)",
-                          param="file")  # fmt: skip
+        raise OpenAIError(400, "no `file` part with a filename in the upload", param="file")
     file_id = new_id("file")
     path = service.worker.file_path(file_id)
     path.parent.mkdir(parents=True, exist_ok=True)

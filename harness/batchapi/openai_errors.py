@@ -26,6 +26,9 @@ from uvicorn.protocols.http.h11_impl import H11Protocol as _H11Protocol
 
 log = logging.getLogger("harness.batchapi")
 
+UNCLOSED = "harness.unclosed_multipart"  # scope key: an upload lacked its final boundary
+UNCLOSED_MESSAGE = ("malformed multipart upload: multipart body is not closed by its final "
+                    "boundary (--BOUNDARY--); send the whole body")  # fmt: skip
 # Validation errors whose message (ours) already reads as a predicate of the value.
 _PREDICATES = frozenset({"limit_range"})
 
@@ -85,8 +88,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == 405:
         return OpenAIError(405, f"Method not allowed ({where}); see /docs for the routes",
                            code="method_not_allowed").response()  # fmt: skip
-    if exc.status_code == 400 and request.method == "POST":
-        message = f"malformed multipart upload: {exc.detail}"
+    if exc.status_code == 400 and request.method == "POST":  # python-multipart refused it
+        unclosed = request.scope.get(UNCLOSED)
+        message = UNCLOSED_MESSAGE if unclosed else f"malformed multipart upload: {exc.detail}"
         return OpenAIError(400, message, param="file").response()
     return OpenAIError(exc.status_code, str(exc.detail)).response()
 
@@ -112,7 +116,8 @@ def validation_message(error: Mapping[str, Any]) -> str:
         return f"Unrecognized request argument supplied: {param}"
     if kind in _PREDICATES:
         return f"{param} {value!r} {error['msg']}"
-    return f"{param}: {error['msg']} (got {json.dumps(value, default=repr)[:200]})"
+    text = str(error["msg"]).removeprefix("Value error, ")  # a validator's own ValueError
+    return f"{param}: {text} (got {json.dumps(value, default=repr)[:200]})"
 
 
 def _param(loc: Sequence[str | int]) -> str | None:
@@ -133,7 +138,8 @@ class H11Protocol(_H11Protocol):
         detail = (f"{msg.rstrip('.')}: the request line or a header is malformed (a "
                   "Content-Length must be one non-negative integer)")  # fmt: skip
         data = json.dumps(error_body(400, detail, code="invalid_http_request")).encode()
-        headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
+        headers = [(b"content-type", b"application/json"), (b"connection", b"close"),
+                   (b"content-length", str(len(data)).encode())]  # fmt: skip
         for event in (h11.Response(status_code=400, headers=headers, reason=b"Bad Request"),
                       h11.Data(data=data), h11.EndOfMessage()):  # fmt: skip
             self.transport.write(self.conn.send(event) or b"")
