@@ -128,10 +128,9 @@ def serve(args: argparse.Namespace) -> int:
     def on_term(signum: int, frame: FrameType | None) -> None:
         done.set()
 
-    if args.api_key is None and not _loopback(args.host):
-        sys.stderr.write(f"serve-batch: warning: listening on {args.host} without an API key: "
-                         f"anyone who reaches this port can run batches; set --api-key or "
-                         f"${API_KEY_ENV}\n")  # fmt: skip
+    warning = exposure_warning(args.host, args.api_key)
+    if warning:
+        sys.stderr.write(f"serve-batch: warning: {warning}\n")
     previous = signal.signal(signal.SIGTERM, on_term)
     try:
         with model_server(args) as engine:
@@ -150,6 +149,14 @@ def serve(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
     return 0
+
+
+def exposure_warning(host: str, api_key: str | None) -> str | None:
+    """What to tell someone who serves beyond this machine without a key (else None)."""
+    if api_key is not None or _loopback(host):
+        return None
+    return (f"listening on {host} without an API key: anyone who reaches this port can run "
+            f"batches; set --api-key or ${API_KEY_ENV}")  # fmt: skip
 
 
 def _loopback(host: str) -> bool:
