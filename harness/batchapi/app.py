@@ -50,8 +50,20 @@ class Backend:
     api_key: str | None = None
 
 
+class _App(FastAPI):
+    def openapi(self) -> dict[str, Any]:
+        """FastAPI's schema without its 422s: validation errors are answered 400 (ErrorBody)."""
+        schema = super().openapi()
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                operation.get("responses", {}).pop("422", None)
+        for name in ("HTTPValidationError", "ValidationError"):
+            schema.get("components", {}).get("schemas", {}).pop(name, None)
+        return schema
+
+
 def create_app(backend: Backend) -> FastAPI:
-    app = FastAPI(
+    app = _App(
         title="harness serve-batch",
         summary="OpenAI's batch API (/v1/files, /v1/batches) over a local model server",
         version="1",
@@ -189,7 +201,25 @@ class CreateBatch(BaseModel):
     metadata: Annotated[dict[MetadataKey, MetadataValue], Field(max_length=16)] | None = None
 
 
-router = APIRouter(prefix="/v1")
+class ErrorDetail(BaseModel):
+    message: str
+    type: Literal["invalid_request_error", "server_error"]
+    param: str | None
+    code: str | None
+
+
+class ErrorBody(BaseModel):
+    """Every error answer (OpenAI's shape)."""
+
+    error: ErrorDetail
+
+
+_ERRORS = {400: "malformed request", 401: "missing or wrong API key", 404: "no such object",
+           409: "not allowed in the object's state", 413: "body over 512 MiB"}  # fmt: skip
+router = APIRouter(
+    prefix="/v1",
+    responses={status: {"model": ErrorBody, "description": why} for status, why in _ERRORS.items()},
+)
 
 
 # -- files ----------------------------------------------------------------------------------

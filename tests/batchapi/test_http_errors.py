@@ -175,6 +175,11 @@ def test_the_openapi_page_lists_every_route(client: BatchApiClient) -> None:
     }  # fmt: skip
     create = schema["components"]["schemas"]["CreateBatch"]
     assert create["required"] == ["input_file_id", "endpoint", "completion_window"]
+    error = schema["paths"]["/v1/batches"]["post"]["responses"]["400"]
+    assert error["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ErrorBody"
+    }
+    assert "422" not in schema["paths"]["/v1/batches"]["post"]["responses"]
 
 
 def test_a_route_that_raises_is_a_500_in_openai_shape(
