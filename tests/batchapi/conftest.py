@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -110,11 +111,13 @@ def _recv(sock: socket.socket) -> bytes:
     return chunk
 
 
-def run_suite(url: str, tmp_path: Path, *args: str, requests: int = 300) -> Any:
-    """The batch_api suite in a subprocess against `url`."""
+def run_suite(url: str, tmp_path: Path, *args: str, requests: int = 300,
+              env: dict[str, str] | None = None) -> Any:  # fmt: skip
+    """The batch_api suite in a subprocess against `url`, with `env` added to the environment."""
     cmd = [
         sys.executable, "-m", "pytest", str(ROOT / "suites" / "batch_api"), "-q",
         "-p", "no:randomly", "--batch-api", url, "--batch-api-requests", str(requests),
         "--batch-api-model", MODEL, "--reports-dir", str(tmp_path / "reports"), *args,
     ]  # fmt: skip
-    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=180)
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=180,
+                          env={**os.environ, **(env or {})})  # fmt: skip
