@@ -6,7 +6,8 @@
 - options.py: the suites' --batch-api options; outage.py: a switchable model-server relay
 - store.py: SQLite job state
 - worker.py: runs batches over the batch engine, resumes them after a restart
-- app.py: the FastAPI routes; openai_errors.py: every error in OpenAI's shape
+- app.py: the FastAPI routes; gate.py: key and body checks before a body is read
+- openai_errors.py: every error in OpenAI's shape, from the routes, FastAPI or h11
 - server.py: uvicorn in a thread over the app; cli.py: `harness serve-batch`
 """
 

@@ -12,13 +12,11 @@
 
 Every error is `{"error": {"message", "type", "param", "code"}}` (openai_errors.py). The
 routes are plain `def`s: SQLite and file copies block, so FastAPI runs them in its thread
-pool. `Gate` checks the API key and the body size before any body is read, so neither an
-unauthenticated client nor an oversized upload costs a byte of disk.
+pool. `Gate` (gate.py) checks the API key and the body size before any body is read.
 """
 
 from __future__ import annotations
 
-import secrets
 import shutil
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -28,17 +26,13 @@ from fastapi.responses import FileResponse
 from fastapi.security import HTTPBearer
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 from pydantic_core import PydanticCustomError
-from python_multipart.multipart import parse_options_header
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from harness.batch.jsonl import CHAT_URL
 from harness.batchapi import openai_errors
-from harness.batchapi.client import API_KEY_ENV
+from harness.batchapi.gate import Gate, digits
 from harness.batchapi.openai_errors import UNCLOSED, UNCLOSED_MESSAGE, OpenAIError
 from harness.batchapi.store import Store, batch_object, file_object, new_id
 from harness.batchapi.worker import BatchWorker, CancelRefused
-
-MAX_UPLOAD = 512 << 20  # OpenAI's own limit is 200 MB; beyond this, something is wrong
 
 
 @dataclass(frozen=True)
@@ -77,92 +71,6 @@ def create_app(backend: Backend) -> FastAPI:
     return app
 
 
-# -- before the body: key and size ----------------------------------------------------------
-class Gate:
-    """ASGI middleware: the API key on /v1, then Content-Length against MAX_UPLOAD."""
-
-    def __init__(self, app: ASGIApp, api_key: str | None) -> None:
-        self.app, self.api_key = app, api_key
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        try:
-            if self.api_key is not None and scope["path"].startswith("/v1"):
-                check_key(headers.get("authorization", ""), self.api_key)
-            length = _content_length(headers.get("content-length"))
-            if length > MAX_UPLOAD:
-                raise OpenAIError(413, f"body of {length} bytes is over the {MAX_UPLOAD} byte "
-                                  "limit", code="request_too_large")  # fmt: skip
-        except OpenAIError as exc:
-            await exc.response()(scope, receive, send)
-            return
-        await self.app(scope, _Body(receive, headers.get("content-type", ""), scope), send)
-
-
-def check_key(authorization: str, key: str) -> None:
-    """Raise OpenAI's 401 unless `authorization` is `Bearer <key>`."""
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise OpenAIError(401, "You didn't provide an API key. Send it in the Authorization "
-                          "header as `Authorization: Bearer YOUR_KEY` (the key serve-batch was "
-                          f"started with, --api-key or ${API_KEY_ENV}).")  # fmt: skip
-    if not secrets.compare_digest(token.strip().encode(), key.encode()):
-        shown = token.strip()[:3] + "..." if len(token.strip()) > 6 else "***"
-        raise OpenAIError(401, f"Incorrect API key provided: {shown}. Use the key "
-                          "serve-batch was started with.", code="invalid_api_key")  # fmt: skip
-
-
-def _content_length(value: str | None) -> int:
-    # uvicorn's h11 refuses a bad one before the app runs; this covers other ASGI servers.
-    if value is None:
-        return 0
-    if not value.strip().isdigit():
-        raise OpenAIError(400, f"Content-Length {value!r} is not a non-negative integer",
-                          code="invalid_http_request")  # fmt: skip
-    return int(value)
-
-
-class _Body:
-    """`receive` that counts the body against MAX_UPLOAD (a chunked body has no
-    Content-Length) and sees that a multipart body ends with its closing `--BOUNDARY--`.
-
-    python-multipart accepts a body cut off inside a file part and Starlette then neither
-    returns nor closes that part's temporary file, so a truncated upload would pass as "no
-    file" and leak a file. When the last chunk arrives without the closing boundary, a
-    part without a name is appended: the parse fails on it, Starlette closes its files,
-    and the 400 says why (scope[UNCLOSED], read in openai_errors.py).
-    """
-
-    def __init__(self, receive: Receive, content_type: str, scope: Scope) -> None:
-        self.receive, self.scope, self.seen = receive, scope, 0
-        kind, params = parse_options_header(content_type)
-        boundary = params.get(b"boundary") if kind == b"multipart/form-data" else None
-        self.closing = b"--" + boundary + b"--" if boundary else None
-        # Blank lines end whatever the cut left open (a header line, the headers, a part's
-        # data); the nameless part after them then fails the parse in Starlette.
-        self.poison = b"\r\n" * 3 + b"--" + (boundary or b"") + b"\r\nX-Unclosed: 1\r\n\r\n"
-        self.closed, self.tail = False, b""
-
-    async def __call__(self) -> Message:
-        message = await self.receive()
-        chunk: bytes = message.get("body", b"")
-        self.seen += len(chunk)
-        if self.seen > MAX_UPLOAD:
-            raise OpenAIError(413, f"body is over the {MAX_UPLOAD} byte limit",
-                              code="request_too_large")  # fmt: skip
-        if self.closing is not None and message["type"] == "http.request":
-            window = self.tail + chunk
-            self.closed = self.closed or self.closing in window
-            self.tail = window[-len(self.closing) :]
-            if not message.get("more_body", False) and not self.closed:
-                self.scope[UNCLOSED] = True
-                message = {**message, "body": chunk + self.poison}
-        return message
-
-
 # -- dependencies and request types ---------------------------------------------------------
 async def _backend(request: Request) -> Backend:
     backend: Backend = request.app.state.backend
@@ -177,7 +85,7 @@ def _limit(low: int, high: int) -> BeforeValidator:
 
     def check(value: Any) -> int:
         text = str(value)
-        if not text.isdigit() or not low <= int(text) <= high:
+        if not digits(text) or not low <= int(text) <= high:
             raise PydanticCustomError("limit_range", f"must be an integer from {low} to {high}")
         return int(text)
 

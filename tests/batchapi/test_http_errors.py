@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from harness.batchapi import app as batchapi_app
+from harness.batchapi import gate
 from harness.batchapi.client import BatchApiClient
 from harness.batchapi.server import BatchApiServer
 from tests.batchapi.conftest import jsonl, lines, raw_http
@@ -25,7 +25,7 @@ def _error(body: dict[str, Any]) -> dict[str, Any]:
     return error
 
 
-@pytest.mark.parametrize("length", ["-1", "abc", "1, 2", "+5"])
+@pytest.mark.parametrize("length", ["-1", "abc", "1, 2", "+5", "²"])
 def test_a_bad_content_length_is_400_at_once(client: BatchApiClient, length: str) -> None:
     port = int(client.url.rsplit(":", 1)[1])
     request = (f"POST /v1/batches HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
@@ -40,7 +40,7 @@ def test_a_bad_content_length_is_400_at_once(client: BatchApiClient, length: str
 
 def test_an_oversized_content_length_is_413_before_the_body(client: BatchApiClient) -> None:
     port = int(client.url.rsplit(":", 1)[1])
-    too_big = batchapi_app.MAX_UPLOAD + 1
+    too_big = gate.MAX_UPLOAD + 1
     request = (f"POST /v1/files HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; "
                f"boundary=x\r\nContent-Length: {too_big}\r\n\r\n").encode()  # fmt: skip
     status, body = raw_http(port, request, timeout_s=5.0)  # no body is ever sent
@@ -51,7 +51,7 @@ def test_an_oversized_content_length_is_413_before_the_body(client: BatchApiClie
 def test_a_chunked_body_over_the_limit_is_413(
     client: BatchApiClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(batchapi_app, "MAX_UPLOAD", 4096)
+    monkeypatch.setattr(gate, "MAX_UPLOAD", 4096)
 
     def chunks() -> Iterator[bytes]:  # no Content-Length: httpx sends it chunked
         yield b'{"input_file_id": "' + b"x" * 8192 + b'"}'
@@ -101,6 +101,8 @@ def test_a_bad_create_body_is_400_naming_the_field(
         ("GET", "/v1/batches?limit=abc", 400, "limit 'abc' must be an integer from 1 to 100",
          None),
         ("GET", "/v1/files?limit=0", 400, "limit '0' must be an integer from 1 to 10000", None),
+        ("GET", "/v1/files?limit=%C2%B2", 400, "limit '²' must be an integer from 1 to 10000",
+         None),
         ("GET", "/v1/files?order=up", 400, "order 'up' is not supported; use 'asc' or 'desc'",
          None),
     ],
