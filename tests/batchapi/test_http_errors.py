@@ -38,6 +38,24 @@ def test_a_bad_content_length_is_400_at_once(client: BatchApiClient, length: str
     assert client.list()["object"] == "list"  # the server still serves
 
 
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GARBAGE\r\n\r\n",
+        b"GET /v1/batches HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n",
+        b"POST /v1/batches HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
+    ],
+    ids=["request-line", "header-line", "transfer-encoding"],
+)
+def test_an_unparseable_request_is_400_at_once(
+    client: BatchApiClient, request_bytes: bytes
+) -> None:
+    port = int(client.url.rsplit(":", 1)[1])
+    status, body = raw_http(port, request_bytes, timeout_s=5.0)
+    assert 400 <= status < 500
+    assert _error(body)["message"].startswith("Invalid HTTP request received")
+
+
 def test_an_oversized_content_length_is_413_before_the_body(client: BatchApiClient) -> None:
     port = int(client.url.rsplit(":", 1)[1])
     too_big = gate.MAX_UPLOAD + 1
