@@ -88,10 +88,13 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == 405:
         return OpenAIError(405, f"Method not allowed ({where}); see /docs for the routes",
                            code="method_not_allowed").response()  # fmt: skip
-    if exc.status_code == 400 and request.method == "POST":  # python-multipart refused it
+    multipart = request.headers.get("content-type", "").lower().startswith("multipart/")
+    if exc.status_code == 400 and multipart:  # python-multipart refused the body
         unclosed = request.scope.get(UNCLOSED)
         message = UNCLOSED_MESSAGE if unclosed else f"malformed multipart upload: {exc.detail}"
         return OpenAIError(400, message, param="file").response()
+    if exc.status_code == 400 and exc.__cause__ is not None:  # e.g. a JSON body not in UTF-8
+        return OpenAIError(400, f"request body is not valid JSON: {exc.__cause__}").response()
     return OpenAIError(exc.status_code, str(exc.detail)).response()
 
 

@@ -86,6 +86,8 @@ def test_a_chunked_body_over_the_limit_is_413(
     [
         (b"{nope", None, "request body is not valid JSON: Expecting property name"),
         (b"[1, 2]", None, "request body must be a JSON object"),
+        (b'{"input_file_id": "\xff"}', None,
+         "request body is not valid JSON: 'utf-8' codec can't decode byte 0xff"),
         (json.dumps({"endpoint": "/v1/chat/completions", "completion_window": "24h"}),
          "input_file_id", "input_file_id is required"),
         (json.dumps({"input_file_id": "f", "endpoint": "/v1/chat/completions",
