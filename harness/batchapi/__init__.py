@@ -4,9 +4,11 @@
 - throughput.py: the throughput suite's adapter (one size as one batch)
 - checks.py: what the batch_api suite asserts about a server's answers
 - options.py: the suites' --batch-api options; outage.py: a switchable model-server relay
-- store.py: SQLite job state; multipart.py: the upload parser
+- store.py: SQLite job state
 - worker.py: runs batches over the batch engine, resumes them after a restart
-- handler.py, server.py: the HTTP side; cli.py: `harness serve-batch`
+- app.py: the FastAPI routes; gate.py: key and body checks before a body is read
+- openai_errors.py: every error in OpenAI's shape, from the routes, FastAPI or h11
+- server.py: uvicorn in a thread over the app; cli.py: `harness serve-batch`
 """
 
 from __future__ import annotations

@@ -4,13 +4,17 @@
     harness serve-batch --port 8090 --server http://gpu-box:11434 --concurrency 4
 
 Job state and files live in --data-dir; started again on the same directory (after a crash,
-a kill -9 or an upgrade), the server resumes every unfinished batch where it stopped.
+a kill -9 or an upgrade), the server resumes every unfinished batch where it stopped. It
+listens on 127.0.0.1 only unless --host says otherwise; --api-key (or $HARNESS_BATCH_API_KEY)
+makes it require `Authorization: Bearer <key>`.
 Also runnable as `python -m harness.batchapi.cli ...` (what the tests kill and restart).
 """
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
+import os
 import signal
 import sys
 import threading
@@ -22,6 +26,7 @@ from typing import Any
 
 from harness.batch.engine import BatchSettings, RetryPolicy
 from harness.batch.strategies import STRATEGIES
+from harness.batchapi.client import API_KEY_ENV
 from harness.engines import ENGINE_KINDS, Engine
 from harness.errors import HarnessError
 from harness.options import positive_float, positive_int
@@ -33,14 +38,27 @@ def register(subparsers: Any) -> None:
         "serve-batch",
         help="serve an OpenAI-compatible batch API (/v1/files, /v1/batches) over a model server",
         description="Serve OpenAI's batch API until Ctrl-C; batches run through the harness's "
-        "batch engine and resume after a restart on the same --data-dir.",
+        "batch engine and resume after a restart on the same --data-dir. The API's own page "
+        "is at /docs (its schema at /openapi.json).",
     )
     add_arguments(p)
     p.set_defaults(func=serve)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only); another address "
+        "exposes the API, so set --api-key with it",
+    )
+    p.add_argument(
+        "--api-key",
+        default=os.environ.get(API_KEY_ENV) or None,
+        metavar="KEY",
+        help="require `Authorization: Bearer KEY` on every /v1 request (default: "
+        f"${API_KEY_ENV}; unset: no key). The variable keeps the key out of `ps`",
+    )
     p.add_argument("--port", type=int, default=8090, help="0 picks a free port (default 8090)")
     p.add_argument(
         "--data-dir",
@@ -110,13 +128,18 @@ def serve(args: argparse.Namespace) -> int:
     def on_term(signum: int, frame: FrameType | None) -> None:
         done.set()
 
+    warning = exposure_warning(args.host, args.api_key)
+    if warning:
+        sys.stderr.write(f"serve-batch: warning: {warning}\n")
     previous = signal.signal(signal.SIGTERM, on_term)
     try:
         with model_server(args) as engine:
             server = BatchApiServer(engine, args.data_dir, settings_from(args), host=args.host,
-                                    port=args.port, max_active=args.max_active)  # fmt: skip
+                                    port=args.port, max_active=args.max_active,
+                                    api_key=args.api_key)  # fmt: skip
             with server:
-                sys.stdout.write(f"batch API at {server.url} (data in {args.data_dir})\n")
+                keyed = "; API key required" if args.api_key else ""
+                sys.stdout.write(f"batch API at {server.url} (data in {args.data_dir}{keyed})\n")
                 sys.stdout.flush()
                 try:
                     while not done.wait(0.5):
@@ -126,6 +149,23 @@ def serve(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
     return 0
+
+
+def exposure_warning(host: str, api_key: str | None) -> str | None:
+    """What to tell someone who serves beyond this machine without a key (else None)."""
+    if api_key is not None or _loopback(host):
+        return None
+    return (f"listening on {host} without an API key: anyone who reaches this port can run "
+            f"batches; set --api-key or ${API_KEY_ENV}")  # fmt: skip
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,6 +13,7 @@ interval starts at 50 ms and grows by half each poll up to 1 s.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -27,6 +28,8 @@ from harness.batch.jsonl import CHAT_URL
 from harness.errors import HarnessError
 
 TERMINAL = frozenset({"completed", "failed", "cancelled", "expired"})
+# The key `harness serve-batch` requires, and the one a client sends when given none.
+API_KEY_ENV = "HARNESS_BATCH_API_KEY"
 Record = dict[str, Any]
 
 
@@ -154,12 +157,17 @@ def parse_jsonl(data: bytes) -> list[Record]:
 
 
 class BatchApiClient:
-    """A client of one batch server (OpenAI's /v1/files and /v1/batches)."""
+    """A client of one batch server (OpenAI's /v1/files and /v1/batches).
+
+    Without `api_key`, it sends $HARNESS_BATCH_API_KEY as a bearer token when that is set,
+    so the suites reach a server started with the same variable.
+    """
 
     def __init__(self, url: str, *, api_key: str | None = None, timeout_s: float = 60.0,
                  poll: Poll | None = None) -> None:  # fmt: skip
         self.url = url.rstrip("/")
         self.poll = poll or Poll()
+        api_key = api_key if api_key is not None else os.environ.get(API_KEY_ENV) or None
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._http = httpx.Client(base_url=self.url, timeout=timeout_s, headers=headers)
 
@@ -207,6 +215,17 @@ class BatchApiClient:
 
     def file(self, file_id: str) -> Record:
         return self._json("GET", f"/v1/files/{file_id}")
+
+    def files(self, limit: int = 10_000, after: str | None = None,
+              purpose: str | None = None) -> Record:  # fmt: skip
+        """GET /v1/files: a page of file objects, newest first."""
+        params: dict[str, Any] = {"limit": limit}
+        params |= {k: v for k, v in (("after", after), ("purpose", purpose)) if v is not None}
+        return self._json("GET", "/v1/files", params=params)
+
+    def delete(self, file_id: str) -> Record:
+        """DELETE /v1/files/{id}: `{"id", "object": "file", "deleted": true}`."""
+        return self._json("DELETE", f"/v1/files/{file_id}")
 
     def download(self, file_id: str) -> bytes:
         return self._call("GET", f"/v1/files/{file_id}/content").content

@@ -84,6 +84,38 @@ class Store:
     def get_file(self, file_id: str) -> dict[str, Any] | None:
         return self._one("SELECT * FROM files WHERE id = ?", (file_id,))
 
+    def list_files(
+        self, limit: int, after: str | None, *, newest_first: bool = True,
+        purpose: str | None = None,
+    ) -> tuple[list[dict[str, Any]], bool]:  # fmt: skip
+        """In upload order (rowid), `after` the id ending the previous page: (page, has_more)."""
+        where, args = [], list[Any]()
+        if after is not None:
+            where.append(f"rowid {'<' if newest_first else '>'} "
+                         "(SELECT rowid FROM files WHERE id = ?)")  # fmt: skip
+            args.append(after)
+        if purpose is not None:
+            where.append("purpose = ?")
+            args.append(purpose)
+        sql = "SELECT * FROM files" + (" WHERE " + " AND ".join(where) if where else "")
+        order = "DESC" if newest_first else "ASC"
+        with self._lock:
+            rows = self._db.execute(f"{sql} ORDER BY rowid {order} LIMIT ?", (*args, limit + 1))
+            page = [dict(r) for r in rows.fetchall()]
+        return page[:limit], len(page) > limit
+
+    def delete_file(self, file_id: str) -> bool:
+        """Forget a file; False when there was none. Its content is the caller's to remove."""
+        with self._lock:
+            return self._db.execute("DELETE FROM files WHERE id = ?", (file_id,)).rowcount > 0
+
+    def batch_reading(self, file_id: str) -> str | None:
+        """The id of an unfinished batch whose input is `file_id`, if any."""
+        marks = ", ".join("?" * len(ACTIVE))
+        row = self._one(f"SELECT id FROM batches WHERE input_file_id = ? AND status IN ({marks})"
+                        " ORDER BY seq LIMIT 1", (file_id, *ACTIVE))  # fmt: skip
+        return None if row is None else str(row["id"])
+
     # -- batches ---------------------------------------------------------------------------
     def add_batch(
         self, input_file_id: str, endpoint: str, window: str, metadata: dict[str, Any] | None

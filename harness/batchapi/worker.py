@@ -7,6 +7,9 @@ again, finds the batch still `in_progress` in the store and runs the same input 
 writer's `done` set, so no custom_id is lost and none is answered twice. Finalizing splits
 raw.jsonl into the output file (answers) and the error file (failures), as OpenAI does.
 
+An uploaded file is whatever bytes the client sent: a line that is not UTF-8 text becomes
+that line's error record, like any other malformed line, and the rest of the batch runs.
+
 Requests go to the model server with `truncate: false`: a prompt longer than the context
 then fails with the server's error instead of being cut silently (Ollama's default).
 """
@@ -18,13 +21,14 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, BinaryIO, cast
 
 from harness.batch.engine import BatchEngine, BatchSettings
-from harness.batch.jsonl import iter_lines, read_requests
+from harness.batch.jsonl import BatchRequest, LineError, read_requests
 from harness.batch.output import OutputWriter
 from harness.batchapi.store import TERMINAL, Store
 from harness.engines.base import Engine, Message, StreamMeasurement
+from harness.errors import ConfigError
 
 COUNTS_EVERY_S = 0.5  # how often running counts are written to the store
 
@@ -162,7 +166,7 @@ class BatchWorker:
         batch_id, status = row["id"], row["status"]
         source = self.file_path(row["input_file_id"])
         if status == "validating":
-            total = sum(1 for _ in read_requests(iter_lines(source)))
+            total = sum(1 for _ in read_input(source))
             if total == 0:
                 self.store.stamp(batch_id, "failed", errors=[_error("empty_file", "no requests")])
                 return
@@ -190,7 +194,7 @@ class BatchWorker:
                 if self._status(batch_id) == "cancelling":  # cancelled while it waited
                     engine.stop.set()
             try:
-                engine.run(read_requests(iter_lines(source)), sink, writer.done)
+                engine.run(read_input(source), sink, writer.done)
             finally:
                 with self._lock:
                     del self._running[batch_id]
@@ -233,6 +237,34 @@ class BatchWorker:
     def output_records(self, records: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         """The records that go into the output files (a hook for tests of broken servers)."""
         return records
+
+
+def read_input(path: Path) -> Iterator[BatchRequest | LineError]:
+    """The batch's requests in order; a line that is not UTF-8 is an error naming its byte."""
+    undecodable: dict[int, str] = {}
+
+    def texts(handle: BinaryIO) -> Iterator[str]:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                undecodable[number] = (
+                    f"line {number}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset "
+                    f"{exc.start}); the input must be JSONL encoded as UTF-8"
+                )
+                # Neither blank (blank lines get no record) nor JSON: read_requests makes it a
+                # LineError with this line number, whose message is replaced below.
+                yield "\0"
+
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise ConfigError(f"cannot read batch input {str(path)!r}: {exc.strerror}") from exc
+    with handle:
+        for item in read_requests(texts(handle)):
+            if item.line in undecodable:
+                item = LineError(item.line, None, undecodable.pop(item.line))
+            yield item
 
 
 def _read_records(path: Path) -> Iterator[dict[str, Any]]:

@@ -3,17 +3,19 @@
 `--batch-api URL` points the suite at any OpenAI-compatible batch server. Without it, the
 suite starts the harness's own (`harness serve-batch`, in-process) over the session's model
 server (`--engine sim`: the simulator), behind an OutageProxy so one test can make the
-model server go away and come back.
+model server go away and come back. A server that requires a key gets $HARNESS_BATCH_API_KEY
+as `Authorization: Bearer`, from every request the suite sends.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
 
-from harness.batchapi.client import BatchApiClient, Poll, request_line
+from harness.batchapi.client import API_KEY_ENV, BatchApiClient, Poll, request_line
 from harness.batchapi.options import DEFAULT_REQUESTS, batch_api_option
 from harness.batchapi.outage import OutageProxy
 
@@ -26,6 +28,11 @@ class Target:
     model: str
     requests: int
     proxy: OutageProxy | None = None
+    api_key: str | None = None
+
+    def headers(self) -> dict[str, str]:
+        """The key as a header, for requests sent without BatchApiClient."""
+        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
 
 
 @pytest.fixture(scope="session")
@@ -39,7 +46,7 @@ def batch_target(
     harness = request.getfixturevalue("harness_session")
     model = batch_api_option(config, "batch_api_model") or harness.matrices[0].models[0].name
     if url:
-        yield Target(url.rstrip("/"), model, requests)
+        yield Target(url.rstrip("/"), model, requests, api_key=os.environ.get(API_KEY_ENV) or None)
         return
     from harness.batch.engine import BatchSettings, RetryPolicy
     from harness.batchapi.server import BatchApiServer
@@ -62,7 +69,8 @@ def batch_target(
 @pytest.fixture
 def batch_client(batch_target: Target) -> Iterator[BatchApiClient]:
     """A client of the server under test; a batch that takes over 10 minutes fails."""
-    with BatchApiClient(batch_target.url, poll=Poll(timeout_s=600.0)) as client:
+    with BatchApiClient(batch_target.url, api_key=batch_target.api_key,
+                        poll=Poll(timeout_s=600.0)) as client:  # fmt: skip
         yield client
 
 

@@ -23,7 +23,7 @@ from harness.batchapi.checks import (
     not_truncated,
     status_is,
 )
-from harness.batchapi.client import BatchApiClient, BatchApiError, request_line
+from harness.batchapi.client import API_KEY_ENV, BatchApiClient, BatchApiError, request_line
 
 LONG_PROMPT_TOKENS = 10_500  # "over 10,000 tokens", whatever the tokenizer: one word >= 1
 
@@ -170,7 +170,8 @@ def test_errors_are_openai_shaped_and_name_the_problem(batch_target: Any) -> Non
          "files": {"file": ("x.jsonl", b"{}\n")}}, 400),
     ]  # fmt: skip
     problems = []
-    with httpx.Client(base_url=batch_target.url, timeout=30.0) as http:
+    with httpx.Client(base_url=batch_target.url, timeout=30.0,
+                      headers=batch_target.headers()) as http:  # fmt: skip
         for method, path, kwargs, wanted in cases:
             response = http.request(method, path, **kwargs)
             try:
@@ -178,7 +179,10 @@ def test_errors_are_openai_shaped_and_name_the_problem(batch_target: Any) -> Non
                 message = error["message"]
             except (ValueError, KeyError, TypeError):
                 message = None
-            if response.status_code // 100 != wanted // 100 or not message:
+            if response.status_code == 401:  # a 4xx, but not the error this case checks
+                problems.append(f"{method} {path}: answered 401 ({message}); set "
+                                f"${API_KEY_ENV} to the server's API key")  # fmt: skip
+            elif response.status_code // 100 != wanted // 100 or not message:
                 problems.append(f"{method} {path}: answered {response.status_code} "
                                 f"{response.text[:200]!r}; expected a {wanted} with "
                                 '{"error": {"message": ...}}')  # fmt: skip

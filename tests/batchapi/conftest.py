@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -11,7 +14,7 @@ from typing import Any
 import pytest
 
 from harness.batch.engine import BatchSettings, RetryPolicy
-from harness.batchapi.client import BatchApiClient, Poll, request_line
+from harness.batchapi.client import API_KEY_ENV, BatchApiClient, Poll, request_line
 from harness.batchapi.server import BatchApiServer
 from harness.batchapi.worker import BatchWorker
 from harness.engines import Engine, create_engine
@@ -38,10 +41,10 @@ def start_server(sim_engine: Engine, tmp_path: Path) -> Iterator[Callable[..., B
     started: list[BatchApiServer] = []
 
     def start(worker_class: type[BatchWorker] = BatchWorker, data_dir: Path | None = None,
-              concurrency: int = 4) -> BatchApiServer:  # fmt: skip
+              concurrency: int = 4, api_key: str | None = None) -> BatchApiServer:  # fmt: skip
         settings = BatchSettings(concurrency=concurrency, retry=RetryPolicy(base_delay_s=0.1))
         server = BatchApiServer(sim_engine, data_dir or tmp_path / "data", settings,
-                                worker_class=worker_class)  # fmt: skip
+                                api_key=api_key, worker_class=worker_class)  # fmt: skip
         server.start()
         started.append(server)
         return server
@@ -51,6 +54,12 @@ def start_server(sim_engine: Engine, tmp_path: Path) -> Iterator[Callable[..., B
     finally:
         for server in started:
             server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _no_api_key_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's $HARNESS_BATCH_API_KEY must not change what these tests send."""
+    monkeypatch.delenv(API_KEY_ENV, raising=False)
 
 
 @pytest.fixture
@@ -73,11 +82,42 @@ def jsonl(texts: list[str]) -> bytes:
     return "".join(t + "\n" for t in texts).encode()
 
 
-def run_suite(url: str, tmp_path: Path, *args: str, requests: int = 300) -> Any:
-    """The batch_api suite in a subprocess against `url`."""
+def raw_http(port: int, request: bytes, timeout_s: float = 5.0) -> tuple[int, dict[str, Any]]:
+    """Send `request` as raw bytes; (status, JSON body) of the answer.
+
+    The short timeout is the test that nothing hangs: a server that waits for a body it
+    will never get fails with TimeoutError instead of answering.
+    """
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout_s) as sock:
+        sock.sendall(request)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += _recv(sock)
+        head, _, body = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = {
+            k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in lines[1:])
+        }
+        length = int(headers["content-length"])
+        while len(body) < length:
+            body += _recv(sock)
+    return int(lines[0].split()[1]), json.loads(body[:length])
+
+
+def _recv(sock: socket.socket) -> bytes:
+    chunk = sock.recv(65536)
+    if not chunk:
+        raise ConnectionError("the server closed the connection without a full answer")
+    return chunk
+
+
+def run_suite(url: str, tmp_path: Path, *args: str, requests: int = 300,
+              env: dict[str, str] | None = None) -> Any:  # fmt: skip
+    """The batch_api suite in a subprocess against `url`, with `env` added to the environment."""
     cmd = [
         sys.executable, "-m", "pytest", str(ROOT / "suites" / "batch_api"), "-q",
         "-p", "no:randomly", "--batch-api", url, "--batch-api-requests", str(requests),
         "--batch-api-model", MODEL, "--reports-dir", str(tmp_path / "reports"), *args,
     ]  # fmt: skip
-    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=180)
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=180,
+                          env={**os.environ, **(env or {})})  # fmt: skip

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from harness.batchapi.client import API_KEY_ENV
 from harness.batchapi.server import BatchApiServer
 from harness.batchapi.worker import BatchWorker
 from tests.batchapi.conftest import ROOT, run_suite
@@ -17,6 +18,7 @@ from tests.batchapi.test_kill_restart import ServeBatch
 MANY = "test_many_requests_each_answered_once"
 MALFORMED = "test_malformed_lines_are_reported_per_line_and_the_rest_completes"
 CONCURRENT = "test_concurrent_batches_each_answer_every_custom_id_once"
+ERRORS = "test_errors_are_openai_shaped_and_name_the_problem"
 
 
 class DropsOneAnswer(BatchWorker):
@@ -83,6 +85,22 @@ def test_suite_names_a_custom_id_answered_twice(
     twice = r"1 custom_id\(s\) answered more than once \(custom_id, times\): \('{}-\d{{6}}', 2\)"
     assert re.search(twice.format("many"), out)
     assert re.search(twice.format("good"), out)
+
+
+def test_suite_sends_the_environment_s_key_to_a_server_that_requires_one(
+    start_server: Callable[..., BatchApiServer], tmp_path: Path
+) -> None:
+    server = start_server(api_key="sk-suite")
+    chosen = ("-k", f"{ERRORS} or {MALFORMED}")
+    proc = run_suite(server.url, tmp_path, *chosen, env={API_KEY_ENV: "sk-suite"})
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "2 passed" in proc.stdout, proc.stdout[-2000:]
+    proc = run_suite(server.url, tmp_path, *chosen)  # no key: every request is refused
+    assert proc.returncode == 1, proc.stdout[-3000:]
+    assert "2 failed" in proc.stdout, proc.stdout[-2000:]
+    assert "401: POST /v1/files: You didn't provide an API key" in proc.stdout
+    assert "answered 401 (You didn't provide an API key. Send it" in proc.stdout
+    assert f"set ${API_KEY_ENV} to the server's API key" in proc.stdout
 
 
 def test_suite_passes_embedded_over_the_simulator_including_the_outage(tmp_path: Path) -> None:
