@@ -8,7 +8,9 @@ Definitions (also in the README):
   measured just before with a prompt that cannot be cached (a fresh nonce first);
 - token_savings = 1 - tokens_evaluated / tokens_sent: the share of sent prompt tokens the
   prefix cache spared the server.
-Durations are in the profiled machine's time: wall time x time_scale under the simulator.
+Durations are in the profiled machine's time: the engine reads them from `settings`'s
+`clock_ns`, the simulator's own clock under --engine sim (modelled work at its simulated
+length, the client's work at its real length), so nothing here multiplies by the speed.
 """
 
 from __future__ import annotations
@@ -40,7 +42,6 @@ def run_size(
     model: str,
     strategy: str,
     size: int,
-    time_scale: float,
     simulated: bool,
     settings: dict[str, Any],
     memory_total: int | None = None,
@@ -54,12 +55,11 @@ def run_size(
         num_predict=section.num_predict,
     )
     summary: BatchSummary = engine.run(batch, MemorySink())
-    entry = entry_from(summary, model=model, strategy=strategy, size=size,
-                       time_scale=time_scale, simulated=simulated)  # fmt: skip
+    entry = entry_from(summary, model=model, strategy=strategy, size=size, simulated=simulated)
     run = SizeRun(
         size=size,
         total_s=entry["total_s"],
-        request_s=tuple(t * time_scale for t in summary.latencies_s),
+        request_s=summary.latencies_s,
         prompt_tokens=summary.request_prompt_tokens,
         completion_tokens=summary.request_completion_tokens,
         trims=summary.trims,
@@ -72,9 +72,9 @@ def run_size(
 
 
 def entry_from(
-    s: BatchSummary, *, model: str, strategy: str, size: int, time_scale: float, simulated: bool
+    s: BatchSummary, *, model: str, strategy: str, size: int, simulated: bool
 ) -> dict[str, Any]:
-    total = s.elapsed_s * time_scale
+    total = s.elapsed_s
     sent = s.prompt_tokens
     evaluated = s.tokens_evaluated
     return {

@@ -55,12 +55,15 @@ def _run(
         "uncached_prompt_tok_s": rate, "trim_strategy": section.trim_strategy,
         "trim_interval": section.trim_interval, "trim_threshold": section.trim_threshold,
         "keep_messages": section.keep_messages,
+        # The simulator's own clock (or the client's for a real server): durations come out
+        # in the profiled machine's time with nothing else multiplied by --sim-speed.
+        "clock_ns": harness_session.start().clock_ns,
     }  # fmt: skip
     results: list[SizeResult] = []
     for size in section.sizes:
         result = run_size(
             batch_engine, section, model=case.model, strategy=case.strategy, size=size,
-            time_scale=harness_session.time_scale, simulated=harness_session.simulated,
+            simulated=harness_session.simulated,
             settings=settings, memory_total=total,
         )  # fmt: skip
         results.append(result)
