@@ -171,7 +171,7 @@ def _entry(
         },
         "recommendations": None
         if rec is None
-        else rec.as_dict(settings_text(rec, result.max_context or 0, where, job.policy, bound)),
+        else rec.as_dict(settings_text(rec, result.max_context or 0, where, job.policy)),
         "verify_fill": verify,
         "verdict": verdict.verdict,
         "reason": verdict.reason,

@@ -48,6 +48,7 @@ class Recommendations:
     keep_messages: int
     model_vram_gb: float | None
     kv_cache_per_token_mb: float | None
+    bound: str | None = "memory"  # what set the maximum (verdict.BOUNDS)
 
     def as_dict(self, settings_text: str) -> dict[str, Any]:
         return {
@@ -96,6 +97,7 @@ def recommend(
         keep_messages=keep,
         model_vram_gb=None if base_bytes is None else round(base_bytes / GIB, 2),
         kv_cache_per_token_mb=None if bytes_per_token is None else round(bytes_per_token / MIB, 4),
+        bound=bound,
     )
 
 
@@ -105,15 +107,13 @@ BOUND_WORDS = {
 }
 
 
-def settings_text(
-    rec: Recommendations, max_context: int, where: str, policy: Policy, bound: str | None = "memory"
-) -> str:
+def settings_text(rec: Recommendations, max_context: int, where: str, policy: Policy) -> str:
     """Python constants, a Modelfile line and an environment value, ready to paste."""
     memory = "VRAM" if "GPU" in where else "RAM"
     why = (
         f"{policy.safety:.0%} of the largest good context ({max_context:,})"
-        if bound in (None, "memory")
-        else f"{BOUND_WORDS[bound]} ({max_context:,}); memory did not bound it, so no margin"
+        if rec.bound in (None, "memory")
+        else f"{BOUND_WORDS[rec.bound]} ({max_context:,}); memory did not bound it, so no margin"
     )
     lines = [
         f"# Measured by the harness's context_limits suite: {where}",

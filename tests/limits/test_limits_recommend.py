@@ -93,9 +93,7 @@ def test_the_terminal_block_says_what_bounded_the_maximum() -> None:
         "max_context": 131072,
         "bound": "trained_context",
         "probes": [at_max],
-        "recommendations": trained.as_dict(
-            settings_text(trained, 131072, "x, RAM budget", policy, "trained_context")
-        ),
+        "recommendations": trained.as_dict(settings_text(trained, 131072, "x, RAM budget", policy)),
         "verdict": "pass",
     }
     shown = format_recommendations(limit)
