@@ -21,6 +21,7 @@ from typing import Any
 
 from harness.batch.extrapolate import SizeRun
 from harness.batch.fixture import MemorySink
+from harness.batch.growth import measured_growth, trim_settings
 from harness.batch.matrix_section import ThroughputSection
 from harness.batch.stats import BatchSummary
 from harness.batch.synthetic import synthetic_batch
@@ -120,11 +121,23 @@ def judge(results: Sequence[SizeResult], section: ThroughputSection) -> list[str
     return failures
 
 
+def conversation_trim_plan(
+    results: Sequence[SizeResult], section: ThroughputSection
+) -> dict[str, Any] | None:
+    """Trim settings for the section's threshold from the growth the largest size measured
+    (one conversation, its requests in order: the synthetic batch has one system prompt)."""
+    growth = measured_growth([results[-1].run.prompt_tokens]) if results else None
+    if growth is None:
+        return None
+    return trim_settings(section.trim_threshold, growth).as_dict(section.trim_strategy)
+
+
 def case_dict(
     matrix: str, model: str, strategy: str, entries: list[dict[str, Any]],
     failures: list[str], extrapolation: dict[str, Any] | None,
+    trim_plan: dict[str, Any] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """The results.json case for one matrix x strategy."""
+    """The results.json case for one matrix x strategy (`trim_plan`: conversation only)."""
     return {
         "id": f"{model}-{strategy}",
         "matrix": matrix,
@@ -138,4 +151,5 @@ def case_dict(
         "checks": [],
         "throughput": entries,
         "extrapolation": extrapolation,
+        "trim_plan": trim_plan,
     }

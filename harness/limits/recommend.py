@@ -121,7 +121,8 @@ def settings_text(rec: Recommendations, max_context: int, where: str, policy: Po
         f"CONTEXT_TRIM_THRESHOLD = {rec.trim_threshold}  "
         f"# {policy.trim_fraction:.0%} of MAX_CONTEXT_TOKENS",
         f"TRIM_INTERVAL = {rec.trim_interval}  "
-        f"# requests between trims at ~{policy.tokens_per_request:,} tokens per request",
+        f"# requests between trims if each adds ~{policy.tokens_per_request:,} tokens "
+        "(conversation batching: measured by the throughput suite, `harness batch analyze`)",
         f"KEEP_MESSAGES = {rec.keep_messages}  # messages kept after a trim",
     ]
     if rec.model_vram_gb is not None:

@@ -17,7 +17,13 @@ from harness.batch.extrapolate import extrapolate
 from harness.batch.fixture import uncached_prompt_rate
 from harness.batch.memory import SimProbe, close_probe, nvml_probe
 from harness.batch.synthetic import system_prompt
-from harness.batch.throughput import SizeResult, case_dict, judge, run_size
+from harness.batch.throughput import (
+    SizeResult,
+    case_dict,
+    conversation_trim_plan,
+    judge,
+    run_size,
+)
 from harness.batchapi.options import batch_api_option
 
 
@@ -73,7 +79,11 @@ def _run(
     run_sections("extrapolation", projection)
     failures = judge(results, section)
     entries = [r.entry for r in results]
-    record_case(case_dict(case.matrix, case.model, case.strategy, entries, failures, projection))
+    # Conversation batching: the trim settings its measured growth calls for (issue 18).
+    plan = conversation_trim_plan(results, section) if case.strategy == "conversation" else None
+    record_case(
+        case_dict(case.matrix, case.model, case.strategy, entries, failures, projection, plan)
+    )
     if failures:
         pytest.fail(f"{case.model} {case.strategy}: " + "; ".join(failures), pytrace=False)
 
