@@ -318,19 +318,6 @@ def measure(
     return run
 
 
-# -- helpers -------------------------------------------------------------------------------
-
-
-def _wire(value: Any) -> str:
-    """JSON text for a report property: xdist's transport (execnet) cannot carry integers
-    beyond 32 bits, and byte counts are larger than that."""
-    return json.dumps(value, default=str)
-
-
-def _unwire(text: str) -> Any:
-    return json.loads(text)
-
-
 def _fail_case(case: dict[str, Any], reasons: list[str]) -> None:
     """Mark `case` failed for `reasons`, keeping a more specific failed verdict (oom, ...)."""
     if case.get("verdict") in (None, "pass"):
@@ -345,6 +332,19 @@ def _agree_with_outcome(case: dict[str, Any], report: pytest.TestReport) -> None
         crash = getattr(report.longrepr, "reprcrash", None)
         message = (crash.message if crash is not None else report.longreprtext).strip()
         _fail_case(case, [] if case.get("reason") else [message.splitlines()[0] or "failed"])
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def _wire(value: Any) -> str:
+    """JSON text for a report property: xdist's transport (execnet) cannot carry integers
+    beyond 32 bits, and byte counts are larger than that."""
+    return json.dumps(value, default=str)
+
+
+def _unwire(text: str) -> Any:
+    return json.loads(text)
 
 
 def _suite(item: pytest.Item) -> str:

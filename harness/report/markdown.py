@@ -1,8 +1,7 @@
 """`matrix.md`: the performance matrix as GitHub tables, in the layout of the user's plan.
 
-    Model | Context | TTFT | Tok/s | RAM Δ | Stability | Verdict | Use-case fit
+    Model | Context | TTFT | Tok/s | RAM Δ | Stability | Use-case fit
 
-Verdict is the case's, which agrees with pytest's outcome (a baseline regression fails it).
 Use-case fit is the case's `use_case` when the matrix gives one, else its verdict. A limits
 table with the recommended settings follows when the run searched for limits.
 """
@@ -15,9 +14,7 @@ from typing import Any
 from harness.report import fmt
 from harness.report.payload import dig, mapping, number, records, text
 
-MATRIX_HEADER = (
-    "Model", "Context", "TTFT", "Tok/s", "RAM Δ", "Stability", "Verdict", "Use-case fit",
-)  # fmt: skip
+MATRIX_HEADER = ("Model", "Context", "TTFT", "Tok/s", "RAM Δ", "Stability", "Use-case fit")
 LIMITS_HEADER = (
     "Model",
     "Max context found",
@@ -55,7 +52,6 @@ def matrix_cells(case: Mapping[str, Any]) -> tuple[str, ...]:
         fmt.rate(number(dig(metrics, "decode_tok_s", "p50"))),
         fmt.size(number(dig(case, "memory", "delta_bytes")), signed=True),
         fmt.score(number(dig(case, "stability", "score"))),
-        text(case.get("verdict")) or text(case.get("outcome")),
         fit,
     )
 
