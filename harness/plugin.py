@@ -209,6 +209,7 @@ def pytest_runtest_makereport(
         case.update({"nodeid": item.nodeid, "outcome": report.outcome, "suite": _suite(item)})
         if report.skipped:
             case["verdict"] = "skipped"
+        _agree_with_outcome(case, report)
         report.user_properties.append((CASE_PROPERTY, _wire(case)))
         fp = harness.server_fingerprints.get(case.get("server", ""))
         if fp:
@@ -359,13 +360,32 @@ def measure(
             calibration_cache=harness_session.calibrations,
         )
         outcome.case.update({"suite": _suite(request.node), "nodeid": request.node.nodeid})
-        outcome.failures += harness_session.regression.check(
+        regressions = harness_session.regression.check(
             outcome.case, harness_session.run_fingerprint
         )
+        if regressions:
+            outcome.failures += regressions
+            _fail_case(outcome.case, regressions)
         record_case(outcome.case)
         return outcome
 
     return run
+
+
+def _fail_case(case: dict[str, Any], reasons: list[str]) -> None:
+    """Mark `case` failed for `reasons`, keeping a more specific failed verdict (oom, ...)."""
+    if case.get("verdict") in (None, "pass"):
+        case["verdict"] = "fail"
+    case["reason"] = "; ".join(r for r in (case.get("reason"), *reasons) if r)
+
+
+def _agree_with_outcome(case: dict[str, Any], report: pytest.TestReport) -> None:
+    """A test pytest failed is a failed case in results.json, CSV, Markdown and the report,
+    whatever failed it (a baseline regression, an assertion after the case was recorded)."""
+    if report.when == "call" and report.failed and case.get("verdict") in (None, "pass"):
+        crash = getattr(report.longrepr, "reprcrash", None)
+        message = (crash.message if crash is not None else report.longreprtext).strip()
+        _fail_case(case, [] if case.get("reason") else [message.splitlines()[0] or "failed"])
 
 
 # -- helpers -------------------------------------------------------------------------------

@@ -9,8 +9,9 @@ model's whole context ladder goes to one server so the model is loaded there onc
 from __future__ import annotations
 
 import os
+import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -129,6 +130,17 @@ class ServerPool:
     def engines(self) -> list[Engine]:
         self.start()
         return list(self._engines)
+
+    @property
+    def clock_ns(self) -> Callable[[], int]:
+        """The clock of the machine measured, in ns: the simulator's own clock, where
+        modelled work counts at its simulated length and nothing else is multiplied by the
+        speed; else the client's perf_counter_ns. Durations read from it need no time_scale."""
+        self.start()
+        if self._sim_server is not None:
+            clock: Callable[[], int] = self._sim_server.clock_ns
+            return clock
+        return time.perf_counter_ns
 
     def close(self) -> None:
         for engine in self._engines:

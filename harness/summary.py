@@ -49,6 +49,13 @@ def write_summary(tr: TerminalWriter, harness: HarnessSession) -> None:
         for limit in limits:
             for line in format_recommendations(limit).splitlines():
                 tr.write_line(line)
+    for case in harness.cases:
+        if case.get("trim_plan"):  # conversation batching: settings from measured growth
+            from harness.batch.analyze import plan_lines
+
+            tr.write_line(f"{case.get('id')}:")
+            for line in plan_lines(case["trim_plan"]):
+                tr.write_line(f"  {line}")
     for note in harness.notes:
         tr.write_line(note)
     if harness.writer is not None:

@@ -1,7 +1,9 @@
-"""`harness batch analyze OUT`: counts, errors by code, latency percentiles, tokens, trims.
+"""`harness batch analyze OUT`: counts, errors by code, latency percentiles, tokens, trims,
+and for conversation batching the measured growth per request with the trim settings that
+follow from it (harness.batch.growth).
 
-Reads the output (and its `OUT.trims.jsonl` sidecar) as a stream; only the latencies are
-kept, 8 bytes a request, since percentiles need them all.
+Reads the output (and its `OUT.trims.jsonl` sidecar) as a stream; only the latencies and
+each conversation's prompt counts are kept, 8 bytes a request each.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from harness.batch.growth import measured_growth, trim_settings
 from harness.batch.output import trims_path
 from harness.errors import ConfigError
 from harness.stats import percentile
@@ -37,14 +40,15 @@ def _records(path: Path) -> Iterator[dict[str, Any]]:
                 yield record
 
 
-def analyze(path: Path) -> dict[str, Any]:
-    """The analysis of one output file as a JSON-able dict."""
+def analyze(path: Path, trim_threshold: int = 28_000) -> dict[str, Any]:
+    """The analysis of one output file as a JSON-able dict; trim settings for `trim_threshold`."""
     counts: Counter[str] = Counter()
     codes: Counter[str] = Counter()
     latencies: array[float] = array("d")
     tokens = {"prompt": 0, "completion": 0}
     custom_ids: set[str] = set()
     duplicates = 0
+    turns: dict[str, dict[int, int]] = {}  # conversation -> turn -> prompt tokens
     for record in _records(path):
         cid = record.get("custom_id")
         if isinstance(cid, str) and record.get("response") is not None:
@@ -59,6 +63,7 @@ def analyze(path: Path) -> dict[str, Any]:
             usage = ((record.get("response") or {}).get("body") or {}).get("usage") or {}
             tokens["prompt"] += int(usage.get("prompt_tokens") or 0)
             tokens["completion"] += int(usage.get("completion_tokens") or 0)
+            _turn(turns, record.get("harness") or {}, usage.get("prompt_tokens"))
         latency = (record.get("harness") or {}).get("latency_s")
         if isinstance(latency, int | float):
             latencies.append(float(latency))
@@ -72,7 +77,20 @@ def analyze(path: Path) -> dict[str, Any]:
         "latency_s": _percentiles(list(latencies)),
         "tokens": {**tokens, "total": tokens["prompt"] + tokens["completion"]},
         "trims": analyze_trims(trims_path(path)),
+        "trim_plan": _trim_plan(turns, trim_threshold),
     }
+
+
+def _turn(turns: dict[str, dict[int, int]], extra: dict[str, Any], prompt: Any) -> None:
+    key, turn = extra.get("conversation"), extra.get("turn")
+    if extra.get("strategy") == "conversation" and isinstance(key, str) and isinstance(turn, int):
+        if isinstance(prompt, int) and prompt > 0:
+            turns.setdefault(key, {})[turn] = prompt
+
+
+def _trim_plan(turns: dict[str, dict[int, int]], threshold: int) -> dict[str, Any] | None:
+    growth = measured_growth([[t[k] for k in sorted(t)] for t in turns.values()])
+    return None if growth is None else trim_settings(threshold, growth).as_dict()
 
 
 def _percentiles(values: list[float]) -> dict[str, float] | None:
@@ -127,4 +145,20 @@ def format_analysis(a: dict[str, Any]) -> str:
             f"{trims['mean_tokens_after']:.0f} on average"
         )
     lines.append(line)
+    plan = a.get("trim_plan")
+    if plan:
+        lines += plan_lines(plan)
     return "\n".join(lines)
+
+
+def plan_lines(plan: dict[str, Any]) -> list[str]:
+    """A `trim_plan` dict (TrimSettings.as_dict) as the lines the terminal shows."""
+    g = plan["growth"]
+    return [
+        f"conversation growth ({g['source']}, {g['samples']:,} requests): "
+        f"{g['tokens_per_request']:,} tokens per request (user message + reply), "
+        f"system prompt {g['system_tokens']:,} once",
+        f"trim settings for a {plan['trim_threshold']:,}-token threshold: TRIM_INTERVAL = "
+        f"{plan['trim_interval']}, KEEP_MESSAGES = {plan['keep_messages']}",
+        f"  {plan['command']}",
+    ]

@@ -16,10 +16,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from harness.batch.analyze import analyze, format_analysis
+from harness.batch.analyze import analyze, format_analysis, plan_lines
 from harness.batch.context import ContextSettings
 from harness.batch.csvconvert import csv_to_batch
 from harness.batch.engine import BatchEngine, BatchSettings, RetryPolicy
+from harness.batch.growth import estimated_growth, trim_settings
 from harness.batch.jsonl import count_lines, iter_lines, read_requests
 from harness.batch.memory import MemoryProbe, SimProbe, close_probe, nvml_probe
 from harness.batch.output import OutputWriter
@@ -56,11 +57,21 @@ def register(subparsers: Any) -> None:
     csv_p.add_argument("--model", help="model written into every body")
     csv_p.add_argument("--id-column", help="column for custom_id (default: custom_id or id)")
     csv_p.add_argument("--max-tokens", type=positive_int, help="max_tokens of every request")
+    _threshold_option(csv_p, "for the trim settings estimated from the input")
     csv_p.set_defaults(func=cmd_from_csv)
     an = sub.add_parser("analyze", help="summarise a batch output file (and its trims)")
     an.add_argument("out", type=Path, metavar="OUT")
     an.add_argument("--json", action="store_true", help="print the analysis as JSON")
+    _threshold_option(an, "for the trim settings from the measured conversation growth")
     an.set_defaults(func=cmd_analyze)
+
+
+def _threshold_option(parser: argparse.ArgumentParser, purpose: str) -> None:
+    parser.add_argument(
+        "--trim-threshold", type=positive_int, default=28_000, metavar="TOKENS",
+        help=f"the conversation's trim threshold {purpose} (default 28000; the limits "
+        "suite's CONTEXT_TRIM_THRESHOLD is the measured one)",
+    )  # fmt: skip
 
 
 def _register_run(sub: Any) -> None:
@@ -72,7 +83,8 @@ def _register_run(sub: Any) -> None:
     run.add_argument("--trim-strategy", choices=tuple(TRIMMERS), default="sliding_window")
     run.add_argument(
         "--trim-interval", type=_non_negative, default=50, metavar="N",
-        help="trim every N requests of a conversation; 0 turns this trigger off (default 50)",
+        help="trim a conversation N requests after its last trim of any kind; 0 turns this "
+        "trigger off (default 50)",
     )  # fmt: skip
     run.add_argument(
         "--trim-threshold",
@@ -185,11 +197,15 @@ def cmd_from_csv(args: argparse.Namespace) -> int:
         model=args.model, id_column=args.id_column, max_tokens=args.max_tokens,
     )  # fmt: skip
     sys.stdout.write(f"wrote {count} requests to {args.out}\n")
+    growth = estimated_growth(read_requests(iter_lines(args.out)))
+    if growth is not None:
+        plan = trim_settings(args.trim_threshold, growth).as_dict()
+        sys.stdout.write("\n".join(plan_lines(plan)) + "\n")
     return 0
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    result = analyze(args.out)
+    result = analyze(args.out, args.trim_threshold)
     text = json.dumps(result, indent=1) if args.json else format_analysis(result)
     sys.stdout.write(text + "\n")
     return 0

@@ -1,7 +1,8 @@
 """When and how a growing conversation is trimmed (the seeds' ContextManager).
 
 Triggers, checked before each request of a conversation:
-- `interval`: every `trim_interval` requests (the seeds trimmed every 50);
+- `interval`: `trim_interval` requests after the conversation's last trim of any kind (or its
+  start), so a threshold trim at request 98 is not followed by an interval trim at 100;
 - `threshold`: the estimated context exceeds `trim_threshold` tokens;
 - `memory`: the memory callable reports a fraction at or above `memory_warning`; the trim is
   then `aggressive` whatever the configured strategy, since memory is what runs out first.
@@ -109,20 +110,21 @@ class ContextManager:
         self.estimator = estimator or TokenEstimator()
         self.memory_fraction = memory_fraction
         self._count = 0
+        self._last_trim: dict[str, int] = {}  # conversation key -> turn of its last trim
         self._lock = threading.Lock()
 
     @property
     def trims(self) -> int:
         return self._count
 
-    def reason(self, turn: int, tokens: int, memory: float | None) -> str | None:
-        """Why this conversation's `turn` (0-based request count) should trim, if it should."""
+    def reason(self, since_trim: int, tokens: int, memory: float | None) -> str | None:
+        """Why a conversation should trim now, `since_trim` requests after its last trim."""
         s = self.settings
         if memory is not None and memory >= s.memory_warning:
             return "memory"
         if tokens > s.trim_threshold:
             return "threshold"
-        if s.trim_interval and turn > 0 and turn % s.trim_interval == 0:
+        if s.trim_interval and since_trim >= s.trim_interval:
             return "interval"
         return None
 
@@ -132,7 +134,9 @@ class ContextManager:
         """The conversation to send next, trimmed if a trigger fired and it shrinks it."""
         tokens = self.estimator.estimate(conversation)
         memory = self.memory_fraction() if self.memory_fraction else None
-        why = self.reason(turn, tokens, memory)
+        with self._lock:
+            since = turn - self._last_trim.get(key, 0)
+        why = self.reason(since, tokens, memory)
         if why is None:
             return conversation, None
         aggressive = why == "memory" or self.settings.strategy == "aggressive"
@@ -167,6 +171,7 @@ class ContextManager:
             return conversation, None  # nothing to drop: not a trim, and not counted as one
         with self._lock:
             self._count += 1
+            self._last_trim[key] = turn
         event = TrimEvent(
             request_index=turn,
             custom_id=custom_id,

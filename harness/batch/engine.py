@@ -14,7 +14,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Protocol
@@ -59,6 +59,9 @@ class BatchSettings:
     keep_alive: float | str | None = -1
     uncached_prompt_tok_s: float | None = None
     keep_latencies: bool = False
+    # Durations (elapsed, latencies) are read from this clock in ns: the simulator's own
+    # clock under --engine sim, so simulated time is not the client's work x the speed.
+    clock_ns: Callable[[], int] = field(default_factory=lambda: time.perf_counter_ns)
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -124,7 +127,7 @@ class BatchEngine:
         done: set[str] | frozenset[str] = frozenset(),
     ) -> BatchSummary:
         """Run every item not in `done`; returns when all are written or Ctrl-C stopped it."""
-        started = time.perf_counter_ns()
+        started = self.settings.clock_ns()
         n = self.settings.concurrency
         shared: queue.Queue[tuple[BatchRequest, str] | None] = queue.Queue(maxsize=2 * n)
         queues = (
@@ -156,7 +159,7 @@ class BatchEngine:
         self._draw(force=True)
         if self.progress is not None:
             self.progress.finish()
-        elapsed = (time.perf_counter_ns() - started) / 1e9
+        elapsed = (self.settings.clock_ns() - started) / 1e9
         return self._stats.summary(elapsed, interrupted, self.memory.peak_bytes)
 
     def _feed(
@@ -215,7 +218,7 @@ class BatchEngine:
         prepared = self.strategy.prepare(request, model)
         self._trimmed(prepared.trim, sink)
         options = chat_options(request.params, self.settings.options)
-        started = time.perf_counter_ns()
+        started = self.settings.clock_ns()
         attempts, oom_retried = 0, False
 
         def send() -> StreamMeasurement:
@@ -255,7 +258,7 @@ class BatchEngine:
     ) -> None:
         self.context.estimator.observe(prepared.messages, m.counters.prompt_eval_count)
         self.strategy.complete(request, prepared, m.text)
-        latency = (time.perf_counter_ns() - started) / 1e9
+        latency = (self.settings.clock_ns() - started) / 1e9
         extra = {
             "strategy": self.strategy.name,
             "conversation": prepared.key,
@@ -280,7 +283,7 @@ class BatchEngine:
         sink: RecordSink,
     ) -> None:
         self.strategy.fail(request, prepared)
-        latency = (time.perf_counter_ns() - started) / 1e9
+        latency = (self.settings.clock_ns() - started) / 1e9
         extra = {"strategy": self.strategy.name, "attempts": attempt, "latency_s": latency}
         sink.write(error_record(request.custom_id, exc.outcome, str(exc), extra=extra))
         self._stats.error(exc.outcome, latency_s=latency)

@@ -8,7 +8,9 @@ Definitions (also in the README):
   measured just before with a prompt that cannot be cached (a fresh nonce first);
 - token_savings = 1 - tokens_evaluated / tokens_sent: the share of sent prompt tokens the
   prefix cache spared the server.
-Durations are in the profiled machine's time: wall time x time_scale under the simulator.
+Durations are in the profiled machine's time: the engine reads them from `settings`'s
+`clock_ns`, the simulator's own clock under --engine sim (modelled work at its simulated
+length, the client's work at its real length), so nothing here multiplies by the speed.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 from harness.batch.extrapolate import SizeRun
 from harness.batch.fixture import MemorySink
+from harness.batch.growth import measured_growth, trim_settings
 from harness.batch.matrix_section import ThroughputSection
 from harness.batch.stats import BatchSummary
 from harness.batch.synthetic import synthetic_batch
@@ -40,7 +43,6 @@ def run_size(
     model: str,
     strategy: str,
     size: int,
-    time_scale: float,
     simulated: bool,
     settings: dict[str, Any],
     memory_total: int | None = None,
@@ -54,12 +56,11 @@ def run_size(
         num_predict=section.num_predict,
     )
     summary: BatchSummary = engine.run(batch, MemorySink())
-    entry = entry_from(summary, model=model, strategy=strategy, size=size,
-                       time_scale=time_scale, simulated=simulated)  # fmt: skip
+    entry = entry_from(summary, model=model, strategy=strategy, size=size, simulated=simulated)
     run = SizeRun(
         size=size,
         total_s=entry["total_s"],
-        request_s=tuple(t * time_scale for t in summary.latencies_s),
+        request_s=summary.latencies_s,
         prompt_tokens=summary.request_prompt_tokens,
         completion_tokens=summary.request_completion_tokens,
         trims=summary.trims,
@@ -72,9 +73,9 @@ def run_size(
 
 
 def entry_from(
-    s: BatchSummary, *, model: str, strategy: str, size: int, time_scale: float, simulated: bool
+    s: BatchSummary, *, model: str, strategy: str, size: int, simulated: bool
 ) -> dict[str, Any]:
-    total = s.elapsed_s * time_scale
+    total = s.elapsed_s
     sent = s.prompt_tokens
     evaluated = s.tokens_evaluated
     return {
@@ -120,11 +121,23 @@ def judge(results: Sequence[SizeResult], section: ThroughputSection) -> list[str
     return failures
 
 
+def conversation_trim_plan(
+    results: Sequence[SizeResult], section: ThroughputSection
+) -> dict[str, Any] | None:
+    """Trim settings for the section's threshold from the growth the largest size measured
+    (one conversation, its requests in order: the synthetic batch has one system prompt)."""
+    growth = measured_growth([results[-1].run.prompt_tokens]) if results else None
+    if growth is None:
+        return None
+    return trim_settings(section.trim_threshold, growth).as_dict(section.trim_strategy)
+
+
 def case_dict(
     matrix: str, model: str, strategy: str, entries: list[dict[str, Any]],
     failures: list[str], extrapolation: dict[str, Any] | None,
+    trim_plan: dict[str, Any] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """The results.json case for one matrix x strategy."""
+    """The results.json case for one matrix x strategy (`trim_plan`: conversation only)."""
     return {
         "id": f"{model}-{strategy}",
         "matrix": matrix,
@@ -138,4 +151,5 @@ def case_dict(
         "checks": [],
         "throughput": entries,
         "extrapolation": extrapolation,
+        "trim_plan": trim_plan,
     }

@@ -25,7 +25,7 @@ from harness.limits.probe import FAILURES, Capacity, Probe, Prober, Sampler
 from harness.limits.recommend import Policy, recommend, settings_text
 from harness.limits.recovery import Backoff, wait_for_server
 from harness.limits.search import Estimator, SearchResult, search
-from harness.limits.verdict import judge
+from harness.limits.verdict import bound_of, judge
 from harness.limits.verify import verify_fill
 
 
@@ -72,7 +72,7 @@ def discover(engine: Any, job: Discovery) -> dict[str, Any]:
     fit, regime = _fit(probes, start)
     verify = None
     if job.verify_fill and result.max_context:
-        rec_ctx = _recommended(result.max_context, job.policy)
+        rec_ctx = _recommended(result, probes, job.policy)
         verify = verify_fill(engine, job.model, rec_ctx, job.options, job.time_scale)
     source = None if prober.source is None else prober.source.as_dict()
     return {**_entry(job, prediction, cap, result, probes, fit, regime, verify), "memory": source}
@@ -98,8 +98,10 @@ def _fit(probes: Sequence[Probe], start: int) -> tuple[LinearFit | None, str]:
     return fit_line(fit_points(probes, 0)), "all good probes (too few in the linear regime)"
 
 
-def _recommended(max_context: int, policy: Policy) -> int:
-    return recommend(max_context, None, None, policy).max_context_tokens
+def _recommended(result: SearchResult, probes: Sequence[Probe], policy: Policy) -> int:
+    assert result.max_context is not None
+    bound = bound_of(probes, result.max_context, result.first_bad)
+    return recommend(result.max_context, None, None, policy, bound).max_context_tokens
 
 
 def _spill(probes: Sequence[Probe]) -> dict[str, int | None]:
@@ -144,11 +146,12 @@ def _entry(
     verify: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
     rec = None
+    bound = bound_of(probes, result.max_context, result.first_bad)
     if result.max_context:
         base, slope = (None, None) if fit is None else (fit.base, fit.slope)
-        rec = recommend(result.max_context, base, slope, job.policy)
+        rec = recommend(result.max_context, base, slope, job.policy, bound)
     recommended = None if rec is None else rec.max_context_tokens
-    verdict = judge(result.max_context, fit, recommended, probes, result.stopped, verify)
+    verdict = judge(result.max_context, fit, recommended, probes, result.stopped, verify, bound)
     where = f"{job.model} on {job.hardware}, {'GPU' if cap.gpu else 'RAM'} budget"
     return {
         "model": job.model,
@@ -157,6 +160,7 @@ def _entry(
         "probes": [p.as_dict() for p in probes],
         "max_context": result.max_context,
         "first_bad": result.first_bad,
+        "bound": bound,
         **_spill(probes),
         **_fit_keys(fit, regime),
         "prediction": _prediction_block(prediction, cap, fit, probes),

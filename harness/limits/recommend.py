@@ -1,6 +1,9 @@
 """From the measured limit to the numbers a user pastes into their code and Ollama.
 
     max_context_tokens = floor(max_context x safety / 1024) x 1024       (safety 0.80)
+                         when memory bounded max_context; when the model's trained context
+                         or the server's cap did, floor(max_context / 1024) x 1024: the
+                         margin guards against running out of memory, which did not bound it
     trim_threshold     = floor(max_context_tokens x trim_fraction)       (0.85)
     tokens_per_message = tokens_per_request / messages_per_request       (1500 / 2)
     keep_messages      = floor(keep_fraction x trim_threshold / tokens_per_message),
@@ -45,6 +48,7 @@ class Recommendations:
     keep_messages: int
     model_vram_gb: float | None
     kv_cache_per_token_mb: float | None
+    bound: str | None = "memory"  # what set the maximum (verdict.BOUNDS)
 
     def as_dict(self, settings_text: str) -> dict[str, Any]:
         return {
@@ -71,10 +75,19 @@ def trim_plan(trim_threshold: int, policy: Policy) -> tuple[int, int]:
     return keep, max(1, int(room // per_request))
 
 
+def margin(bound: str | None, policy: Policy) -> float:
+    """The share of the maximum to recommend: the safety margin only for a memory bound."""
+    return policy.safety if bound in (None, "memory") else 1.0
+
+
 def recommend(
-    max_context: int, base_bytes: float | None, bytes_per_token: float | None, policy: Policy
+    max_context: int,
+    base_bytes: float | None,
+    bytes_per_token: float | None,
+    policy: Policy,
+    bound: str | None = "memory",
 ) -> Recommendations:
-    max_tokens = int(max_context * policy.safety) // ROUND_TO * ROUND_TO
+    max_tokens = int(max_context * margin(bound, policy)) // ROUND_TO * ROUND_TO
     threshold = int(max_tokens * policy.trim_fraction)
     keep, interval = trim_plan(threshold, policy)
     return Recommendations(
@@ -84,20 +97,32 @@ def recommend(
         keep_messages=keep,
         model_vram_gb=None if base_bytes is None else round(base_bytes / GIB, 2),
         kv_cache_per_token_mb=None if bytes_per_token is None else round(bytes_per_token / MIB, 4),
+        bound=bound,
     )
+
+
+BOUND_WORDS = {
+    "server_cap": "the server's cap",
+    "trained_context": "the model's trained context",
+}
 
 
 def settings_text(rec: Recommendations, max_context: int, where: str, policy: Policy) -> str:
     """Python constants, a Modelfile line and an environment value, ready to paste."""
     memory = "VRAM" if "GPU" in where else "RAM"
+    why = (
+        f"{policy.safety:.0%} of the largest good context ({max_context:,})"
+        if rec.bound in (None, "memory")
+        else f"{BOUND_WORDS[rec.bound]} ({max_context:,}); memory did not bound it, so no margin"
+    )
     lines = [
         f"# Measured by the harness's context_limits suite: {where}",
-        f"MAX_CONTEXT_TOKENS = {rec.max_context_tokens}  "
-        f"# {policy.safety:.0%} of the largest good context ({max_context:,})",
+        f"MAX_CONTEXT_TOKENS = {rec.max_context_tokens}  # {why}",
         f"CONTEXT_TRIM_THRESHOLD = {rec.trim_threshold}  "
         f"# {policy.trim_fraction:.0%} of MAX_CONTEXT_TOKENS",
         f"TRIM_INTERVAL = {rec.trim_interval}  "
-        f"# requests between trims at ~{policy.tokens_per_request:,} tokens per request",
+        f"# requests between trims if each adds ~{policy.tokens_per_request:,} tokens "
+        "(conversation batching: measured by the throughput suite, `harness batch analyze`)",
         f"KEEP_MESSAGES = {rec.keep_messages}  # messages kept after a trim",
     ]
     if rec.model_vram_gb is not None:

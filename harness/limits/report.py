@@ -20,11 +20,33 @@ def _ctx(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) else "-"
 
 
+def _largest(limit: Mapping[str, Any], device: str) -> str:
+    """The maximum and what bounded it: memory, the server's cap or the trained context."""
+    top = _ctx(limit.get("max_context"))
+    bound = limit.get("bound")
+    if bound == "trained_context":
+        at = [p for p in limit.get("probes") or [] if p.get("num_ctx") == limit.get("max_context")]
+        used, cap = (at[-1].get("memory_bytes"), at[-1].get("capacity_bytes")) if at else (0, 0)
+        room = f": {used / GIB:.1f} GiB used, {cap / GIB:.1f} GiB available" if used and cap else ""
+        return (
+            f"  largest context: {top}, the model's trained context (memory did not bound it{room})"
+        )
+    if bound == "server_cap":
+        return f"  largest context: {top}, the server's cap (it loads no more; not memory)"
+    return f"  largest context that fits ({device} budget): {top}"
+
+
+def _margin(limit: Mapping[str, Any]) -> str:
+    if limit.get("bound") in ("trained_context", "server_cap"):
+        return "the maximum itself; the 80% margin is only for a memory bound"
+    return "80% of the maximum"
+
+
 def _headline(limit: Mapping[str, Any]) -> list[str]:
     verdict = str(limit.get("verdict", "?")).upper()
     device = "GPU" if limit.get("device") == "gpu" else "RAM"
     lines = [f"{limit.get('model')} on {limit.get('hardware')}: {verdict}"]
-    lines.append(f"  largest context that fits ({device} budget): {_ctx(limit.get('max_context'))}")
+    lines.append(_largest(limit, device))
     if limit.get("spill_context"):
         lines.append(f"  spills to the CPU at: {_ctx(limit['spill_context'])}")
     bpt, base, r2 = limit.get("bytes_per_token"), limit.get("base_bytes"), limit.get("r2")
@@ -67,7 +89,7 @@ def format_recommendations(limit: Mapping[str, Any]) -> str:
         lines.append("  no settings to paste: the measurement did not pass")
     settings = (limit.get("recommendations") or {}).get("settings_text")
     if settings:
-        lines.append("  recommended settings (80% of the maximum):")
+        lines.append(f"  recommended settings ({_margin(limit)}):")
         lines += [f"    {line}" if line else "" for line in str(settings).splitlines()]
     return "\n".join(lines)
 

@@ -44,13 +44,38 @@ class Job:
 
 @dataclass
 class Pace:
-    """Turns simulated seconds into wall time: x slowdown / speed, shared by all runners."""
+    """Turns simulated seconds into wall time: x slowdown / speed, shared by all runners.
+
+    It also keeps the profiled machine's clock (`now_ns`), which moves only by modelled work
+    (runner steps, loads), each at its simulated length. Nothing else is part of the
+    profiled machine: not the simulator's own Python, not the client's work (on a real
+    server about 0.1 ms a request, `make bench`), and not how loaded this host is, so a
+    duration read from it is the same at every --sim-speed. Overlapping sleeps (two runners
+    at once) count once, as one machine's time.
+    """
 
     scale: float
+    speed: float = 1.0
     stop: threading.Event = field(default_factory=threading.Event)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _clock_ns: int = 0
+    _counted_until_ns: int = 0  # wall end of the modelled sleeps already counted
 
     def wall_ns(self, sim_seconds: float) -> int:
         return int(sim_seconds * self.scale * 1e9)
+
+    def modelled(self, start_ns: int, end_ns: int) -> None:
+        """Count the wall interval [start_ns, end_ns] of a finished modelled sleep."""
+        with self._lock:
+            start = max(start_ns, self._counted_until_ns)
+            if end_ns > start:
+                self._counted_until_ns = end_ns
+                self._clock_ns += round((end_ns - start) * self.speed)
+
+    def now_ns(self) -> int:
+        """The profiled machine's clock in ns; only differences between readings mean anything."""
+        with self._lock:
+            return self._clock_ns
 
     def sleep_until(self, deadline_ns: int) -> bool:
         """Sleep to a perf_counter_ns deadline; False when the server is stopping."""
@@ -60,6 +85,14 @@ class Pace:
                 return not self.stop.is_set()
             if self.stop.wait(left / 1e9):
                 return False
+
+    def sleep_modelled(self, wall_ns: int) -> bool:
+        """Sleep `wall_ns` of modelled work from now and count it; False when stopping."""
+        start = time.perf_counter_ns()
+        if not self.sleep_until(start + wall_ns):
+            return False
+        self.modelled(start, start + wall_ns)
+        return True
 
 
 def _common_prefix(a: list[str], b: list[str]) -> int:
@@ -181,6 +214,9 @@ class Runner:
             deadline = max(deadline, time.perf_counter_ns() - MAX_LAG_NS) + step_ns
             if not self.pace.sleep_until(deadline):
                 return
+            # Counted before the step's tokens are released, so a client that reads the
+            # clock on receiving them sees the step's whole simulated length.
+            self.pace.modelled(deadline - step_ns, deadline)
             with self.lock:
                 self._apply(prefill, decode, step_ns)
 

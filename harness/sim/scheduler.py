@@ -140,8 +140,8 @@ class Scheduler:
                 if load_fault:
                     raise ApiError(500, LOAD_OOM)
                 runner = self._new_runner(model, cfg, load_key, request_id)
-            loaded = self.pace.sleep_until(
-                time.perf_counter_ns() + self.pace.wall_ns(physics.load_seconds(model, self.hw))
+            loaded = self.pace.sleep_modelled(
+                self.pace.wall_ns(physics.load_seconds(model, self.hw))
             )
             with self.cond:
                 if not loaded or runner.state != "loading":

@@ -63,7 +63,7 @@ class SimServer:
         self.faults = faults if isinstance(faults, FaultSpec) else FaultSpec.parse(faults)
         self.behaviour = behaviour or Behaviour()
         self.host, self._port = host, port
-        self.pace = Pace(scale=self.faults.slowdown / speed)
+        self.pace = Pace(scale=self.faults.slowdown / speed, speed=speed)
         self.scheduler = Scheduler(
             self.hw,
             self.pace,
@@ -134,6 +134,10 @@ class SimServer:
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    def clock_ns(self) -> int:
+        """The simulated machine's clock in ns (Pace.now_ns): only differences mean anything."""
+        return self.pace.now_ns()
 
     @property
     def stopping(self) -> bool:

@@ -161,9 +161,7 @@ def _stream(
         if plan.malformed_at == i:
             h.write_chunk(MALFORMED)
         if i == 0 and plan.slow_first_token:
-            h.app.pace.sleep_until(
-                time.perf_counter_ns() + h.app.pace.wall_ns(h.app.faults.slow_first_token_s)
-            )
+            h.app.pace.sleep_modelled(h.app.pace.wall_ns(h.app.faults.slow_first_token_s))
         written = h.write_chunk(fmt.chunk(text))
         record["chunk_ns"].append(written)
         if record["first_content_ns"] is None and text:

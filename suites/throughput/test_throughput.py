@@ -17,7 +17,13 @@ from harness.batch.extrapolate import extrapolate
 from harness.batch.fixture import uncached_prompt_rate
 from harness.batch.memory import SimProbe, close_probe, nvml_probe
 from harness.batch.synthetic import system_prompt
-from harness.batch.throughput import SizeResult, case_dict, judge, run_size
+from harness.batch.throughput import (
+    SizeResult,
+    case_dict,
+    conversation_trim_plan,
+    judge,
+    run_size,
+)
 from harness.batchapi.options import batch_api_option
 
 
@@ -55,12 +61,15 @@ def _run(
         "uncached_prompt_tok_s": rate, "trim_strategy": section.trim_strategy,
         "trim_interval": section.trim_interval, "trim_threshold": section.trim_threshold,
         "keep_messages": section.keep_messages,
+        # The simulator's own clock (or the client's for a real server): durations come out
+        # in the profiled machine's time with nothing else multiplied by --sim-speed.
+        "clock_ns": harness_session.start().clock_ns,
     }  # fmt: skip
     results: list[SizeResult] = []
     for size in section.sizes:
         result = run_size(
             batch_engine, section, model=case.model, strategy=case.strategy, size=size,
-            time_scale=harness_session.time_scale, simulated=harness_session.simulated,
+            simulated=harness_session.simulated,
             settings=settings, memory_total=total,
         )  # fmt: skip
         results.append(result)
@@ -70,7 +79,11 @@ def _run(
     run_sections("extrapolation", projection)
     failures = judge(results, section)
     entries = [r.entry for r in results]
-    record_case(case_dict(case.matrix, case.model, case.strategy, entries, failures, projection))
+    # Conversation batching: the trim settings its measured growth calls for (issue 18).
+    plan = conversation_trim_plan(results, section) if case.strategy == "conversation" else None
+    record_case(
+        case_dict(case.matrix, case.model, case.strategy, entries, failures, projection, plan)
+    )
     if failures:
         pytest.fail(f"{case.model} {case.strategy}: " + "; ".join(failures), pytrace=False)
 

@@ -96,6 +96,9 @@ def test_from_csv_builds_batch_lines(tmp_path: Path, capsys: pytest.CaptureFixtu
         {"role": "user", "content": "Alan knows logic, crypto"},
     ]
     assert lines[0]["body"]["model"] == "m"
+    shown = capsys.readouterr().out
+    assert "conversation growth (estimated, 2 requests)" in shown
+    assert "harness batch run batch.jsonl" in shown
 
 
 def test_from_csv_names_a_missing_column_and_the_header(

@@ -71,21 +71,37 @@ def test_the_important_mark_never_reaches_the_server() -> None:
 
 
 @pytest.mark.parametrize(
-    ("turn", "tokens", "memory", "expected"),
+    ("since_trim", "tokens", "memory", "expected"),
     [
         (0, 10, None, None),
         (5, 10, None, "interval"),
-        (6, 10, None, None),
-        (6, 200, None, "threshold"),
-        (6, 10, 0.95, "memory"),
-        (6, 10, 0.5, None),
+        (4, 10, None, None),
+        (4, 200, None, "threshold"),
+        (4, 10, 0.95, "memory"),
+        (4, 10, 0.5, None),
     ],
 )
 def test_trigger_reasons(
-    turn: int, tokens: int, memory: float | None, expected: str | None
+    since_trim: int, tokens: int, memory: float | None, expected: str | None
 ) -> None:
     cm = ContextManager(ContextSettings(trim_interval=5, trim_threshold=100, memory_warning=0.9))
-    assert cm.reason(turn, tokens, memory) == expected
+    assert cm.reason(since_trim, tokens, memory) == expected
+
+
+def test_the_interval_counts_from_the_last_trim_of_any_kind() -> None:
+    # Issue 18: a threshold trim at request 98 was followed by an interval trim at 100.
+    cm = ContextManager(ContextSettings(trim_interval=50, trim_threshold=1000, keep_messages=4))
+    trims = []
+    for turn in range(1, 200):
+        # ~390 estimated tokens, except at request 98 where it has grown past the threshold.
+        conv = conversation(200 if turn == 98 else 20)
+        _, event = cm.maybe_trim(conv, turn, f"c{turn}", "k")
+        if event is not None:
+            trims.append((event.request_index, event.reason))
+    assert trims == [(50, "interval"), (98, "threshold"), (148, "interval"), (198, "interval")]
+    # Another conversation keeps its own count.
+    _, event = cm.maybe_trim(conversation(20), 50, "other50", "other")
+    assert event is not None
 
 
 def test_memory_trigger_trims_aggressively_and_is_recorded() -> None:

@@ -56,6 +56,14 @@ def test_suite_runs_every_size_and_strategy_and_records_sections(tmp_path: Path)
     assert set(projection["by_strategy"]) == {"independent", "conversation"}
     assert projection["time_s_low"] <= projection["time_s"] <= projection["time_s_high"]
     assert [c["verdict"] for c in payload["cases"]] == ["pass", "pass"]
+    # Conversation batching: trim settings from the growth it measured, printed to paste.
+    independent, conversation = payload["cases"]
+    assert independent["trim_plan"] is None
+    plan = conversation["trim_plan"]
+    assert plan["growth"]["source"] == "measured"
+    assert 30 < plan["growth"]["tokens_per_request"] < 100  # 30 user + 8 reply + template
+    assert plan["trim_threshold"] == 28_000
+    assert plan["command"] in proc.stdout
 
 
 def _result(size: int, req_s: float, errors: int = 0, memory: float | None = 0.5) -> SizeResult:

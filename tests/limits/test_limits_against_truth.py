@@ -75,6 +75,12 @@ def test_found_limit_matches_truth(sims: dict[str, Any], profile: str, model: st
     assert len(limit["probes"]) <= limit["search"]["max_probes"]
     assert limit["verdict"] == "pass", limit["reason"]
     assert limit["device"] == ("gpu" if key == "max_context_gpu" else "ram")
+    # The 80% margin is for memory; the 27B on the CPU box stops at its trained 131,072.
+    trained = expected[key] == expected["context_length"]
+    assert limit["bound"] == ("trained_context" if trained else "memory")
+    share = 1.0 if trained else 0.80
+    recommended = limit["recommendations"]["max_context_tokens"]
+    assert recommended == int(limit["max_context"] * share) // 1024 * 1024
     assert not sims[profile][1].ps()  # nothing left loaded
 
 

@@ -68,3 +68,44 @@ def test_format_recommendations_and_the_results_file(tmp_path: Path) -> None:
     assert json.loads(path.read_text())[0]["max_context"] == 101182
     failed = format_recommendations({**limit, "verdict": "fail", "reason": "R^2 low"})
     assert "reason: R^2 low" in failed
+
+
+def test_no_memory_margin_when_the_trained_context_or_the_server_bounds_it() -> None:
+    # The 27B on the 128 GB box: nothing was bad up to its trained 131,072 (28 GiB of RAM).
+    for bound in ("trained_context", "server_cap"):
+        rec = recommend(131072, 18e9, 81920, Policy(), bound)
+        assert rec.max_context_tokens == 131072
+        assert rec.trim_threshold == 111411  # the trim fraction still applies
+    assert (
+        recommend(131072, 18e9, 81920, Policy(), "memory").max_context_tokens
+        == 104857 // 1024 * 1024
+    )
+
+
+def test_the_terminal_block_says_what_bounded_the_maximum() -> None:
+    policy = Policy()
+    trained = recommend(131072, 18e9, 81920, policy, "trained_context")
+    at_max = {"num_ctx": 131072, "memory_bytes": 28 * 1024**3, "capacity_bytes": 98 * 1024**3}
+    limit = {
+        "model": "orieg/gemma3-tools:27b-it-qat",
+        "hardware": "ryzen16-128gb",
+        "device": "ram",
+        "max_context": 131072,
+        "bound": "trained_context",
+        "probes": [at_max],
+        "recommendations": trained.as_dict(settings_text(trained, 131072, "x, RAM budget", policy)),
+        "verdict": "pass",
+    }
+    shown = format_recommendations(limit)
+    assert "that fits" not in shown
+    assert "80% of the maximum" not in shown
+    assert (
+        "  largest context: 131,072, the model's trained context "
+        "(memory did not bound it: 28.0 GiB used, 98.0 GiB available)"
+    ) in shown
+    assert "MAX_CONTEXT_TOKENS = 131072  # the model's trained context (131,072)" in shown
+    capped = format_recommendations({**limit, "bound": "server_cap", "max_context": 32768})
+    assert "largest context: 32,768, the server's cap" in capped
+    memory = format_recommendations({**limit, "bound": "memory"})
+    assert "largest context that fits (RAM budget): 131,072" in memory
+    assert "recommended settings (80% of the maximum):" in memory

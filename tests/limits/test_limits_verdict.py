@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from harness.limits.fit import fit_line
 from harness.limits.probe import Probe
-from harness.limits.verdict import judge
+from harness.limits.verdict import bound_of, judge
 
 LINE = fit_line([(x, 1e9 + 1000 * x) for x in (8192, 16384, 32768)])
 GIB = 1024**3
@@ -45,3 +45,21 @@ def test_a_truncated_fill_or_a_cut_search_fails() -> None:
     assert "search cut short" in cut.reason
     verify = {"num_ctx": 31744, "truncated": True, "error": None}
     assert "was truncated" in judge(40000, LINE, 31744, [], verify=verify).reason
+
+
+def test_what_bounded_the_maximum() -> None:
+    def probe(ctx: int, outcome: str) -> Probe:
+        return Probe(ctx, outcome, 0)
+
+    assert bound_of([probe(131072, "fits")], 131072, None) == "trained_context"
+    assert bound_of([probe(65536, "fits"), probe(98304, "oom")], 65536, 98304) == "memory"
+    assert bound_of([probe(65536, "fits"), probe(98304, "spilled")], 65536, 98304) == "memory"
+    assert bound_of([probe(32768, "fits"), probe(65536, "capped")], 32768, 65536) == "server_cap"
+    assert bound_of([probe(1024, "oom")], None, 1024) is None
+
+
+def test_the_80_percent_rule_is_for_a_memory_bound_only() -> None:
+    assert "above 80%" in judge(131072, LINE, 131072, [], bound="memory").reason
+    trained = judge(131072, LINE, 131072, [], bound="trained_context")
+    assert trained.verdict == "pass"
+    assert "131,072 tokens, the trained context" in trained.reason
