@@ -24,6 +24,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "harness.batch.cli",
     "harness.synth_cli",
     "harness.batchapi.cli",
+    "harness.benchtable",
 )
 
 
