@@ -8,6 +8,7 @@ table with the recommended settings follows when the run searched for limits.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -24,8 +25,15 @@ LIMITS_HEADER = (
 )
 
 
+# Most cells (numbers, model names) hold none of these: they are returned as they are,
+# without five replace() calls each (70,000 cells in a 10,000-case run).
+_SPECIAL = re.compile(r"[\\&<>|\r\n]")
+
+
 def cell(value: str) -> str:
     """Text safe inside a GitHub table cell: no pipes, newlines or raw HTML."""
+    if _SPECIAL.search(value) is None:
+        return value
     escaped = (
         value.replace("\\", "\\\\")
         .replace("&", "&amp;")
@@ -38,7 +46,7 @@ def cell(value: str) -> str:
 
 def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    lines += ["| " + " | ".join([cell(v) for v in row]) + " |" for row in rows]
     return lines
 
 
