@@ -1,4 +1,4 @@
-"""How long the reports of a 10,000-case run take (goal: under 2 s; reported, not asserted).
+"""How long the reports of a 10,000-case run take (goal: under 1 s; reported, not asserted).
 
 `make bench` runs it with timing; under the default `--benchmark-disable` it runs once and
 checks the outputs, so it also guards the large-run path in `make test`.

@@ -2,11 +2,11 @@
 
 Side by side in one run, on the same bytes: our OllamaEngine, the official `ollama` client
 (0.6.x) and a bare httpx `iter_lines` + `json.loads` loop (goals: at least the official
-client's rate, within 1.5x of the bare loop). The simulator cannot write chunks faster than a
-client parses them (its writer shares Python with its runner), so a tiny replay server sends
-a pre-built NDJSON response, one HTTP chunk per line as Ollama does, as fast as the socket
-allows; a raw socket reader measures that ceiling, to show the server is not the bottleneck.
-Rates are reported in extra_info, never asserted.
+client's rate, and at least 0.95 of the bare loop's: `harness_vs_bare`). The simulator cannot
+write chunks faster than a client parses them (its writer shares Python with its runner), so
+a tiny replay server sends a pre-built NDJSON response, one HTTP chunk per line as Ollama
+does, as fast as the socket allows; a raw socket reader measures that ceiling, to show the
+server is not the bottleneck. Rates are reported in extra_info, never asserted.
 """
 
 from __future__ import annotations
@@ -199,6 +199,6 @@ def test_stream_parse_rate(benchmark: BenchmarkFixture, replay: tuple[str, int])
     benchmark.extra_info.update({
         "lines": lines, "rounds": rounds,
         "harness_vs_official": round(median["harness"] / median["official_ollama"], 2),
-        "bare_vs_harness": round(median["bare_httpx"] / median["harness"], 2),
+        "harness_vs_bare": round(median["harness"] / median["bare_httpx"], 3),
         "ceiling_vs_bare": round(median["server_ceiling"] / median["bare_httpx"], 1),
     })  # fmt: skip
