@@ -86,14 +86,27 @@ ROWS: tuple[Row, ...] = (
         0,
     ),
     Row(
-        "collecting a 10,000-cell matrix (fresh `pytest --collect-only`)",
-        (("test_collect_10k_cells", "collect_subprocess_s"),),
+        "chunks per CPU second of the reading thread: harness / bare httpx loop",
+        (
+            ("test_stream_parse_rate", "harness_chunks_per_cpu_s"),
+            ("test_stream_parse_rate", "bare_httpx_chunks_per_cpu_s"),
+        ),
+        "",
+        "harness >= 0.95 x bare",
+        0,
+    ),
+    Row(
+        "collecting a 10,000-cell matrix (fresh `pytest --collect-only`): wall / CPU",
+        (
+            ("test_collect_10k_cells", "collect_subprocess_s"),
+            ("test_collect_10k_cells", "collect_subprocess_cpu_s"),
+        ),
         " s",
         "< 3 s",
     ),
     Row(
-        "rendering a 10,000-case report (HTML, Markdown, CSV), median",
-        (("test_render_10k_cases", "median_s"),),
+        "rendering a 10,000-case report (HTML, Markdown, CSV): wall median / CPU",
+        (("test_render_10k_cases", "median_s"), ("test_render_10k_cases", "render_cpu_s")),
         " s",
         "< 1 s",
     ),

@@ -252,7 +252,8 @@ class ServerProcessTracker:
             known = self._procs.get(pid)
             if known is None:
                 try:
-                    known = self._adopt(psutil.Process(pid))
+                    root = self.root if pid == self.root.pid else None
+                    known = self._adopt(root or psutil.Process(pid))
                 except _GONE:
                     continue  # exited between the walk and now
                 except psutil.AccessDenied:
