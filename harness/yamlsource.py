@@ -72,8 +72,8 @@ def load_yaml(path: Path) -> YamlSource:
     return YamlSource(path=path, data=data, lines=lines)
 
 
-# libyaml's parser when PyYAML was built with it: the pure-Python one took 30 s of a
-# 10,000-cell matrix's collection.
+# libyaml's parser when PyYAML was built with it, once: the pure-Python one, run twice
+# (safe_load, then compose for the lines), took 0.8 s of CPU for a 10,000-cell matrix; 0.05 s.
 _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 

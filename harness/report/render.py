@@ -68,7 +68,7 @@ def render_html(payload: Mapping[str, Any]) -> str:
         r=view,
         csp=_csp(),
         script=Markup(COPY_SCRIPT),
-        matrix_body=Markup(tables.matrix_body(view.rows)),  # escaped there, value by value
+        matrix_body=Markup(tables.matrix_body(view.rows)),  # every value escaped there
         stability_body=Markup(tables.stability_body(view.stability) if view.stability else ""),
     )
 

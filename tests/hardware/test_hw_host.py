@@ -202,3 +202,34 @@ def test_missing_pid_has_no_descendants() -> None:
         assert procs.linux_descendants(2**22 + 1) is None
     else:
         assert procs.linux_descendants(2**22 + 1) == []
+
+
+def test_proc_file_rereads_grows_and_fails_cleanly(tmp_path: Any) -> None:
+    path = tmp_path / "big"
+    path.write_bytes(b"x" * 20_000)
+    big = host.ProcFile(str(path))
+    assert big.read() == b"x" * 20_000  # larger than the first buffer
+    path.write_bytes(b"new")
+    assert big.read() == b"new"  # read again from offset 0, through the same descriptor
+    big.close()
+    missing = host.ProcFile(str(tmp_path / "missing"))
+    assert missing.read() is None
+    assert missing.read() is None
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/stat"), reason="Linux /proc only")
+def test_cpu_times_from_proc_stat_match_psutils() -> None:
+    total, idle = host._cpu_times(host.ProcFile("/proc/stat"))
+    times = psutil.cpu_times()
+    # Same fields, in clock ticks instead of seconds: the idle share agrees.
+    assert idle / total == pytest.approx(host._idle(times) / sum(times), abs=0.01)
+    fallback = host._cpu_times(host.ProcFile("/nonexistent/stat"))
+    assert fallback[1] / fallback[0] == pytest.approx(idle / total, abs=0.01)
+
+
+def test_closing_the_backend_closes_its_proc_files() -> None:
+    backend = HostBackend()
+    backend.sample()
+    backend.close()
+    assert backend._meminfo._fd is None
+    assert backend._cpu._stat._fd is None
