@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test bench lint typecheck check clean
+.PHONY: demo test bench bench-table lint typecheck check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,8 +40,13 @@ test: $(STAMP)
 	else echo "note: tests/real_ollama will skip: no Ollama binary (set HARNESS_OLLAMA_BIN, or build one with ../shared/engines/ollama/build.sh)"; fi
 	$(BIN)/pytest -q -rs
 
+# Figures go to reports/bench/latest.json with the machine and the load around each one;
+# `make bench-table` then rewrites README.md's table from that file (never typed by hand).
 bench: $(STAMP)
 	$(BIN)/pytest tests/benchmarks --benchmark-enable --benchmark-only -q --benchmark-columns=median,max,rounds
+
+bench-table: $(STAMP)
+	$(BIN)/harness bench-table --readme README.md
 
 lint: $(STAMP)
 	$(BIN)/ruff check harness suites tests

@@ -1,11 +1,16 @@
-"""The harness's own benchmarks: one table of figures, saved and compared with the last run.
+"""The harness's own benchmarks: figures saved with the machine they were taken on.
 
-`make bench` gathers every benchmark's timing stats and `extra_info` into flat figures
-(`"<test id> <figure>" -> number`), prints them as one table, compares them with the previous
-`reports/bench/latest.json` (changes over 20% are listed: the harness's own regression check)
-and then overwrites that file. Also here: a simulator in a child process, so that the client
-under test does not share its GIL with the server it measures, and the arithmetic that
-matches client arrivals against the simulator's write stamps.
+`make bench` gathers every benchmark's timing stats and `extra_info` into figures, and with
+them the conditions of that benchmark: CPU model, cores, Python, and the load average just
+before and just after it ran. A benchmark that ran while the 1-minute load average exceeded
+the core count is flagged `busy`: other work shared the cores, so its figures say more about
+the box than about the harness and are not compared with other runs. The run prints one
+table, compares it with the previous `reports/bench/latest.json` (changes over 20% between
+comparable runs are listed: the harness's own regression check) and overwrites that file.
+`harness bench-table` (harness/benchtable.py) turns the file into the README's table.
+Also here: a simulator in a child process, so that the client under test does not share its
+GIL with the server it measures, and the arithmetic that matches client arrivals against the
+simulator's write stamps.
 """
 
 from __future__ import annotations
@@ -15,17 +20,18 @@ import os
 import platform
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 from harness.stats import percentile
 
-SCHEMA = "harness.bench/1"
+SCHEMA = "harness.bench/2"
 THRESHOLD = 0.20  # a change larger than this, either way, is reported
-# The box's load is context for the other figures, not a result that can regress.
-UNCOMPARED = ("loadavg_1m",)
+# Above this many runnable processes per core (1-minute load average), a benchmark shared
+# its cores with other work: its figures are kept but flagged as not comparable.
+BUSY_LOAD_PER_CORE = 1.0
 
 
 def flatten(prefix: str, value: Any, out: dict[str, float]) -> None:
@@ -38,18 +44,106 @@ def flatten(prefix: str, value: Any, out: dict[str, float]) -> None:
 
 
 def benchmark_figures(
-    test_id: str, stats: Mapping[str, Any] | None, extra: Mapping[str, Any]
+    stats: Mapping[str, Any] | None, extra: Mapping[str, Any]
 ) -> dict[str, float]:
     """The figures of one benchmark: its mean/median (when timed) and its extra_info."""
     out: dict[str, float] = {}
     if stats:
         for key in ("mean", "median"):
             if isinstance(stats.get(key), int | float):
-                out[f"{test_id} {key}_s"] = float(stats[key])
-    flat: dict[str, float] = {}
-    flatten("", extra, flat)
-    out.update({f"{test_id} {key}": value for key, value in flat.items()})
+                out[f"{key}_s"] = float(stats[key])
+    flatten("", extra, out)
     return out
+
+
+# -- the machine and its load ------------------------------------------------------------------
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (Linux), else what `platform` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine() -> dict[str, Any]:
+    """What every figure depends on besides the code: CPU model, cores, Python, platform."""
+    return {
+        "cpu": cpu_model(),
+        "nproc": os.cpu_count() or 1,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def load_average() -> list[float]:
+    """The 1, 5 and 15-minute load averages, rounded; [] where the OS has none."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return []
+
+
+def busy(nproc: int, *loads: Sequence[float]) -> bool:
+    """True when any 1-minute load average given exceeds the cores times BUSY_LOAD_PER_CORE."""
+    return any(load and load[0] > nproc * BUSY_LOAD_PER_CORE for load in loads)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One benchmark's figures with the conditions they were taken in."""
+
+    figures: dict[str, float]
+    machine: dict[str, Any]
+    load_before: list[float]
+    load_after: list[float]
+    taken_at: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+
+    @property
+    def busy(self) -> bool:
+        return busy(int(self.machine.get("nproc") or 1), self.load_before, self.load_after)
+
+    def comparable_with(self, other: Entry) -> bool:
+        """Both quiet, on the same CPU model and core count."""
+        same = all(self.machine.get(k) == other.machine.get(k) for k in ("cpu", "nproc"))
+        return same and not self.busy and not other.busy
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "taken_at": self.taken_at,
+            "machine": self.machine,
+            "load_before": self.load_before,
+            "load_after": self.load_after,
+            "busy": self.busy,
+            "figures": dict(sorted(self.figures.items())),
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> Entry | None:
+        """An entry from latest.json, or None when its shape is not one `to_json` writes."""
+        if not isinstance(data, dict) or not isinstance(data.get("figures"), dict):
+            return None
+        figures = {
+            str(k): float(v)
+            for k, v in data["figures"].items()
+            if isinstance(v, int | float) and not isinstance(v, bool)
+        }
+        loads = [data.get("load_before"), data.get("load_after")]
+        before, after = (
+            [float(x) for x in load] if isinstance(load, list) else [] for load in loads
+        )
+        info = data.get("machine")
+        return cls(
+            figures=figures,
+            machine=dict(info) if isinstance(info, dict) else {},
+            load_before=before,
+            load_after=after,
+            taken_at=str(data.get("taken_at", "")),
+        )
 
 
 @dataclass(frozen=True)
@@ -67,71 +161,68 @@ class Change:
 
 
 def compare(
-    previous: Mapping[str, float], current: Mapping[str, float], threshold: float = THRESHOLD
-) -> list[Change]:
-    """Figures present in both runs whose relative change exceeds `threshold`."""
-    changes = [
-        Change(name, previous[name], value)
-        for name, value in current.items()
-        if name in previous and not name.endswith(UNCOMPARED)
-    ]
-    return [c for c in changes if abs(c.ratio) > threshold]
+    previous: Mapping[str, Entry], current: Mapping[str, Entry], threshold: float = THRESHOLD
+) -> tuple[list[Change], list[str]]:
+    """Changes beyond `threshold` between comparable entries, and the benchmarks not compared.
+
+    A benchmark is left out of the comparison (and named in the second list) when either
+    run of it was busy or they ran on different CPUs: its change would measure the box.
+    """
+    changes: list[Change] = []
+    skipped: list[str] = []
+    for test_id, entry in sorted(current.items()):
+        old = previous.get(test_id)
+        if old is None:
+            continue
+        if not entry.comparable_with(old):
+            skipped.append(test_id)
+            continue
+        for name, value in sorted(entry.figures.items()):
+            if name in old.figures:
+                change = Change(f"{test_id} {name}", old.figures[name], value)
+                if abs(change.ratio) > threshold:
+                    changes.append(change)
+    return changes, skipped
 
 
-def machine() -> dict[str, Any]:
-    """What the figures depend on: cores, CPU model, Python, and the load when they were taken."""
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "nproc": os.cpu_count(),
-        "cpu": cpu,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "loadavg_1m": round(os.getloadavg()[0], 2),
-    }
-
-
-def load_previous(path: Path) -> dict[str, float]:
-    """The figures of the last run, or none if there is no readable file."""
+def load_entries(path: Path) -> dict[str, Entry]:
+    """The benchmarks of a saved run, or none if the file is missing, unreadable or older."""
     try:
         payload = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    if not isinstance(payload, dict):
+    if not isinstance(payload, dict) or payload.get("schema") != SCHEMA:
         return {}
-    out: dict[str, float] = {}
-    for key in ("carried", "figures"):  # this run's own figures win over carried ones
-        figures = payload.get(key)
-        if isinstance(figures, dict):
-            out.update({k: float(v) for k, v in figures.items() if isinstance(v, int | float)})
-    return out
+    benchmarks = payload.get("benchmarks")
+    if not isinstance(benchmarks, dict):
+        return {}
+    return {
+        str(test_id): entry
+        for test_id, data in benchmarks.items()
+        if (entry := Entry.from_json(data)) is not None
+    }
 
 
 def save(
     path: Path,
-    figures: Mapping[str, float],
+    entries: Mapping[str, Entry],
     info: Mapping[str, Any],
-    previous: Mapping[str, float] | None = None,
+    previous: Mapping[str, Entry] | None = None,
 ) -> None:
-    """Write this run's figures; those of `previous` it did not measure go under `carried`.
+    """Write this run's entries, keeping those of `previous` it did not run (`carried`).
 
     Carrying them keeps a partial run (`make bench` with `-k`) from erasing the baseline of
-    the benchmarks it skipped.
+    the benchmarks it skipped; each keeps its own machine, load and date.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    carried = {k: v for k, v in (previous or {}).items() if k not in figures}
+    carried = {k: v for k, v in (previous or {}).items() if k not in entries}
+    merged = {**carried, **entries}
     payload = {
         "schema": SCHEMA,
         "taken_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": dict(info),
-        "figures": dict(sorted(figures.items())),
-        "carried": dict(sorted(carried.items())),
+        "carried": sorted(carried),
+        "benchmarks": {k: merged[k].to_json() for k in sorted(merged)},
     }
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")  # ignored like the file itself
     tmp.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
@@ -148,22 +239,37 @@ def fmt_value(value: float | None) -> str:
     return f"{value:.4g}"
 
 
+def fmt_load(load: Sequence[float]) -> str:
+    return "/".join(f"{x:.2f}" for x in load) if load else "unknown"
+
+
 def render(
-    figures: Mapping[str, float], previous: Mapping[str, float], threshold: float = THRESHOLD
+    current: Mapping[str, Entry], previous: Mapping[str, Entry], threshold: float = THRESHOLD
 ) -> list[str]:
-    """Table lines: figure, value, previous value, and change (flagged `!` beyond threshold)."""
-    rows = [("figure", "value", "previous", "change")]
-    for name in sorted(figures):
-        old = previous.get(name)
-        change = ""
-        if old is not None:
-            ratio = Change(name, old, figures[name]).ratio
-            flagged = abs(ratio) > threshold and not name.endswith(UNCOMPARED)
-            change = f"{ratio:+.0%}" + (" !" if flagged else "")
-        rows.append((name, fmt_value(figures[name]), fmt_value(old), change))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    """Table lines: figure, value, previous value, change (`!` beyond threshold), and note.
+
+    The note says `busy` for a figure taken on a busy machine, and `not compared` when the
+    previous value was taken on a busy or different machine.
+    """
+    rows = [("figure", "value", "previous", "change", "note")]
+    for test_id in sorted(current):
+        entry, old = current[test_id], previous.get(test_id)
+        comparable = old is not None and entry.comparable_with(old)
+        note = "busy: not comparable" if entry.busy else ""
+        if old is not None and not comparable and not entry.busy:
+            note = "previous run not comparable"
+        for name in sorted(entry.figures):
+            value = entry.figures[name]
+            before = old.figures.get(name) if old is not None else None
+            change = ""
+            if before is not None and comparable:
+                ratio = Change(name, before, value).ratio
+                change = f"{ratio:+.0%}" + (" !" if abs(ratio) > threshold else "")
+            rows.append((f"{test_id} {name}", fmt_value(value), fmt_value(before), change, note))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
     return [
-        f"{r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]}".rstrip()
+        f"{r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:>{widths[2]}}  "
+        f"{r[3]:<{widths[3]}}  {r[4]}".rstrip()
         for r in rows
     ]
 

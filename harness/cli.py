@@ -28,6 +28,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "harness.batch.cli",
     "harness.synth_cli",
     "harness.batchapi.cli",
+    "harness.benchtable",
 )
 
 

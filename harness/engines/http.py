@@ -126,15 +126,25 @@ def split_lines(chunks: Iterator[bytes]) -> Iterator[tuple[int, bytes]]:
 
     Reading the clock before any parsing keeps JSON decoding out of TTFT; lines that arrive
     in the same read share its arrival time, which is when the client could first see them.
+    A read that is exactly one whole line (how Ollama writes its stream: one line per HTTP
+    chunk) skips the buffering, which is most of this loop's cost at 50,000 chunks/s.
     """
     clock = time.perf_counter_ns
     pending = b""
     for data in chunks:
         now = clock()
-        pending += data
-        if b"\n" not in pending:
+        if pending:
+            data = pending + data
+            pending = b""
+        end = data.find(b"\n")
+        if end == len(data) - 1:  # one whole line
+            if end > 0 and not data.isspace():
+                yield now, data[:end]
             continue
-        *lines, pending = pending.split(b"\n")
+        if end < 0:
+            pending = data
+            continue
+        *lines, pending = data.split(b"\n")
         for line in lines:
             if line.strip():
                 yield now, line

@@ -30,6 +30,7 @@ from harness.engines.http import (
     split_lines,
     transport_errors,
 )
+from harness.gcpause import paused
 from harness.retry import CONTROL_RETRY, RetryPolicy
 
 
@@ -142,8 +143,11 @@ class OllamaEngine:
         if truncate is not None:
             body["truncate"] = truncate
         url = f"{self.base_url}/api/chat"
+        # No garbage collection between the send and the last chunk: a full collection
+        # stalls every thread for milliseconds, and would be counted as server time.
         sent = SendClock()  # stamps when the request starts going out, not before building it
         with (
+            paused(),
             transport_errors(url),
             self._client.stream("POST", "/api/chat", json=body, extensions={"trace": sent}) as resp,
         ):
@@ -164,11 +168,13 @@ def _read_chat_stream(
     first_byte: int | None = None
     chunk_ns: list[int] = []
     parts: list[str] = []
+    # Bound once: this loop runs per chunk, at up to ~50,000 chunks/s on a fast stream.
+    loads, stamp, keep = json.loads, chunk_ns.append, parts.append
     for arrived, line in lines:
         if first_byte is None:
             first_byte = arrived
         try:
-            chunk = json.loads(line)
+            chunk = loads(line)
         except ValueError as exc:
             raise errors.MalformedChunk(
                 f"{url} sent a line that is not JSON: {line[:80]!r}"
@@ -178,10 +184,11 @@ def _read_chat_stream(
             if errors.looks_like_oom(text):
                 raise classify_server_error(f"{text} (mid-stream from {url})")
             raise errors.ErrorLine(f"{text} (mid-stream from {url})")
-        content = (chunk.get("message") or {}).get("content") or chunk.get("response") or ""
+        message = chunk.get("message")
+        content = (message.get("content") if message else None) or chunk.get("response")
         if content:
-            chunk_ns.append(arrived)
-            parts.append(content)
+            stamp(arrived)
+            keep(content)
         if chunk.get("done"):
             return StreamMeasurement(
                 model=model,

@@ -37,6 +37,7 @@ from harness.engines.http import (
     split_lines,
     transport_errors,
 )
+from harness.gcpause import paused
 from harness.retry import CONTROL_RETRY, RetryPolicy
 
 # Ollama option names -> OpenAI request fields; the rest cannot be expressed per request.
@@ -153,8 +154,11 @@ class OpenAIEngine:
             if key in _OPTION_FIELDS:
                 body[_OPTION_FIELDS[key]] = value
         url = f"{self.base_url}/v1/chat/completions"
+        # No garbage collection between the send and the last chunk: a full collection
+        # stalls every thread for milliseconds, and would be counted as server time.
         sent = SendClock()  # stamps when the request starts going out, not before building it
         with (
+            paused(),
             transport_errors(url),
             self._client.stream(
                 "POST", "/v1/chat/completions", json=body, extensions={"trace": sent}

@@ -45,7 +45,7 @@ def seconds(value: float | None) -> str:
 
 def rate(value: float | None) -> str:
     """Tokens (or requests) per second with one decimal."""
-    return num_or_dash(value, "{:.1f}")
+    return "" if value is None else f"{value:.1f}"  # an f-string: called per cell
 
 
 def case_ctx(case: Mapping[str, Any]) -> str:
@@ -82,7 +82,7 @@ def percent(fraction: float | None) -> str:
 
 
 def score(value: float | None) -> str:
-    return num_or_dash(value, "{:.2f}")
+    return "" if value is None else f"{value:.2f}"
 
 
 def general(value: float | None) -> str:

@@ -10,6 +10,7 @@ recommended settings when the run searched for limits.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -28,8 +29,15 @@ LIMITS_HEADER = (
 )
 
 
+# Most cells (numbers, model names) hold none of these: they are returned as they are,
+# without five replace() calls each (70,000 cells in a 10,000-case run).
+_SPECIAL = re.compile(r"[\\&<>|\r\n]")
+
+
 def cell(value: str) -> str:
     """Text safe inside a GitHub table cell: no pipes, newlines or raw HTML."""
+    if _SPECIAL.search(value) is None:
+        return value
     escaped = (
         value.replace("\\", "\\\\")
         .replace("&", "&amp;")
@@ -42,7 +50,7 @@ def cell(value: str) -> str:
 
 def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    lines += ["| " + " | ".join([cell(v) for v in row]) + " |" for row in rows]
     return lines
 
 

@@ -18,7 +18,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.report import csvout, markdown, model
+from harness.gcpause import paused
+from harness.report import csvout, markdown, model, tables
 from harness.report.payload import RESULTS_FILE, load_results
 
 if TYPE_CHECKING:
@@ -63,7 +64,13 @@ def render_html(payload: Mapping[str, Any]) -> str:
     from markupsafe import Markup
 
     view = model.build(payload)
-    return _template().render(r=view, csp=_csp(), script=Markup(COPY_SCRIPT))
+    return _template().render(
+        r=view,
+        csp=_csp(),
+        script=Markup(COPY_SCRIPT),
+        matrix_body=Markup(tables.matrix_body(view.rows)),  # every value escaped there
+        stability_body=Markup(tables.stability_body(view.stability) if view.stability else ""),
+    )
 
 
 def _write(path: Path, content: str) -> Path:
@@ -76,11 +83,15 @@ def _write(path: Path, content: str) -> Path:
 
 def render_payload(payload: Mapping[str, Any], out_dir: Path) -> list[Path]:
     """Write report.html, matrix.md and matrix.csv for `payload` into `out_dir`."""
-    return [
-        _write(out_dir / HTML_FILE, render_html(payload)),
-        _write(out_dir / MARKDOWN_FILE, markdown.render(payload)),
-        _write(out_dir / CSV_FILE, csvout.render(payload)),
-    ]
+    # Building the views allocates a few objects per cell and frees none until the end: with
+    # the collector on, it rescans the growing heap hundreds of times (45% of the CPU time
+    # of a 10,000-case report). Nothing here makes cycles, so reference counting suffices.
+    with paused():
+        return [
+            _write(out_dir / HTML_FILE, render_html(payload)),
+            _write(out_dir / MARKDOWN_FILE, markdown.render(payload)),
+            _write(out_dir / CSV_FILE, csvout.render(payload)),
+        ]
 
 
 def render_run(run_dir: Path) -> list[Path]:
@@ -90,5 +101,6 @@ def render_run(run_dir: Path) -> list[Path]:
     another schema.
     """
     run_dir = Path(run_dir)
-    payload = load_results(run_dir / RESULTS_FILE)
-    return render_payload(payload, run_dir)
+    with paused():  # json.loads of a large run allocates like the render does
+        payload = load_results(run_dir / RESULTS_FILE)
+        return render_payload(payload, run_dir)

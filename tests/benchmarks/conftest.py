@@ -9,7 +9,6 @@ of a timed run (`make bench`) they are printed as one table, compared with the p
 from __future__ import annotations
 
 import multiprocessing
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -25,55 +24,76 @@ from harness import benchfigures
 from harness.benchfigures import TimingErrors
 from harness.engines.ollama import OllamaEngine
 
-FIGURES = pytest.StashKey[dict[str, float]]()
+ENTRIES = pytest.StashKey[dict[str, benchfigures.Entry]]()
+SESSION_LOAD = pytest.StashKey[list[float]]()
 LATEST = Path("reports") / "bench" / "latest.json"
 MODEL = "gemma3:4b"
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.stash[FIGURES] = {}
+    config.stash[ENTRIES] = {}
+    config.stash[SESSION_LOAD] = benchfigures.load_average()
 
 
 @pytest.fixture(autouse=True)
 def _collect_figures(request: pytest.FixtureRequest, benchmark: BenchmarkFixture) -> Iterator[None]:
     # Depending on `benchmark` makes this teardown run before the fixture's own, while its
-    # stats and extra_info are still there.
+    # stats and extra_info are still there. The load is read on both sides of the benchmark:
+    # a figure is only as good as the quiet around it.
+    before = benchfigures.load_average()
     yield
     if benchmark.disabled:
         return
     stats = benchmark.stats.stats.as_dict() if benchmark.stats else None
-    figures = benchfigures.benchmark_figures(request.node.name, stats, benchmark.extra_info)
-    figures[f"{request.node.name} loadavg_1m"] = round(os.getloadavg()[0], 2)
-    request.config.stash[FIGURES].update(figures)
+    request.config.stash[ENTRIES][request.node.name] = benchfigures.Entry(
+        figures=benchfigures.benchmark_figures(stats, benchmark.extra_info),
+        machine=benchfigures.machine(),
+        load_before=before,
+        load_after=benchfigures.load_average(),
+    )
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    figures = config.stash.get(FIGURES, {})
-    if not figures or hasattr(config, "workerinput"):
+    entries = config.stash.get(ENTRIES, {})
+    if not entries or hasattr(config, "workerinput"):
         return
     path = config.rootpath / LATEST
-    previous = benchfigures.load_previous(path)  # before it is overwritten below
+    previous = benchfigures.load_entries(path)  # before it is overwritten below
     info = benchfigures.machine()
+    info["load_before"] = config.stash.get(SESSION_LOAD, [])
+    info["load_after"] = benchfigures.load_average()
     tr = terminalreporter
     tr.write_sep("=", "harness benchmark figures")
     tr.write_line(
-        f"machine: {info['nproc']} x {info['cpu']}, Python {info['python']}, "
-        f"load average (1 min) at the end: {info['loadavg_1m']} "
-        "(other work on the box inflates every figure)"
+        f"machine: {info['nproc']} x {info['cpu']}, Python {info['python']}; load average "
+        f"(1/5/15 min) before {benchfigures.fmt_load(info['load_before'])}, after "
+        f"{benchfigures.fmt_load(info['load_after'])}"
     )
-    for line in benchfigures.render(figures, previous):
+    busy = sorted(k for k, e in entries.items() if e.busy)
+    if busy:
+        tr.write_line(
+            f"{len(busy)} of {len(entries)} benchmarks ran with the 1-minute load average above "
+            f"{benchfigures.BUSY_LOAD_PER_CORE:g} per core: their figures are flagged busy "
+            "and not comparable with a quiet machine's"
+        )
+    for line in benchfigures.render(entries, previous):
         tr.write_line(line)
-    changes = benchfigures.compare(previous, figures)
+    changes, skipped = benchfigures.compare(previous, entries)
     if previous:
         tr.write_sep("-", f"changes over {benchfigures.THRESHOLD:.0%} since the last run")
         for c in changes:
             old, new = benchfigures.fmt_value(c.previous), benchfigures.fmt_value(c.current)
             tr.write_line(f"{c.figure}: {old} -> {new} ({c.ratio:+.0%})")
         if not changes:
-            tr.write_line("none")
-    benchfigures.save(path, figures, info, previous)
-    tr.write_line(f"saved {path}")
+            tr.write_line("none among the benchmarks comparable with the last run")
+        if skipped:
+            tr.write_line(
+                "not compared (busy or different machine, this run or the last): "
+                + ", ".join(skipped)
+            )
+    benchfigures.save(path, entries, info, previous)
+    tr.write_line(f"saved {path}; `make bench-table` puts it in README.md")
 
 
 # -- a simulator in a child process, and streams driven against it ---------------------------

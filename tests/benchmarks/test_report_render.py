@@ -1,4 +1,4 @@
-"""How long the reports of a 10,000-case run take (goal: under 2 s; reported, not asserted).
+"""How long the reports of a 10,000-case run take (goal: under 1 s; reported, not asserted).
 
 `make bench` runs it with timing; under the default `--benchmark-disable` it runs once and
 checks the outputs, so it also guards the large-run path in `make test`.
@@ -7,6 +7,7 @@ checks the outputs, so it also guards the large-run path in `make test`.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,10 @@ def _payload(n: int) -> dict[str, Any]:
 def test_render_10k_cases(benchmark: BenchmarkFixture, tmp_path: Path) -> None:
     (tmp_path / "results.json").write_text(json.dumps(_payload(10_000)), encoding="utf-8")
     paths = benchmark(render_run, tmp_path)
+    # CPU time of one more render: on a busy box wall time mostly measures the other work.
+    cpu = time.process_time()
+    render_run(tmp_path)
+    benchmark.extra_info["render_cpu_s"] = round(time.process_time() - cpu, 3)
     html = paths[0].read_text(encoding="utf-8")
     assert html.count('<tr class="') >= 10_000
     assert len(paths[2].read_text(encoding="utf-8").splitlines()) == 10_001

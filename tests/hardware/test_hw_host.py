@@ -159,3 +159,77 @@ def test_a_server_that_exits_is_reported_not_crashed_on() -> None:
     assert tracker.sample() == {}
     assert tracker.pids() == frozenset()
     assert tracker.details()["unavailable"] == {"server_process": "the server process exited"}
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="Linux /proc only")
+def test_the_tree_is_read_from_proc_children_files(child: subprocess.Popen[bytes]) -> None:
+    # The fast path must find what psutil's whole-machine scan finds, grandchildren included.
+    grand = subprocess.Popen(
+        [sys.executable, "-c", "import subprocess, sys, time; "
+         "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)']); "
+         "print(p.pid, flush=True); time.sleep(30)"],
+        stdout=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert grand.stdout is not None
+        grandchild = int(grand.stdout.readline())
+        found = procs.linux_descendants(os.getpid())
+        if found is None:
+            pytest.skip("this kernel has no /proc/<pid>/task/<tid>/children files")
+        expected = {p.pid for p in psutil.Process().children(recursive=True)}
+        assert {child.pid, grand.pid, grandchild} <= set(found)
+        assert set(found) == expected
+    finally:
+        for proc in psutil.Process(grand.pid).children(recursive=True):
+            proc.kill()
+        grand.kill()
+        grand.wait()
+        grand.stdout.close()
+
+
+def test_without_proc_children_files_psutil_walks_the_tree(
+    monkeypatch: pytest.MonkeyPatch, child: subprocess.Popen[bytes], free_port: int
+) -> None:
+    monkeypatch.setattr(procs, "linux_descendants", lambda pid: None)
+    tracker = ServerProcessTracker(free_port)
+    tracker.root = psutil.Process()
+    assert tracker.sample()["server.processes"] >= 2
+    assert child.pid in tracker.pids()
+
+
+def test_missing_pid_has_no_descendants() -> None:
+    if not os.path.exists("/proc/self/task"):
+        assert procs.linux_descendants(2**22 + 1) is None
+    else:
+        assert procs.linux_descendants(2**22 + 1) == []
+
+
+def test_proc_file_rereads_grows_and_fails_cleanly(tmp_path: Any) -> None:
+    path = tmp_path / "big"
+    path.write_bytes(b"x" * 20_000)
+    big = host.ProcFile(str(path))
+    assert big.read() == b"x" * 20_000  # larger than the first buffer
+    path.write_bytes(b"new")
+    assert big.read() == b"new"  # read again from offset 0, through the same descriptor
+    big.close()
+    missing = host.ProcFile(str(tmp_path / "missing"))
+    assert missing.read() is None
+    assert missing.read() is None
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/stat"), reason="Linux /proc only")
+def test_cpu_times_from_proc_stat_match_psutils() -> None:
+    total, idle = host._cpu_times(host.ProcFile("/proc/stat"))
+    times = psutil.cpu_times()
+    # Same fields, in clock ticks instead of seconds: the idle share agrees.
+    assert idle / total == pytest.approx(host._idle(times) / sum(times), abs=0.01)
+    fallback = host._cpu_times(host.ProcFile("/nonexistent/stat"))
+    assert fallback[1] / fallback[0] == pytest.approx(idle / total, abs=0.01)
+
+
+def test_closing_the_backend_closes_its_proc_files() -> None:
+    backend = HostBackend()
+    backend.sample()
+    backend.close()
+    assert backend._meminfo._fd is None
+    assert backend._cpu._stat._fd is None

@@ -7,6 +7,7 @@ that matter are the sum over the whole tree, kept per process as well.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -125,6 +126,42 @@ class ProcStats:
         return dict(self.__dict__)
 
 
+def linux_descendants(pid: int) -> list[int] | None:
+    """The pids below `pid`, from /proc/<pid>/task/<tid>/children; None where unavailable.
+
+    A few small reads per process of the tree, where psutil's `children(recursive=True)`
+    reads the stat file of every process on the machine to build its parent map: 2.7 ms a
+    call on a box of 150 processes, most of the sampler's CPU time at one call a second.
+    The files need CONFIG_PROC_CHILDREN (on in the common distribution kernels); a child
+    that forks or exits during the walk is picked up at the next refresh.
+    """
+    found: list[int] = []
+    pending = [pid]
+    while pending:
+        parent = pending.pop()
+        try:
+            tids = os.listdir(f"/proc/{parent}/task")
+        except FileNotFoundError:
+            if parent == pid:
+                return None if not os.path.isdir("/proc/self/task") else []
+            continue  # a child that exited mid-walk
+        except OSError:
+            return None
+        for tid in tids:
+            try:
+                with open(f"/proc/{parent}/task/{tid}/children", "rb") as handle:
+                    children = [int(c) for c in handle.read().split()]
+            except FileNotFoundError:
+                if not os.path.exists(f"/proc/{parent}/task/{tid}"):
+                    continue  # the thread ended mid-walk
+                return None  # the kernel has no children files
+            except OSError:
+                return None
+            found.extend(children)
+            pending.extend(children)
+    return found
+
+
 def _describe(proc: psutil.Process) -> tuple[str, str]:
     try:
         name = proc.name()
@@ -205,21 +242,40 @@ class ServerProcessTracker:
 
     def _refresh_tree(self) -> None:
         assert self.root is not None
-        try:
-            tree = [self.root, *self.root.children(recursive=True)]
-        except _GONE:
+        tree = self._walk(self.root)
+        if tree is None:
             self._lost_root()
             return
-        except psutil.AccessDenied:
-            tree = [self.root]
         current: dict[int, psutil.Process] = {}
-        for proc in tree:
+        for pid in tree:
             # Keep the old Process object: cpu_percent() measures from its last call.
-            known = self._procs.get(proc.pid)
-            current[proc.pid] = known if known is not None else self._adopt(proc)
+            known = self._procs.get(pid)
+            if known is None:
+                try:
+                    root = self.root if pid == self.root.pid else None
+                    known = self._adopt(root or psutil.Process(pid))
+                except _GONE:
+                    continue  # exited between the walk and now
+                except psutil.AccessDenied:
+                    continue
+            current[pid] = known
         self._procs = current
         with self._lock:
             self._pids = frozenset(current)
+
+    def _walk(self, root: psutil.Process) -> list[int] | None:
+        """The pids of the tree, root first; None when the root is gone."""
+        if not root.is_running():
+            return None
+        below = linux_descendants(root.pid)
+        if below is not None:
+            return [root.pid, *below]
+        try:
+            return [root.pid, *(p.pid for p in root.children(recursive=True))]
+        except _GONE:
+            return None
+        except psutil.AccessDenied:
+            return [root.pid]
 
     def _adopt(self, proc: psutil.Process) -> psutil.Process:
         try:
