@@ -57,7 +57,7 @@ def test_cli_truth_cpu_only_has_no_gpu_limit(capsys: pytest.CaptureFixture[str])
 
 def test_cli_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["sim", "truth", "--profile", "nope", "--model", "gemma3:4b"]) == 2
-    assert "known profiles: rtx4080-16gb, ryzen16-128gb, tiny" in capsys.readouterr().err
+    assert "known profiles: cpu2-ci, rtx4080-16gb, ryzen16-128gb, tiny" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["sim", "truth", "--profile", "tiny", "--model", "x", "--contexts", "a,b"])
 
