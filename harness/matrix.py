@@ -19,7 +19,9 @@ A matrix file (schema `version: 1`):
           128k: {thresholds: {ttft_s: 12}}   # options, thresholds
 
 Later features add top-level sections (limits, throughput, ...) through `SECTIONS`; every key
-not known is an error naming its line, so a typo never silently does nothing.
+not known is an error naming its line, so a typo never silently does nothing. For the same
+reason a model, context or override listed twice is an error naming both lines (so is a key
+given twice, and an alias: see yamlsource.py).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from typing import Any
 
 from harness.errors import MatrixError
 from harness.thresholds import THRESHOLD_KINDS, Threshold
-from harness.yamlsource import KeyPath, YamlSource, load_yaml
+from harness.yamlsource import KeyPath, YamlSource, finite_number, load_yaml
 
 SCHEMA_VERSION = 1
 _CONTEXT_RE = re.compile(r"^\s*(\d+)\s*([kK]?)\s*$")
@@ -146,6 +148,11 @@ def load_matrix(path: Path) -> Matrix:
     if not isinstance(models_raw, list) or not models_raw:
         raise src.error(("models",), "models must be a non-empty list", "list at least one model")
     models = tuple(_model(src, ("models", i), m, defaults) for i, m in enumerate(models_raw))
+    src.once(
+        [(("models", i, "name"), m.name) for i, m in enumerate(models)],
+        "model",
+        "list each model once, with all its contexts (use overrides for per-context settings)",
+    )
     sections = {
         key: parser(src, (key,), raw[key]) for key, parser in SECTIONS.items() if key in raw
     }
@@ -175,17 +182,13 @@ def _model(src: YamlSource, at: KeyPath, raw: Any, defaults: CellSettings) -> Mo
     if not isinstance(contexts_raw, list) or not contexts_raw:
         raise src.error((*at, "contexts"), "contexts must be a non-empty list", "e.g. [4k, 32k]")
     contexts = tuple(_context(src, (*at, "contexts", i), c) for i, c in enumerate(contexts_raw))
+    src.once(
+        [((*at, "contexts", i), format_context(c)) for i, c in enumerate(contexts)],
+        "context",
+        "list each context once (4k and 4096 are the same context)",
+    )
     settings = _settings(src, at, raw, defaults)
-    overrides: dict[int, CellSettings] = {}
-    for key, value in (raw.get("overrides") or {}).items():
-        where = (*at, "overrides", key)
-        ctx = _context(src, where, key)
-        if ctx not in contexts:
-            raise src.error(where, f"override for context {key!r} not in contexts", "add it")
-        if not isinstance(value, dict):
-            raise src.error(where, "an override must be a mapping", "e.g. {thresholds: {...}}")
-        _check_keys(src, where, value, _SETTING_KEYS)
-        overrides[ctx] = _settings(src, where, value, settings)
+    overrides = _overrides(src, (*at, "overrides"), raw.get("overrides") or {}, contexts, settings)
     use_case = raw.get("use_case")
     return ModelSpec(
         name=name,
@@ -195,6 +198,29 @@ def _model(src: YamlSource, at: KeyPath, raw: Any, defaults: CellSettings) -> Mo
         overrides=MappingProxyType(overrides),
         use_case=None if use_case is None else _string(src, (*at, "use_case"), use_case),
     )
+
+
+def _overrides(
+    src: YamlSource, at: KeyPath, raw: Any, contexts: tuple[int, ...], base: CellSettings
+) -> dict[int, CellSettings]:
+    if not isinstance(raw, dict):
+        raise src.error(at, "overrides must be a mapping", "e.g. {32k: {repeats: 5}}")
+    keyed = [((*at, key), _context(src, (*at, key), key), value) for key, value in raw.items()]
+    src.once(
+        [(where, format_context(ctx)) for where, ctx, _ in keyed],
+        "override for context",
+        "keep one override per context (4k and 4096 are the same context)",
+    )
+    overrides: dict[int, CellSettings] = {}
+    listed = set(contexts)  # a set keeps thousands of overrides linear
+    for where, ctx, value in keyed:
+        if ctx not in listed:
+            raise src.error(where, f"override for context {where[-1]!r} not in contexts", "add it")
+        if not isinstance(value, dict):
+            raise src.error(where, "an override must be a mapping", "e.g. {thresholds: {...}}")
+        _check_keys(src, where, value, _SETTING_KEYS)
+        overrides[ctx] = _settings(src, where, value, base)
+    return overrides
 
 
 def _settings(src: YamlSource, at: KeyPath, raw: Any, base: CellSettings) -> CellSettings:
@@ -236,9 +262,16 @@ def _thresholds(src: YamlSource, at: KeyPath, raw: Any) -> dict[str, Threshold]:
         if kind is None:
             known = ", ".join(sorted(THRESHOLD_KINDS))
             raise src.error((*at, key), f"unknown threshold {key!r}", f"use one of: {known}")
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise src.error((*at, key), f"threshold {key!r} is {value!r}", "give it a number")
-        out[key] = Threshold(kind=kind, limit=float(value))
+        limit = finite_number(value)
+        if limit is None or not kind.allows(limit):
+            problem = "not a finite number" if limit is None else f"outside {kind.range_text()}"
+            raise src.error(
+                (*at, key),
+                f"threshold {key!r} is {value!r}, {problem}",
+                f"give {key} a number {kind.range_text()} ({kind.help}), "
+                f"e.g. {key}: {kind.example:g}",
+            )
+        out[key] = Threshold(kind=kind, limit=limit)
     return out
 
 
@@ -283,22 +316,33 @@ def resolve_matrix_paths(specs: Iterable[str], matrices_dir: Path) -> list[Path]
     specs = list(specs)
     if not specs:
         return sorted(matrices_dir.glob("*.yaml")) if matrices_dir.is_dir() else []
-    paths: list[Path] = []
-    for spec in specs:
-        candidate = Path(spec)
-        if candidate.suffix in (".yaml", ".yml") or candidate.is_file():
-            path = candidate if candidate.is_absolute() else Path.cwd() / candidate
-        else:
-            path = matrices_dir / f"{spec}.yaml"
-        if not path.is_file():
-            known = sorted(p.stem for p in matrices_dir.glob("*.yaml"))
-            choices = ", ".join(known) or f"(no .yaml files in {matrices_dir})"
-            raise MatrixError(
-                f"--matrix {spec!r}: no such matrix file ({path}). "
-                f"Fix: give a path to a .yaml file, or one of: {choices}"
-            )
-        paths.append(path)
-    return paths
+    return [_resolve(spec, matrices_dir) for spec in specs]
+
+
+def _resolve(spec: str, matrices_dir: Path) -> Path:
+    candidate = Path(spec)
+    named = matrices_dir / f"{spec}.yaml"
+    if candidate.suffix in (".yaml", ".yml") or candidate.is_file():
+        path = candidate if candidate.is_absolute() else Path.cwd() / candidate
+    elif candidate.is_dir() and not named.is_file():
+        path = candidate  # a name in matrices/ wins over a directory of that name
+    else:
+        path = named
+    if path.is_dir():
+        inside = sorted(p.name for p in path.glob("*.y*ml"))
+        hint = f"e.g. {path / inside[0]}" if inside else f"no .yaml files are in {path}"
+        raise MatrixError(
+            f"--matrix {spec!r}: {path} is a directory, not a matrix file. "
+            f"Fix: give --matrix once per .yaml file ({hint})"
+        )
+    if not path.exists():
+        known = sorted(p.stem for p in matrices_dir.glob("*.yaml"))
+        choices = ", ".join(known) or f"(no .yaml files in {matrices_dir})"
+        raise MatrixError(
+            f"--matrix {spec!r}: no such matrix file ({path}). "
+            f"Fix: give a path to a .yaml file, or one of: {choices}"
+        )
+    return path  # a file that cannot be read is load_yaml's message, with the reason
 
 
 def load_matrices(paths: Iterable[Path]) -> list[Matrix]:

@@ -19,7 +19,14 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from harness import errors
-from harness.engines.base import NS_PER_S, Engine, LoadedModel, StreamMeasurement
+from harness.engines.base import (
+    NS_PER_S,
+    Engine,
+    LoadedModel,
+    LoadResult,
+    StreamMeasurement,
+    context_control,
+)
 from harness.matrix import Cell
 from harness.prompts import (
     PromptBuilder,
@@ -31,7 +38,14 @@ from harness.samples import sample_record, scaled_s
 from harness.stats import stability_score, summarize
 from harness.thresholds import Threshold
 
-SAMPLE_METRICS = ("ttft_s", "e2e_s", "prompt_tok_s", "decode_tok_s", "client_decode_tok_s")
+SAMPLE_METRICS = (
+    "ttft_s",
+    "e2e_s",
+    "prompt_tok_s",
+    "decode_tok_s",
+    "client_decode_tok_s",
+    "ttft_gap_s",
+)
 # Outcomes that end a cell at once: repeating a request the server cannot hold is pointless.
 _FATAL = (errors.OutOfMemory, errors.ServerUnreachable, errors.ModelNotFound)
 
@@ -78,6 +92,23 @@ class MeasureSettings:
     finish_hardware: Callable[[], HardwareReport] = _no_hardware
 
 
+def _load_block(loaded: LoadResult, time_scale: float) -> dict[str, Any]:
+    """The load's time: the server's `load_duration`, else the client's wall time.
+
+    Ollama answers a load-only request (no prompt) without `load_duration`, so the client's
+    round trip is the only measure there; `load_s_from` says which one `load_s` is.
+    """
+    server_s = scaled_s(loaded.load_duration_ns, time_scale)
+    wall_s = loaded.wall_ns * time_scale / NS_PER_S
+    return {
+        "load_s": wall_s if server_s is None else server_s,
+        "load_s_from": "client" if server_s is None else "server",
+        "load_duration_s": server_s,
+        "wall_s": wall_s,
+        "done_reason": loaded.done_reason,
+    }
+
+
 def measure_cell(
     engine: Engine,
     cell: Cell,
@@ -95,17 +126,14 @@ def measure_cell(
     try:
         mark("load")
         loaded = engine.load(cell.model, cell.options, keep_alive=cfg.keep_alive)
-        case["load"] = {
-            "load_duration_s": scaled_s(loaded.load_duration_ns, cfg.time_scale),
-            "wall_s": loaded.wall_ns * cfg.time_scale / NS_PER_S,
-            "done_reason": loaded.done_reason,
-        }
+        case["load"] = _load_block(loaded, cfg.time_scale)
         cap = _loaded_context(engine, cell.model)
         if cap is not None and cap.context_length is not None:
             case["loaded"] = {
                 "context_length": cap.context_length,
                 "size": cap.size,
                 "size_vram": cap.size_vram,
+                "placement": cap.placement,
                 "spilled": cap.spilled,
             }
             if cap.context_length < cell.num_ctx:
@@ -155,7 +183,25 @@ def measure_cell(
         sample["prompt_length_error"] = _length_error(got, target)
         samples.append(sample)
     case["warmup"] = samples[0]
-    return _judge(case, samples[1:], cell, cfg)
+    return _noted(_judge(case, samples[1:], cell, cfg))
+
+
+def _noted(outcome: CellOutcome) -> CellOutcome:
+    """Say in the reason when the cell's context never reached the server."""
+    context = outcome.case.get("context") or {}
+    if context.get("set_by_harness") is False:
+        server = context.get("server_context")
+        told = (
+            f"the server's own context is {server:,}"
+            if server
+            else "the server does not say its own"
+        )
+        note = (
+            f"num_ctx {context['requested']:,} was not sent: an OpenAI-compatible server keeps "
+            f"the context it was started with ({told}); use --launch to set it"
+        )
+        outcome.case["reason"] = f"{note}; {outcome.case.get('reason') or ''}".rstrip("; ")
+    return outcome
 
 
 def _case_skeleton(engine: Engine, cell: Cell, cfg: MeasureSettings) -> dict[str, Any]:
@@ -177,7 +223,16 @@ def _case_skeleton(engine: Engine, cell: Cell, cfg: MeasureSettings) -> dict[str
         "memory": None,
         "verdict": None,
         "reason": None,
+        "context": _context_block(engine, cell.num_ctx),
     }
+
+
+def _context_block(engine: Engine, num_ctx: int) -> dict[str, Any]:
+    """Whether the cell's num_ctx reached the server, and the server's own where it tells."""
+    settable = context_control(engine) != "none"
+    told = getattr(engine, "server_context", None)
+    server = None if settable or told is None else told()
+    return {"requested": num_ctx, "set_by_harness": settable, "server_context": server}
 
 
 def _calibration(

@@ -63,5 +63,17 @@ def sample_record(
         "load_duration_s": scaled_s(c.load_duration_ns, time_scale),
         "prompt_eval_duration_s": scaled_s(c.prompt_eval_duration_ns, time_scale),
         "eval_duration_s": scaled_s(c.eval_duration_ns, time_scale),
+        "ttft_gap_s": _ttft_gap_s(got, time_scale),
         "done_reason": got.done_reason,
     }
+
+
+def _ttft_gap_s(got: StreamMeasurement, time_scale: float) -> float | None:
+    """Client TTFT minus the server's own load + prompt evaluation: what the server's
+    counters leave out (queueing, tokenizing, the first decode step, the wire, the client).
+    """
+    c = got.counters
+    if got.ttft_s is None or c.prompt_eval_duration_ns is None:
+        return None
+    server_ns = (c.load_duration_ns or 0) + c.prompt_eval_duration_ns
+    return (got.ttft_s - server_ns / NS_PER_S) * time_scale

@@ -10,7 +10,7 @@ from types import MappingProxyType
 from typing import Any
 
 from harness.matrix import SECTIONS
-from harness.yamlsource import KeyPath, YamlSource
+from harness.yamlsource import KeyPath, YamlSource, finite_number
 
 _TOLERANCE_METRICS = (
     "default",
@@ -35,9 +35,15 @@ def parse_tolerances(src: YamlSource, at: KeyPath, raw: Any) -> MappingProxyType
                 f"unknown metric {key!r}",
                 f"use one of: {', '.join(_TOLERANCE_METRICS)}",
             )
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 10:
-            raise src.error((*at, key), f"tolerance {value!r}", "use a fraction such as 0.10")
-        out[key] = float(value)
+        # 0 is meaningful (any significant change counts), as with --tolerance 0.
+        tolerance = finite_number(value)
+        if tolerance is None or not 0 <= tolerance < 10:
+            raise src.error(
+                (*at, key),
+                f"tolerance {value!r} is not a fraction in [0, 10)",
+                "use a relative change such as 0.10 for 10%",
+            )
+        out[key] = tolerance
     return MappingProxyType(out)
 
 

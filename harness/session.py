@@ -181,6 +181,8 @@ class HarnessSession:
                 template=template,
                 variables={name.strip(): value for name, _, value in pairs},
                 ready_timeout_s=option(self.config, "launch_timeout"),
+                # The last log of each context stays for the user to read after the run.
+                log_dir=self.reports_dir / "launch-logs",
             )
         except ConfigError as exc:
             raise pytest.UsageError(f"--launch: {exc}") from None

@@ -28,7 +28,7 @@ from typing import Any
 
 from harness.concurrency.slo import Slo
 from harness.matrix import SECTIONS
-from harness.yamlsource import KeyPath, YamlSource
+from harness.yamlsource import KeyPath, YamlSource, finite_number
 
 DEFAULT_LEVELS = (1, 2, 4, 8, 16)
 DEFAULT_SLO = Slo(ttft_s=2.0, itl_s=0.1)
@@ -91,7 +91,8 @@ def _is_int(value: Any) -> bool:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """A finite number: `.nan` would pass every `<= 0` check below, `.inf` is no limit."""
+    return finite_number(value) is not None
 
 
 def _positive_int(src: YamlSource, at: KeyPath, raw: Any) -> int:
@@ -107,6 +108,7 @@ def _models(src: YamlSource, at: KeyPath, raw: Any) -> tuple[str, ...]:
     for name in names:
         if not isinstance(name, str) or not name.strip():
             raise src.error(at, f"model {name!r} is not a name", "name an Ollama tag")
+    src.once([((*at, i), name) for i, name in enumerate(names)], "model", "list each model once")
     return tuple(names)
 
 

@@ -107,9 +107,20 @@ class LoadedModel:
     expires_at: str | None = None
 
     @property
+    def placement(self) -> str:
+        """ "gpu" (all in VRAM), "split" (part in host memory) or "cpu" (no VRAM at all)."""
+        if self.size_vram <= 0:
+            return "cpu"
+        return "gpu" if self.size_vram >= self.size else "split"
+
+    @property
     def spilled(self) -> bool:
-        """Part of the model sits in host memory: slower, not an error."""
-        return self.size_vram < self.size
+        """Part of the model on the GPU and part in host memory: slower, not an error.
+
+        `size_vram` 0 is a server without a GPU (or one that put nothing there), which
+        /api/ps cannot tell apart; callers that know a GPU exists judge that case.
+        """
+        return self.placement == "split"
 
 
 @dataclass(frozen=True)
@@ -131,6 +142,17 @@ MemoryAccounting = Literal["server", "process_rss", "none"]
 def memory_accounting(engine: object) -> MemoryAccounting:
     """The engine's declared accounting; an engine that declares none is Ollama-like."""
     declared: MemoryAccounting = getattr(engine, "memory_accounting", "server")
+    return declared
+
+
+# How a num_ctx reaches the server, declared by an engine as `context_control`: "per_request"
+# (Ollama's `options.num_ctx`), "per_start" (a launched server restarted at each context) or
+# "none" (an OpenAI-compatible server keeps the context it was started with).
+ContextControl = Literal["per_request", "per_start", "none"]
+
+
+def context_control(engine: object) -> ContextControl:
+    declared: ContextControl = getattr(engine, "context_control", "per_request")
     return declared
 
 

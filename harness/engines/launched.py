@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from harness.engines.base import (
+    ContextControl,
     Engine,
     LoadedModel,
     LoadResult,
@@ -22,6 +24,7 @@ from harness.engines.base import (
     ModelTag,
     StreamMeasurement,
 )
+from harness.engines.gguf_info import show_from_gguf
 from harness.engines.http import Timeouts
 from harness.launcher import Launcher, LaunchFailed
 
@@ -32,6 +35,7 @@ class LaunchedEngine:
     """The Engine protocol over a launched server; `kind` is the protocol it speaks."""
 
     memory_accounting: MemoryAccounting = "process_rss"
+    context_control: ContextControl = "per_start"
 
     def __init__(
         self, launcher: Launcher, inner_kind: str = "openai", timeouts: Timeouts | None = None
@@ -74,11 +78,34 @@ class LaunchedEngine:
     def version(self) -> str:
         return "launched"  # answering must not start a server at an arbitrary context
 
+    @property
+    def model_path(self) -> Path | None:
+        """The model file the template starts the server with (`--launch-var model_path=`)."""
+        raw = self.launcher.spec.variables.get("model_path")
+        return Path(raw) if raw and Path(raw).is_file() else None
+
+    @property
+    def keeps_full_window_caches(self) -> bool:
+        """llama-cpp-python's server allocates sliding-window layers at the full context
+        (`swa_full` is on and it has no flag to turn it off), unlike Ollama and llama-server.
+        """
+        return "llama_cpp.server" in self.launcher.spec.template
+
     def tags(self) -> list[ModelTag]:
-        return self._current().tags() if self.launcher.running else []
+        tags = self._current().tags() if self.launcher.running else []
+        path = self.model_path
+        if path is None:
+            return tags
+        # The file's size is the weights' size, which /v1/models does not give.
+        size = path.stat().st_size
+        names = [t.name for t in tags] or [self._model]
+        return [ModelTag(name=name, size=size, digest="") for name in names]
 
     def show(self, model: str) -> dict[str, Any]:
-        return self._current().show(model)
+        """The model file's GGUF keys, in /api/show's shape (such servers have no /api/show)."""
+        path = self.model_path
+        found = show_from_gguf(path) if path is not None else None
+        return found if found is not None else {}
 
     def ps(self) -> list[LoadedModel]:
         """The running server as one loaded model: its process tree's RSS as its size.
@@ -128,4 +155,4 @@ class LaunchedEngine:
         if self._inner is not None:
             self._inner.close()
             self._inner = None
-        self.launcher.stop()
+        self.launcher.close()

@@ -11,6 +11,7 @@ import httpx
 
 from harness import errors
 from harness.engines.base import (
+    ContextControl,
     LoadedModel,
     LoadResult,
     MemoryAccounting,
@@ -36,6 +37,7 @@ class OllamaEngine:
 
     kind = "ollama"
     memory_accounting: MemoryAccounting = "server"
+    context_control: ContextControl = "per_request"
 
     def __init__(
         self,

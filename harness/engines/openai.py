@@ -8,6 +8,7 @@ None rather than being invented.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
@@ -17,6 +18,7 @@ import httpx
 
 from harness import errors
 from harness.engines.base import (
+    ContextControl,
     LoadedModel,
     LoadResult,
     MemoryAccounting,
@@ -51,6 +53,7 @@ class OpenAIEngine:
 
     kind = "openai"
     memory_accounting: MemoryAccounting = "none"
+    context_control: ContextControl = "none"
 
     def __init__(
         self,
@@ -80,6 +83,24 @@ class OpenAIEngine:
     def ps(self) -> list[LoadedModel]:
         return []
 
+    def server_context(self) -> int | None:
+        """The context the server was started with, where it tells: vLLM's `max_model_len`
+        in /v1/models, llama.cpp's `n_ctx` in /props; None for servers that do not say."""
+        for path, keys in (
+            ("/v1/models", ("data", 0, "max_model_len")),
+            ("/props", ("default_generation_settings", "n_ctx")),
+        ):
+            try:
+                response = self._client.get(path)
+                value: Any = response.json() if response.status_code == 200 else None
+            except (httpx.HTTPError, ValueError):
+                continue
+            for key in keys:
+                value = _step(value, key)
+            if isinstance(value, int) and value > 0:
+                return value
+        return None
+
     def load(
         self,
         model: str,
@@ -88,7 +109,10 @@ class OpenAIEngine:
     ) -> LoadResult:
         # No load endpoint: a one-token request makes the server ready and is timed as the load.
         start = time.perf_counter_ns()
-        self.chat(model, [{"role": "user", "content": "hi"}], options={"num_predict": 1})
+        try:
+            self.chat(model, [{"role": "user", "content": "hi"}], options={"num_predict": 1})
+        except errors.EmptyAnswer:
+            pass  # one token may well be an end-of-turn: the server answered, so it is ready
         return LoadResult(
             model=model,
             done_reason="load",
@@ -133,6 +157,11 @@ class OpenAIEngine:
             # pool instead of being dropped mid-response; the timing is already taken.
             for _ in lines:
                 pass
+        if not has_content(measured.text):
+            raise errors.EmptyAnswer(
+                f"{url} finished ({measured.done_reason!r}) with no content but "
+                f"{measured.text[:60]!r}: an empty answer is a failed request"
+            )
         return self._with_counts(measured, model, messages)
 
     def _with_counts(
@@ -149,12 +178,32 @@ class OpenAIEngine:
             return measured
         prompt = counters.prompt_eval_count
         if prompt is None:
+            prompt = self._server_prompt_tokens(model, messages)
+        if prompt is None:
             prompt = self._count_tokens(model, messages)
         completion = counters.eval_count
         if completion is None:
             completion = len(measured.chunk_ns)
         filled = replace(counters, prompt_eval_count=prompt, eval_count=completion)
         return replace(measured, counters=filled)
+
+    def _server_prompt_tokens(self, model: str, messages: Sequence[Message]) -> int | None:
+        """The server's own `usage.prompt_tokens` for these messages, template included.
+
+        Asked with the same messages unstreamed and one token to generate: the server has
+        just evaluated this prompt, so its prefix cache answers it at once (llama-cpp-python
+        reuses the longest common prefix), and the measured stream is already timed.
+        """
+        body = {"model": model, "messages": list(messages), "max_tokens": 1, "stream": False}
+        try:
+            response = self._client.post("/v1/chat/completions", json=body)
+        except httpx.HTTPError:
+            return None
+        if response.status_code != 200:
+            return None
+        usage = response.json().get("usage") or {}
+        tokens = usage.get("prompt_tokens")
+        return int(tokens) if isinstance(tokens, int) else None
 
     def _count_tokens(self, model: str, messages: Sequence[Message]) -> int | None:
         text = "\n".join(str(m.get("content", "")) for m in messages)
@@ -174,6 +223,22 @@ class OpenAIEngine:
                 value = response.json().get(key)
                 return len(value) if isinstance(value, list) else int(value)
         return None
+
+
+def _step(value: Any, key: str | int) -> Any:
+    if isinstance(key, int):
+        return value[key] if isinstance(value, list) and len(value) > key else None
+    return value.get(key) if isinstance(value, dict) else None
+
+
+# Special tokens a template wraps turns in (<end_of_turn>, <|im_end|>, </s>): an answer made
+# of nothing else said nothing.
+_TEMPLATE_ONLY = re.compile(r"(?:\s|<\|?/?[A-Za-z_][\w.-]{0,40}\|?>)*")
+
+
+def has_content(text: str) -> bool:
+    """True when an answer holds more than whitespace and template tokens."""
+    return _TEMPLATE_ONLY.fullmatch(text) is None
 
 
 def _read_sse(

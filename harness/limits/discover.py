@@ -166,8 +166,10 @@ def _entry(
             "max_probes": result.max_probes,
             "stopped": result.stopped,
         },
+        # Settings to paste only from a measurement that passed: a failed fit's numbers
+        # (a negative bytes/token, say) must never reach a config file.
         "recommendations": None
-        if rec is None
+        if rec is None or verdict.verdict != "pass"
         else rec.as_dict(settings_text(rec, result.max_context or 0, where, job.policy)),
         "verify_fill": verify,
         "verdict": verdict.verdict,

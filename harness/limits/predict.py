@@ -131,15 +131,24 @@ class Prediction:
     shape: ModelShape
     num_batch: int = DEFAULT_NUM_BATCH
     num_parallel: int = 1
+    # A server that allocates sliding-window layers at the full context too
+    # (llama-cpp-python's swa_full): every attention layer then grows with it.
+    full_window_caches: bool = False
 
     @property
     def kv_bytes_per_token(self) -> float:
         """Marginal KV bytes per token of context: only global layers keep growing."""
+        if self.full_window_caches:
+            return self.kv_bytes_per_token_all_layers
         return self.shape.kv_bytes_per_token_layer * self.shape.global_layers * self.num_parallel
 
     @property
     def mask_bytes_per_token(self) -> int:
-        """The f16 attention-mask row a cell of the global cache adds to the compute graph."""
+        """The f16 attention-mask row a cell of the global cache adds to Ollama's compute
+        graph. Not for llama-cpp-python's server (the one that keeps full window caches):
+        its memory grew 18,546 bytes/token where its KV cache takes 18,432 (issue 17)."""
+        if self.full_window_caches:
+            return 0
         return F16_BYTES * self.num_batch * self.num_parallel
 
     @property
@@ -154,7 +163,7 @@ class Prediction:
         """(cells of a global layer's cache, of a sliding-window layer's cache), padded."""
         s = self.shape
         full = _round_up(num_ctx * self.num_parallel, KV_PADDING)
-        if s.sliding_window is None:
+        if s.sliding_window is None or self.full_window_caches:
             return full, full
         memory = s.sliding_window + (1 if self.num_parallel > 1 else 0)
         if memory >= num_ctx:
@@ -168,6 +177,8 @@ class Prediction:
         batch = self._batch(num_ctx)
         full, local = self._cells(num_ctx)
         streams = FFN_BUFFERS * s.feed_forward_length + 2 * s.embedding_length
+        if self.full_window_caches:  # not Ollama's engine: no growing mask (see above)
+            return F32_BYTES * batch * streams
         windowed = s.sliding_window is not None
         first_mask = F16_BYTES * batch * (local if windowed else full)
         later_mask = F16_BYTES * batch * full if windowed else 0
@@ -219,6 +230,7 @@ class Prediction:
             "bytes_per_token": self.bytes_per_token,
             "mask_bytes_per_token": self.mask_bytes_per_token,
             "compute_bytes_at_context_length": self.compute_bytes(self.shape.context_length),
+            "full_window_caches": self.full_window_caches,
         }
 
 
@@ -239,4 +251,10 @@ def predict_model(engine: Any, model: str, num_batch: int = DEFAULT_NUM_BATCH) -
     show = engine.show(model)
     sizes = {t.name: t.size for t in engine.tags()}
     weights = sizes.get(model) or sizes.get(f"{model}:latest") or estimated_weights(show)
-    return Prediction(shape_from_show(model, show, int(weights)), num_batch=num_batch)
+    if not weights and len(sizes) == 1:
+        weights = next(iter(sizes.values()))  # a launched server serves one model file
+    return Prediction(
+        shape_from_show(model, show, int(weights)),
+        num_batch=num_batch,
+        full_window_caches=bool(getattr(engine, "keeps_full_window_caches", False)),
+    )

@@ -136,7 +136,7 @@ def classify(num_ctx: int, entry: LoadedModel, gpu: bool, over_budget: str | Non
     """The outcome of a load that succeeded, from /api/ps and the budget guard."""
     if entry.context_length is not None and entry.context_length < num_ctx:
         return "capped"
-    if gpu and entry.spilled:
+    if gpu and entry.size_vram < entry.size:  # on a GPU machine, all on the CPU spills too
         return "spilled"
     if over_budget:
         return "over_budget"

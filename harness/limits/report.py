@@ -33,7 +33,19 @@ def _headline(limit: Mapping[str, Any]) -> list[str]:
             f"  memory = {base / GIB:.2f} GiB + {bpt / 1024**2:.4f} MiB x tokens "
             f"({bpt:,.0f} bytes/token, R^2 {r2 if r2 is not None else '-'})"
         )
+    memory = limit.get("memory") or {}
+    if memory.get("name"):
+        lines.append(f"  memory measured by: {memory['name']} ({memory.get('reason', '')})")
     prediction = limit.get("prediction") or {}
+    kv, kv_all = (
+        prediction.get("kv_bytes_per_token"),
+        prediction.get("kv_bytes_per_token_all_layers"),
+    )
+    if kv:
+        also = f"; {kv_all:,.0f} if every layer kept the whole context" if kv_all != kv else ""
+        if prediction.get("full_window_caches"):
+            also = " (this server keeps full-size sliding-window caches: every layer grows)"
+        lines.append(f"  KV cache alone (analytic): {kv:,.0f} bytes/token{also}")
     error = prediction.get("bytes_per_token_error")
     if error is not None:
         lines.append(f"  predicted bytes/token off by {error:+.1%}")
@@ -52,6 +64,7 @@ def format_recommendations(limit: Mapping[str, Any]) -> str:
     lines = _headline(limit)
     if limit.get("verdict") != "pass":
         lines.append(f"  reason: {limit.get('reason', '')}")
+        lines.append("  no settings to paste: the measurement did not pass")
     settings = (limit.get("recommendations") or {}).get("settings_text")
     if settings:
         lines.append("  recommended settings (80% of the maximum):")

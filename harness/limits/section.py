@@ -27,7 +27,7 @@ from typing import Any
 from harness.limits.recommend import Policy
 from harness.limits.search import DEFAULT_RESOLUTION
 from harness.matrix import SECTIONS
-from harness.yamlsource import KeyPath, YamlSource
+from harness.yamlsource import KeyPath, YamlSource, finite_number
 
 _FRACTIONS = ("safety", "trim_fraction", "keep_fraction")
 _COUNTS = ("tokens_per_request", "messages_per_request")
@@ -56,9 +56,10 @@ class LimitsSection:
 
 
 def _number(src: YamlSource, at: KeyPath, raw: Any) -> float:
-    if isinstance(raw, bool) or not isinstance(raw, int | float):
-        raise src.error(at, f"{at[-1]} is {raw!r}", "give it a number")
-    return float(raw)
+    value = finite_number(raw)  # .nan or .inf would pass every range check below
+    if value is None:
+        raise src.error(at, f"{at[-1]} is {raw!r}", "give it a finite number")
+    return value
 
 
 def _policy_value(src: YamlSource, at: KeyPath, key: str, raw: Any) -> float | int:
@@ -132,9 +133,7 @@ def parse_limits(src: YamlSource, at: KeyPath, raw: Any) -> LimitsSection:
         raise src.error((*at, "recovery_s"), f"recovery_s is {recovery!r}", "use seconds > 0")
     top = _max_context(src, (*at, "max_context"), raw.get("max_context"))
     parsed = tuple(_model(src, (*at, "models", i), m, policy, top) for i, m in enumerate(models))
-    names = [m.name for m in parsed]
-    if len(set(names)) != len(names):
-        raise src.error((*at, "models"), f"a model is listed twice in {names!r}", "list it once")
+    src.once([((*at, "models", i), m.name) for i, m in enumerate(parsed)], "model", "list it once")
     return LimitsSection(models=parsed, resolution=int(resolution), recovery_s=recovery)
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 GIB = 1024**3
 MIB = 1024**2
 
@@ -43,6 +46,20 @@ def seconds(value: float | None) -> str:
 def rate(value: float | None) -> str:
     """Tokens (or requests) per second with one decimal."""
     return num_or_dash(value, "{:.1f}")
+
+
+def case_ctx(case: Mapping[str, Any]) -> str:
+    """A case's context, saying so when the harness could not set it on the server."""
+    asked = ctx(_num(case.get("num_ctx")))
+    context = case.get("context")
+    if not isinstance(context, Mapping) or context.get("set_by_harness") is not False:
+        return asked
+    server = _num(context.get("server_context"))
+    return f"{asked} (not set; server: {ctx(server) if server else 'unknown'})"
+
+
+def _num(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def ctx(value: float | None) -> str:

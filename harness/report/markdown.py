@@ -47,7 +47,7 @@ def matrix_cells(case: Mapping[str, Any]) -> tuple[str, ...]:
     fit = text(case.get("use_case")) or text(case.get("verdict")) or text(case.get("outcome"))
     return (
         text(case.get("model")),
-        fmt.ctx(number(case.get("num_ctx"))),
+        fmt.case_ctx(case),
         fmt.seconds(number(dig(metrics, "ttft_s", "p50"))),
         fmt.rate(number(dig(metrics, "decode_tok_s", "p50"))),
         fmt.size(number(dig(case, "memory", "delta_bytes")), signed=True),

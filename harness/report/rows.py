@@ -137,7 +137,7 @@ def matrix_row(case: Mapping[str, Any]) -> Row:
     return Row(
         id=text(case.get("id")),
         model=text(case.get("model")),
-        ctx=fmt.ctx(number(case.get("num_ctx"))),
+        ctx=fmt.case_ctx(case),
         ttft=ttft.strip(),
         ttft_tip=tips.get("ttft_s", ""),
         prompt=fmt.rate(number(dig(metrics, "prompt_tok_s", "p50"))),

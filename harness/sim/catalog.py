@@ -227,6 +227,7 @@ def state(
         "loaded": [
             {
                 "name": r.model.name,
+                "runner_id": r.runner_id,
                 "num_ctx": r.context_length,
                 "size": r.placement.size,
                 "size_vram": r.placement.size_vram,

@@ -8,6 +8,7 @@ real server's `prompt_eval_duration` and `eval_duration` behave under concurrenc
 
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
 import time
@@ -70,6 +71,9 @@ def _common_prefix(a: list[str], b: list[str]) -> int:
     return n
 
 
+_RUNNER_IDS = itertools.count(1)
+
+
 class Runner:
     """A model loaded with one LoadConfig; `lock` is the scheduler's condition."""
 
@@ -95,6 +99,9 @@ class Runner:
         self.expires_at: float | None = None  # time.monotonic(); None = never
         self.keep_alive_s: float | None = None
         self.unload_requested = False  # keep_alive 0 arrived while requests were running
+        # Stands in for the runner's process id: a new runner is a new id, which is how
+        # the harness tells a reload from a reused model (a real server: its child pids).
+        self.runner_id = next(_RUNNER_IDS)
         self._thread = threading.Thread(
             target=self._loop, name=f"sim-runner-{model.name}", daemon=True
         )

@@ -29,7 +29,7 @@ from typing import Any
 
 from harness.errors import ConfigError
 from harness.matrix import SECTIONS
-from harness.yamlsource import KeyPath, YamlSource
+from harness.yamlsource import KeyPath, YamlSource, finite_number
 
 KINDS = ("coding", "rag", "chat")
 DEFAULT_DURATION_S = 600.0
@@ -95,9 +95,10 @@ def parse_sustained(src: YamlSource, at: KeyPath, raw: Any) -> SustainedSection:
     for key in raw:
         if key not in ("duration_s", "workloads"):
             raise src.error((*at, key), f"unknown key {key!r}", "use duration_s, workloads")
-    duration = raw.get("duration_s", DEFAULT_DURATION_S)
-    if isinstance(duration, bool) or not isinstance(duration, int | float) or duration <= 0:
-        raise src.error((*at, "duration_s"), f"duration_s is {duration!r}", "give seconds, > 0")
+    duration = finite_number(raw.get("duration_s", DEFAULT_DURATION_S))
+    if duration is None or duration <= 0:
+        shown = raw.get("duration_s")
+        raise src.error((*at, "duration_s"), f"duration_s is {shown!r}", "give seconds, > 0")
     items = raw.get("workloads")
     if not isinstance(items, list) or not items:
         raise src.error(
@@ -106,15 +107,17 @@ def parse_sustained(src: YamlSource, at: KeyPath, raw: Any) -> SustainedSection:
             "add `- {model: qwen2.5:3b-instruct, kind: chat, num_ctx: 32768}`",
         )
     workloads = tuple(_workload(src, (*at, "workloads", i), w) for i, w in enumerate(items))
-    seen: set[str] = set()
+    seen: dict[str, int] = {}
     for i, workload in enumerate(workloads):
         if workload.id in seen:  # the id names the case in results; it must be unique
+            first = src.line((*at, "workloads", seen[workload.id]))
             raise src.error(
                 (*at, "workloads", i),
-                f"a second {workload.kind} workload for {workload.model!r}",
+                f"a second {workload.kind} workload for {workload.model!r} (the first is on "
+                f"line {first})",
                 "keep one workload per model and kind",
             )
-        seen.add(workload.id)
+        seen[workload.id] = i
     return SustainedSection(duration_s=float(duration), workloads=workloads)
 
 
@@ -141,7 +144,8 @@ def _number(src: YamlSource, at: KeyPath, key: str, value: Any) -> Any:
         return None
     low, high = _NUMBERS[key]
     kind_ok = isinstance(value, int) if key in _INTEGERS else isinstance(value, int | float)
-    if isinstance(value, bool) or not kind_ok or value <= low or (high and value > high):
+    number = finite_number(value)  # .nan passes `<=` and `>` checks, .inf is no limit
+    if not kind_ok or number is None or number <= low or (high and number > high):
         wanted = "an integer" if key in _INTEGERS else "a number"
         bound = f" in ({low}, {high}]" if high else f" > {low}"
         raise src.error(at, f"{key} is {value!r}", f"give {wanted}{bound}")

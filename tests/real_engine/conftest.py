@@ -48,7 +48,7 @@ def make_launcher() -> Iterator[Callable[..., Launcher]]:
         yield make
     finally:
         for launcher in made:
-            launcher.stop()
+            launcher.close()
 
 
 @pytest.fixture(scope="session")
@@ -72,7 +72,7 @@ def llama_launcher(synth_model: tuple[Path, ModelShape]) -> Iterator[Launcher]:
     try:
         yield launcher
     finally:
-        launcher.stop()
+        launcher.close()
 
 
 @pytest.fixture(scope="session")

