@@ -10,9 +10,9 @@ the byte against a real server (tests/sim/test_memory_matches_ollama.py):
            num_ctx x parallel cells, a sliding-window layer only parallel x window + batch
            once num_ctx exceeds the window;
   graph    the compute buffer ggml reserves for a worst-case batch: activations of a batch
-           (feed-forward and residual streams, 4-byte floats) plus the f16 attention mask of
-           each cache, batch x cells x 2 bytes. The mask is why `size` grows by
-           batch x 2 = 1,024 bytes per token of context beyond the KV cache.
+           (feed-forward and residual streams, 4-byte floats) plus the f16 attention masks,
+           batch x cells x 2 bytes each (see graph_bytes). The global layers' mask is why
+           `size` grows by batch x 2 = 1,024 bytes per token beyond the KV cache.
 The batch is num_batch capped at num_ctx (llm/server.go). When the total does not fit the
 GPU, whole layers (weights + their KV) move to the host, as llama.cpp offloads.
 
