@@ -100,6 +100,8 @@ def run_scenario(base_url: str) -> dict[str, Answer]:
         out["tags"] = Answer(200, _entry(get("/api/tags").json()))
         out["show"] = Answer(200, client.post("/api/show", json={"model": MODEL}).json())
         out["v1_models"] = Answer(200, _entry(get("/v1/models").json(), "data", "id"))
+        load = client.post("/api/generate", json={"model": MODEL, "options": _options(NUM_CTX)})
+        out["load"] = Answer(load.status_code, load.json())  # no prompt: load only
         generate = {"model": MODEL, "prompt": PROMPT, "options": _options(NUM_CTX)}
         out["generate"] = _ndjson(client, "/api/generate", generate)
         out["ps"] = Answer(200, _entry(get("/api/ps").json()))
@@ -248,6 +250,8 @@ def behaviours(answers: dict[str, Answer], reload_ctx: int = RELOAD_CTX) -> list
         problems.append(f"/api/ps context_length is not {NUM_CTX}: {answers['ps'].body}")
     if "ps_reloaded" in answers and answers["ps_reloaded"].body["context_length"] != reload_ctx:
         problems.append(f"no reload to num_ctx {reload_ctx}: {answers['ps_reloaded'].body}")
+    if "load" in answers and answers["load"].body.get("done_reason") != "load":
+        problems.append(f"a request without a prompt is not a load: {answers['load'].body}")
     if "unload" in answers:
         if answers["unload"].body.get("done_reason") != "unload":
             problems.append(f"keep_alive 0 is not an unload: {answers['unload'].body}")
