@@ -5,8 +5,9 @@
                  x the cells that layer holds, padded to 256: all of ctx for a global layer;
                  for a sliding-window layer window + batch once ctx exceeds the window
                + compute graph: batch x 4 bytes x (4 x feed_forward + 2 x embedding), plus
-                 the f16 attention masks, batch x cells x 2 bytes (the window layers' mask;
-                 the global layers' mask once it outgrows a feed-forward buffer)
+                 the f16 attention masks, batch x cells x 2 bytes (the window layers' and
+                 the global layers'), less batch x 4 x heads x head size while the global
+                 mask is small enough to fit into freed space
 
 where batch is num_batch capped at ctx. This is the simulator's physics (harness/sim/
 physics.py), which matches Ollama 0.24.0's `/api/ps` size for gemma3:270m to the byte; so
@@ -57,6 +58,7 @@ class ModelShape:
     block_count: int
     embedding_length: int
     feed_forward_length: int
+    head_count: int
     kv_heads: tuple[int, ...]  # per layer; 0 for a layer without attention
     head_dim: int
     global_layers: int  # attention layers that grow with the whole context
@@ -116,6 +118,7 @@ def shape_from_show(name: str, show: Mapping[str, Any], weights_bytes: int) -> M
         embedding_length=embedding,
         # Without the key, the usual 4 x embedding of a transformer's feed-forward layer.
         feed_forward_length=int(ffn or 4 * embedding),
+        head_count=heads,
         kv_heads=kv_heads,
         head_dim=head_dim,
         global_layers=global_layers,
@@ -172,18 +175,23 @@ class Prediction:
         return full, _round_up(windowed, KV_PADDING)
 
     def compute_bytes(self, num_ctx: int) -> int:
-        """The compute graph at `num_ctx`: a batch's activations and the attention masks."""
+        """The compute graph at `num_ctx`: a batch's activations and the attention masks
+        (harness/sim/physics.py graph_bytes says what was measured)."""
         s = self.shape
         batch = self._batch(num_ctx)
         full, local = self._cells(num_ctx)
         streams = FFN_BUFFERS * s.feed_forward_length + 2 * s.embedding_length
+        graph = F32_BYTES * batch * streams
         if self.full_window_caches:  # not Ollama's engine: no growing mask (see above)
-            return F32_BYTES * batch * streams
-        windowed = s.sliding_window is not None
-        first_mask = F16_BYTES * batch * (local if windowed else full)
-        later_mask = F16_BYTES * batch * full if windowed else 0
-        hole = F32_BYTES * batch * s.feed_forward_length  # a freed buffer the mask reuses
-        return F32_BYTES * batch * streams + first_mask + (later_mask if later_mask > hole else 0)
+            return graph
+        if s.sliding_window is None:
+            return graph + F16_BYTES * batch * full
+        q_dim = s.head_count * s.head_dim
+        global_mask = F16_BYTES * batch * full
+        graph += F16_BYTES * batch * local + global_mask
+        if global_mask <= F32_BYTES * batch * (q_dim + s.embedding_length):
+            graph -= F32_BYTES * batch * q_dim  # the mask fits into freed space
+        return graph
 
     def kv_bytes(self, num_ctx: int) -> int:
         s = self.shape

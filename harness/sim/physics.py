@@ -142,18 +142,25 @@ def graph_bytes(
 ) -> int:
     """Compute buffer: a batch's activations plus the f16 attention masks.
 
-    Measured on Ollama 0.24.0 with gemma3:270m (tests/sim/test_memory_matches_ollama.py):
-    besides its masks the buffer holds batch x 4 bytes x (4 x feed_forward + 2 x embedding).
-    The first layer's mask is allocated before anything is freed; a second cache's mask
-    (Gemma's global layers come after five window layers) reuses a freed feed-forward buffer
-    when it fits in one, and only a larger mask grows the buffer."""
+    Measured on Ollama 0.24.0 with gemma3:270m at 19 (num_ctx, num_batch) pairs, every one
+    to the byte (tests/sim/test_memory_matches_ollama.py): batch x 4 bytes x (4 x feed-forward
+    + 2 x embedding), plus batch x 2 bytes per cell of each mask (the window layers', then the
+    global layers'). While the global mask is at most batch x 4 x (q + embedding) bytes
+    (q = heads x head size) the buffer is batch x 4 x q bytes smaller: ggml's allocator then
+    fits it into space freed by the layers before. Models without a window have one mask; their
+    buffer is the formula's larger case (not measured)."""
     batch = batch_size(num_ctx, num_batch)
     full, local = kv_cells(model, num_ctx, num_parallel, num_batch)
     streams = FFN_BUFFERS * model.feed_forward_length + 2 * model.embedding_length
-    first_mask = F16_BYTES * batch * (local if model.sliding_window is not None else full)
-    later_mask = F16_BYTES * batch * full if model.sliding_window is not None else 0
-    hole = F32_BYTES * batch * model.feed_forward_length
-    return F32_BYTES * batch * streams + first_mask + (later_mask if later_mask > hole else 0)
+    graph = F32_BYTES * batch * streams
+    if model.sliding_window is None:
+        return graph + F16_BYTES * batch * full
+    q_dim = model.head_count * model.head_dim
+    global_mask = F16_BYTES * batch * full
+    graph += F16_BYTES * batch * local + global_mask
+    if global_mask <= F32_BYTES * batch * (q_dim + model.embedding_length):
+        graph -= F32_BYTES * batch * q_dim
+    return graph
 
 
 def place(

@@ -36,6 +36,18 @@ REAL_GRAPH_MIB = {2048: 19.5, 8192: 27.5, 32768: 51.5}
 REAL_WEIGHTS_MIB = 405.2
 
 
+def _measured() -> list[tuple[int, int, int | None, float, float]]:
+    """(num_ctx, num_batch, size or None, kv MiB, graph MiB) from ps_size_by_num_ctx.txt."""
+    rows = []
+    for line in (RECORDED / "ps_size_by_num_ctx.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            ctx, batch, size, kv, graph = line.split()
+            rows.append(
+                (int(ctx), int(batch), None if size == "-" else int(size), float(kv), float(graph))
+            )
+    return rows
+
+
 def _placed(num_ctx: int) -> physics.Placement:
     return physics.place(model_profile(MODEL), hardware_profile("cpu2-ci"), LoadConfig(num_ctx))
 
@@ -55,6 +67,25 @@ def test_the_split_is_the_server_logs(num_ctx: int) -> None:
     assert round(placed.graph_bytes / MIB, 1) == REAL_GRAPH_MIB[num_ctx]
 
 
+@pytest.mark.parametrize(
+    ("num_ctx", "num_batch", "size", "kv_mib", "graph_mib"),
+    _measured(),
+    ids=[f"ctx{row[0]}-batch{row[1]}" for row in _measured()],
+)
+def test_every_measured_load_is_the_real_servers(
+    num_ctx: int, num_batch: int, size: int | None, kv_mib: float, graph_mib: float
+) -> None:
+    """Small contexts (the window, the padding, the batch capped at num_ctx), the step where
+    the global mask stops fitting into freed space, and other batch sizes."""
+    cfg = LoadConfig(num_ctx, num_batch=num_batch)
+    placed = physics.place(model_profile(MODEL), hardware_profile("cpu2-ci"), cfg)
+    if size is not None:
+        assert placed.size == size
+    assert round(placed.kv_bytes / MIB, 1) == kv_mib
+    # The log rounds to 0.1 MiB, half to even as Go's fmt and Python's round both do.
+    assert round(placed.graph_bytes / MIB, 1) == graph_mib
+
+
 def test_size_grows_4096_bytes_per_token_beyond_8k() -> None:
     # 3,072 of KV in the 3 global layers + 1,024 of f16 mask (batch 512 x 2 bytes) per cell.
     grown = _placed(32768).size - _placed(8192).size
@@ -70,7 +101,7 @@ def test_the_prediction_from_show_is_the_simulators_physics() -> None:
         shape = shape_from_show(name, show(model), model.weights_bytes)
         for parallel in (1, 2):
             prediction = Prediction(shape, num_parallel=parallel)
-            for requested in (1, 300, 512, 700, 1536, 2048, 4096, 4352, 8192, 40000, 131072):
+            for requested in (1, 300, 512, 700, 1536, 2048, 3328, 3584, 8192, 40000, 131072):
                 ctx = min(requested, model.context_length)
                 cfg = LoadConfig(ctx, num_parallel=parallel)
                 size = physics.place(model, hardware_profile("cpu2-ci"), cfg).size
