@@ -109,8 +109,11 @@ def run_scenario(base_url: str) -> dict[str, Answer]:
         chat = {"model": MODEL, "messages": messages, "options": _options(NUM_CTX)}
         out["chat"] = _ndjson(client, "/api/chat", chat)
         out["chat_whole"] = _ndjson(client, "/api/chat", {**chat, "stream": False})
+        # One token comes with the prompt's last batch: no decode step, no eval_duration.
+        one = {**generate, "stream": False, "options": {**_options(NUM_CTX), "num_predict": 1}}
+        out["one_token"] = _ndjson(client, "/api/generate", one)
         overlong = {**chat, "messages": [{"role": "user", "content": OVERLONG}]}
-        overlong["options"] = {**_options(RELOAD_CTX), "num_predict": 1}
+        overlong["options"] = {**_options(RELOAD_CTX), "num_predict": 2}
         out["overlong"] = _ndjson(client, "/api/chat", overlong)
         out["ps_reloaded"] = Answer(200, _entry(get("/api/ps").json()))
         out["too_long"] = _ndjson(client, "/api/chat", {**overlong, "truncate": False})
