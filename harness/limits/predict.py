@@ -2,9 +2,16 @@
 
     bytes(ctx) = weights (the file size from /api/tags)
                + KV cache: per attention layer 2 (K, V) x kv_heads x head_dim x 2 bytes (f16)
-                 x the tokens that layer holds (all of ctx for a global layer; for a
-                 sliding-window layer only min(ctx, window + num_batch), OLLAMA.md)
-               + a compute-buffer estimate: num_batch x (vocab + 8 x embedding) x 4 bytes
+                 x the cells that layer holds, padded to 256: all of ctx for a global layer;
+                 for a sliding-window layer window + batch once ctx exceeds the window
+               + compute graph: batch x 4 bytes x (4 x feed_forward + 2 x embedding), plus
+                 the f16 attention masks, batch x cells x 2 bytes (the window layers' and
+                 the global layers'), less batch x 4 x heads x head size while the global
+                 mask is small enough to fit into freed space
+
+where batch is num_batch capped at ctx. This is the simulator's physics (harness/sim/
+physics.py), which matches Ollama 0.24.0's `/api/ps` size for gemma3:270m to the byte; so
+beyond the KV cache, `size` grows by batch x 2 = 1,024 bytes per token of context (the mask).
 
 The prediction comes first so the search can start near the answer, and it is recorded
 beside every measurement so a report shows how far off it was.
@@ -19,7 +26,10 @@ from typing import Any
 # Gemma 3 interleaves 5 sliding-window layers with 1 global one (OLLAMA.md).
 GEMMA3_LOCAL_PER_GLOBAL = 5
 F16_BYTES = 2
+F32_BYTES = 4
 DEFAULT_NUM_BATCH = 512
+KV_PADDING = 256  # Ollama pads every KV cache to 256 cells
+FFN_BUFFERS = 4  # feed-forward-sized f32 buffers at the compute graph's peak (measured)
 # /api/show omits the vocabulary unless asked verbosely; 128K tokens is typical of current
 # models and errs on the side of a larger buffer. The first probe corrects any offset.
 DEFAULT_VOCAB = 131072
@@ -47,6 +57,8 @@ class ModelShape:
     context_length: int
     block_count: int
     embedding_length: int
+    feed_forward_length: int
+    head_count: int
     kv_heads: tuple[int, ...]  # per layer; 0 for a layer without attention
     head_dim: int
     global_layers: int  # attention layers that grow with the whole context
@@ -88,6 +100,9 @@ def shape_from_show(name: str, show: Mapping[str, Any], weights_bytes: int) -> M
     heads = int(_info(show, arch, "attention.head_count") or 1)
     kv_heads = _kv_heads(_info(show, arch, "attention.head_count_kv"), heads, blocks)
     head_dim = int(_info(show, arch, "attention.key_length") or embedding // max(1, heads))
+    ffn = _info(show, arch, "feed_forward_length")
+    if isinstance(ffn, list):  # per layer in some architectures: the largest decides
+        ffn = max((int(f) for f in ffn), default=0)
     window = _info(show, arch, "attention.sliding_window")
     attention = sum(1 for h in kv_heads if h > 0)
     global_layers = attention
@@ -101,6 +116,9 @@ def shape_from_show(name: str, show: Mapping[str, Any], weights_bytes: int) -> M
         context_length=int(_info(show, arch, "context_length") or 0),
         block_count=blocks,
         embedding_length=embedding,
+        # Without the key, the usual 4 x embedding of a transformer's feed-forward layer.
+        feed_forward_length=int(ffn or 4 * embedding),
+        head_count=heads,
         kv_heads=kv_heads,
         head_dim=head_dim,
         global_layers=global_layers,
@@ -128,22 +146,62 @@ class Prediction:
         return self.shape.kv_bytes_per_token_layer * self.shape.global_layers * self.num_parallel
 
     @property
-    def compute_bytes(self) -> int:
+    def mask_bytes_per_token(self) -> int:
+        """The f16 attention-mask row a cell of the global cache adds to Ollama's compute
+        graph. Not for llama-cpp-python's server (the one that keeps full window caches):
+        its memory grew 18,546 bytes/token where its KV cache takes 18,432 (issue 17)."""
+        if self.full_window_caches:
+            return 0
+        return F16_BYTES * self.num_batch * self.num_parallel
+
+    @property
+    def bytes_per_token(self) -> float:
+        """What `/api/ps` size grows by per token of context: KV cache plus mask."""
+        return self.kv_bytes_per_token + self.mask_bytes_per_token
+
+    def _batch(self, num_ctx: int) -> int:
+        return max(1, min(self.num_batch, num_ctx))
+
+    def _cells(self, num_ctx: int) -> tuple[int, int]:
+        """(cells of a global layer's cache, of a sliding-window layer's cache), padded."""
         s = self.shape
-        return self.num_batch * (s.vocab_size + 8 * s.embedding_length) * 4
+        full = _round_up(num_ctx * self.num_parallel, KV_PADDING)
+        if s.sliding_window is None or self.full_window_caches:
+            return full, full
+        memory = s.sliding_window + (1 if self.num_parallel > 1 else 0)
+        if memory >= num_ctx:
+            return full, full
+        windowed = self.num_parallel * memory + self._batch(num_ctx)
+        return full, _round_up(windowed, KV_PADDING)
+
+    def compute_bytes(self, num_ctx: int) -> int:
+        """The compute graph at `num_ctx`: a batch's activations and the attention masks
+        (harness/sim/physics.py graph_bytes says what was measured)."""
+        s = self.shape
+        batch = self._batch(num_ctx)
+        full, local = self._cells(num_ctx)
+        streams = FFN_BUFFERS * s.feed_forward_length + 2 * s.embedding_length
+        graph = F32_BYTES * batch * streams
+        if self.full_window_caches:  # not Ollama's engine: no growing mask (see above)
+            return graph
+        if s.sliding_window is None:
+            return graph + F16_BYTES * batch * full
+        q_dim = s.head_count * s.head_dim
+        global_mask = F16_BYTES * batch * full
+        graph += F16_BYTES * batch * local + global_mask
+        if global_mask <= F32_BYTES * batch * (q_dim + s.embedding_length):
+            graph -= F32_BYTES * batch * q_dim  # the mask fits into freed space
+        return graph
 
     def kv_bytes(self, num_ctx: int) -> int:
         s = self.shape
-        cells = num_ctx * self.num_parallel
-        local_cells = cells
-        if s.sliding_window is not None and not self.full_window_caches:
-            local_cells = min(cells, s.sliding_window * self.num_parallel + self.num_batch)
+        full, local = self._cells(num_ctx)
         local_layers = s.attention_layers - s.global_layers
         per_layer = s.kv_bytes_per_token_layer
-        return int(per_layer * (s.global_layers * cells + local_layers * local_cells))
+        return int(per_layer * (s.global_layers * full + local_layers * local))
 
     def bytes_at(self, num_ctx: int) -> int:
-        return self.shape.weights_bytes + self.kv_bytes(num_ctx) + self.compute_bytes
+        return self.shape.weights_bytes + self.kv_bytes(num_ctx) + self.compute_bytes(num_ctx)
 
     def largest_fitting(self, available: float, correction: float = 0.0) -> int | None:
         """The largest context up to the trained one with bytes_at + correction <= available."""
@@ -177,9 +235,15 @@ class Prediction:
             "weights_bytes": self.shape.weights_bytes,
             "kv_bytes_per_token": self.kv_bytes_per_token,
             "kv_bytes_per_token_all_layers": self.kv_bytes_per_token_all_layers,
+            "bytes_per_token": self.bytes_per_token,
+            "mask_bytes_per_token": self.mask_bytes_per_token,
+            "compute_bytes_at_context_length": self.compute_bytes(self.shape.context_length),
             "full_window_caches": self.full_window_caches,
-            "compute_bytes": self.compute_bytes,
         }
+
+
+def _round_up(n: int, multiple: int) -> int:
+    return -(-n // multiple) * multiple
 
 
 def estimated_weights(show: Mapping[str, Any]) -> int:

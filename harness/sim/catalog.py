@@ -66,6 +66,7 @@ def model_info(model: ModelProfile) -> dict[str, Any]:
         f"{arch}.context_length": model.context_length,
         f"{arch}.block_count": model.block_count,
         f"{arch}.embedding_length": model.embedding_length,
+        f"{arch}.feed_forward_length": model.feed_forward_length,
         f"{arch}.attention.head_count": model.head_count,
         "tokenizer.ggml.model": "llama" if arch == "gemma3" else "gpt2",
     }
@@ -82,7 +83,8 @@ def model_info(model: ModelProfile) -> dict[str, Any]:
         info[f"{arch}.attention.value_length"] = model.head_dim
     if model.sliding_window is not None:
         info[f"{arch}.attention.sliding_window"] = model.sliding_window
-    return info
+    info.update(model.gguf)
+    return dict(sorted(info.items()))
 
 
 def _parameters_text(model: ModelProfile) -> str:
@@ -100,18 +102,71 @@ TEMPLATE = (
 )
 
 
+def template(model: ModelProfile) -> str:
+    return TEMPLATE if model.template is None else model.template
+
+
+def _tensor_type(quantization: str) -> str:
+    """The ggml type of a model's large tensors: Q4_K_M files hold Q4_K tensors."""
+    for suffix in ("_S", "_M", "_L"):
+        if quantization.endswith(suffix) and "_K" in quantization:
+            return quantization.removesuffix(suffix)
+    return quantization
+
+
+def tensors(model: ModelProfile) -> list[dict[str, Any]]:
+    """The GGUF tensor table /api/show lists: real names and shapes, one type for all
+    matrices (a real file mixes several), F32 for the norms."""
+    emb, ffn, hd = model.embedding_length, model.feed_forward_length, model.head_dim
+    big = _tensor_type(model.quantization)
+    gemma = model.architecture == "gemma3"
+    rows: list[tuple[str, str, list[int]]] = [
+        ("output_norm.weight", "F32", [emb]),
+        ("token_embd.weight", big, [emb, model.vocab_size]),
+    ]
+    for i in range(model.block_count):
+        layer: list[tuple[str, str, list[int]]] = [
+            ("attn_norm.weight", "F32", [emb]),
+            ("ffn_down.weight", big, [ffn, emb]),
+            ("ffn_gate.weight", big, [emb, ffn]),
+            ("ffn_norm.weight", "F32", [emb]),
+            ("ffn_up.weight", big, [emb, ffn]),
+        ]
+        if i in model.attention_layers:
+            layer += [
+                ("attn_k.weight", big, [emb, model.head_count_kv * hd]),
+                ("attn_output.weight", big, [model.head_count * hd, emb]),
+                ("attn_q.weight", big, [emb, model.head_count * hd]),
+                ("attn_v.weight", big, [emb, model.head_count_kv * hd]),
+            ]
+        if gemma:
+            layer += [
+                ("attn_k_norm.weight", "F32", [hd]),
+                ("attn_q_norm.weight", "F32", [hd]),
+                ("post_attention_norm.weight", "F32", [emb]),
+                ("post_ffw_norm.weight", "F32", [emb]),
+            ]
+        rows += [(f"blk.{i}.{name}", kind, shape) for name, kind, shape in sorted(layer)]
+    return [{"name": name, "type": kind, "shape": shape} for name, kind, shape in rows]
+
+
 def show(model: ModelProfile) -> dict[str, Any]:
-    parameters = _parameters_text(model)
-    return {
-        "license": "SIMULATED model: no weights, no license.",
-        "modelfile": f'# SIMULATED\nFROM {model.name}\nTEMPLATE """{TEMPLATE}"""\n',
-        "parameters": parameters,
-        "template": TEMPLATE,
+    """Ollama's ShowResponse: empty strings are left out (`omitempty`), as the server does."""
+    text = template(model)
+    # The Modelfile quotes a value only when it needs it (parser.quote).
+    shown = f'"""{text}"""' if "\n" in text or '"' in text else text
+    body: dict[str, Any] = {
+        "license": model.license,
+        "modelfile": f"# SIMULATED\nFROM {model.name}\nTEMPLATE {shown}\n",
+        "parameters": _parameters_text(model),
+        "template": text,
         "details": details(model),
         "model_info": model_info(model),
+        "tensors": tensors(model),
         "capabilities": list(model.capabilities),
         "modified_at": MODIFIED_AT,
     }
+    return {key: value for key, value in body.items() if value != ""}
 
 
 def _expires(runner: Runner) -> str:

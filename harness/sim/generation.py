@@ -64,15 +64,15 @@ def _runner_truncate(tokens: list[str], num_ctx: int, num_keep: int) -> list[str
     return tokens[:keep] + tokens[len(tokens) - (num_ctx - keep) :]
 
 
-def _fit_messages(rendered: list[list[str]], roles: list[str], num_ctx: int) -> list[str]:
+def _fit_messages(template: tk.ChatTemplate, chat: list[tk.Turn], num_ctx: int) -> list[str]:
     """Drop the oldest non-system messages (never the last) until the chat fits."""
-    keep = list(range(len(rendered)))
-    while len(tk.join_chat([rendered[i] for i in keep])) > num_ctx:
-        droppable = [i for i in keep[:-1] if roles[i] != "system"]
+    keep = list(range(len(chat)))
+    while len(tokens := template.join([chat[i] for i in keep])) > num_ctx:
+        droppable = [i for i in keep[:-1] if chat[i][0] != "system"]
         if not droppable:
             break
         keep.remove(droppable[0])
-    return tk.join_chat([rendered[i] for i in keep])
+    return tokens
 
 
 def prepare_chat(body: Mapping[str, Any], sched: Scheduler) -> Prepared:
@@ -80,12 +80,12 @@ def prepare_chat(body: Mapping[str, Any], sched: Scheduler) -> Prepared:
     messages: Sequence[Mapping[str, Any]] = body.get("messages") or []
     if not messages:
         return Prepared(model, opts, cfg, keep_alive, None, 0, unload=keep_alive == 0)
-    rendered = tk.render_messages(messages)
-    full = tk.join_chat(rendered)
+    template = tk.ChatTemplate(model.template)
+    chat = tk.turns(messages)
+    full = template.join(chat)
     if len(full) > cfg.num_ctx and body.get("truncate") is False:
         raise ApiError(400, TOO_LONG)
-    roles = [str(m.get("role", "user")) for m in messages]
-    fitted = _fit_messages(rendered, roles, cfg.num_ctx) if len(full) > cfg.num_ctx else full
+    fitted = _fit_messages(template, chat, cfg.num_ctx) if len(full) > cfg.num_ctx else full
     final = _runner_truncate(fitted, cfg.num_ctx, opts.int("num_keep"))
     return Prepared(model, opts, cfg, keep_alive, final, len(full))
 
@@ -95,7 +95,8 @@ def prepare_generate(body: Mapping[str, Any], sched: Scheduler) -> Prepared:
     prompt = body.get("prompt") or ""
     if not prompt:
         return Prepared(model, opts, cfg, keep_alive, None, 0, unload=keep_alive == 0)
-    full = tk.generate_tokens(str(prompt), str(body.get("system") or ""), bool(body.get("raw")))
+    template = tk.ChatTemplate(model.template)
+    full = template.generate(str(prompt), str(body.get("system") or ""), bool(body.get("raw")))
     if len(full) > cfg.num_ctx and body.get("truncate") is False:
         raise ApiError(400, TOO_LONG)
     final = _runner_truncate(full, cfg.num_ctx, opts.int("num_keep"))

@@ -3,9 +3,18 @@
 All times here are *simulated seconds* on the profiled machine; the scheduler divides them
 by the server's speed (and multiplies by a slowdown fault) before sleeping.
 
-Memory: weights + KV cache + compute graph. Gemma 3's sliding-window layers hold only
-`min(ctx x parallel, window x parallel + num_batch)` tokens (OLLAMA.md). When the total does
-not fit the GPU, whole layers (weights + their KV) move to the host, as llama.cpp offloads.
+Memory is what Ollama 0.24.0's engine allocates and `/api/ps` reports as `size`, checked to
+the byte against a real server (tests/sim/test_memory_matches_ollama.py):
+  weights  the loaded tensors (`ModelProfile.weights_bytes`);
+  KV cache every cache holds cells padded to 256 (kvcache/causal.go); a global layer holds
+           num_ctx x parallel cells, a sliding-window layer only parallel x window + batch
+           once num_ctx exceeds the window;
+  graph    the compute buffer ggml reserves for a worst-case batch: activations of a batch
+           (feed-forward and residual streams, 4-byte floats) plus the f16 attention masks,
+           batch x cells x 2 bytes each (see graph_bytes). The global layers' mask is why
+           `size` grows by batch x 2 = 1,024 bytes per token beyond the KV cache.
+The batch is num_batch capped at num_ctx (llm/server.go). When the total does not fit the
+GPU, whole layers (weights + their KV) move to the host, as llama.cpp offloads.
 
 Time: a step of the runner is bound either by compute (prefill) or by reading memory
 (decode reads the active weights once per step, plus each sequence's KV at its depth). The
@@ -22,6 +31,11 @@ from harness.sim.profiles import Device, HardwareProfile, ModelProfile
 
 # Bytes per KV element for OLLAMA_KV_CACHE_TYPE (OLLAMA.md).
 KV_TYPE_BYTES: dict[str, float] = {"f16": 2.0, "q8_0": 1.0625, "q4_0": 0.5625}
+# Ollama's ggml backend pads every KV cache to a multiple of 256 cells (CacheConfig).
+KV_PADDING = 256
+F32_BYTES, F16_BYTES = 4, 2
+# Feed-forward-sized f32 buffers live at once in the compute graph's peak (measured).
+FFN_BUFFERS = 4
 
 
 @dataclass(frozen=True)
@@ -74,6 +88,33 @@ def _layer_split(model: ModelProfile) -> tuple[int, int]:
     return global_layers, attention - global_layers
 
 
+def _round_up(n: int, multiple: int) -> int:
+    return -(-n // multiple) * multiple
+
+
+def batch_size(num_ctx: int, num_batch: int) -> int:
+    """The batch a runner is loaded with: num_batch, capped at num_ctx (llm/server.go)."""
+    return max(1, min(num_batch, num_ctx))
+
+
+def kv_cells(
+    model: ModelProfile, num_ctx: int, num_parallel: int = 1, num_batch: int = 512
+) -> tuple[int, int]:
+    """(cells of a global layer's cache, cells of a sliding-window layer's cache).
+
+    A window cache keeps `window` tokens per sequence (one more with several sequences, for
+    the stop token) plus a batch being added; when that is not smaller than num_ctx it is
+    an ordinary cache (kvcache/causal.go Init)."""
+    full = _round_up(num_ctx * num_parallel, KV_PADDING)
+    if model.sliding_window is None:
+        return full, full
+    memory = model.sliding_window + (1 if num_parallel > 1 else 0)
+    if memory >= num_ctx:
+        return full, full
+    windowed = num_parallel * memory + batch_size(num_ctx, num_batch)
+    return full, _round_up(windowed, KV_PADDING)
+
+
 def kv_bytes(
     model: ModelProfile,
     num_ctx: int,
@@ -84,11 +125,8 @@ def kv_bytes(
     """KV cache allocated for `num_ctx` tokens per sequence and `num_parallel` sequences."""
     per_token = model.kv_bytes_per_token_layer / 2 * KV_TYPE_BYTES[kv_type]
     global_layers, local_layers = _layer_split(model)
-    cells = num_ctx * num_parallel
-    local_cells = cells
-    if model.sliding_window is not None:
-        local_cells = min(cells, model.sliding_window * num_parallel + num_batch)
-    return int(per_token * (global_layers * cells + local_layers * local_cells))
+    full, local = kv_cells(model, num_ctx, num_parallel, num_batch)
+    return int(per_token * (global_layers * full + local_layers * local))
 
 
 def kv_read_bytes(model: ModelProfile, depth: int, kv_type: str = "f16") -> float:
@@ -99,9 +137,30 @@ def kv_read_bytes(model: ModelProfile, depth: int, kv_type: str = "f16") -> floa
     return per_token * (global_layers * depth + local_layers * local_depth)
 
 
-def graph_bytes(model: ModelProfile, num_batch: int) -> int:
-    """Compute buffer: logits for a batch plus activations; grows with vocab and batch."""
-    return num_batch * (model.vocab_size + 8 * model.embedding_length) * 4
+def graph_bytes(
+    model: ModelProfile, num_ctx: int, num_parallel: int = 1, num_batch: int = 512
+) -> int:
+    """Compute buffer: a batch's activations plus the f16 attention masks.
+
+    Measured on Ollama 0.24.0 with gemma3:270m at 19 (num_ctx, num_batch) pairs, every one
+    to the byte (tests/sim/test_memory_matches_ollama.py): batch x 4 bytes x (4 x feed-forward
+    + 2 x embedding), plus batch x 2 bytes per cell of each mask (the window layers', then the
+    global layers'). While the global mask is at most batch x 4 x (q + embedding) bytes
+    (q = heads x head size) the buffer is batch x 4 x q bytes smaller: ggml's allocator then
+    fits it into space freed by the layers before. Models without a window have one mask; their
+    buffer is the formula's larger case (not measured)."""
+    batch = batch_size(num_ctx, num_batch)
+    full, local = kv_cells(model, num_ctx, num_parallel, num_batch)
+    streams = FFN_BUFFERS * model.feed_forward_length + 2 * model.embedding_length
+    graph = F32_BYTES * batch * streams
+    if model.sliding_window is None:
+        return graph + F16_BYTES * batch * full
+    q_dim = model.head_count * model.head_dim
+    global_mask = F16_BYTES * batch * full
+    graph += F16_BYTES * batch * local + global_mask
+    if global_mask <= F32_BYTES * batch * (q_dim + model.embedding_length):
+        graph -= F32_BYTES * batch * q_dim
+    return graph
 
 
 def place(
@@ -112,9 +171,9 @@ def place(
     Raises PlacementError with the runner's CUDA text when `num_gpu` forces more layers
     onto the GPU than fit (the runner dies while loading).
     """
-    weights = model.file_bytes
+    weights = model.weights_bytes
     kv = kv_bytes(model, cfg.num_ctx, cfg.num_parallel, cfg.num_batch, cfg.kv_type)
-    graph = graph_bytes(model, cfg.num_batch)
+    graph = graph_bytes(model, cfg.num_ctx, cfg.num_parallel, cfg.num_batch)
     blocks = model.block_count
     if hw.gpu is None or cfg.num_gpu == 0:
         return Placement(weights, kv, graph, 0, blocks, 0)
@@ -172,7 +231,7 @@ def step_seconds(
     """One runner step: `prefill` holds (tokens, start depth) chunks, plus one token per
     decoding sequence. Weights are read once per step, which is why batching pays."""
     flops = 0.0
-    read = model.file_bytes * model.active_params / model.params
+    read = model.weights_bytes * model.active_params / model.params
     for tokens, start in prefill:
         flops += tokens * (2 * model.active_params + _attention_flops(model, start + tokens / 2))
         read += kv_read_bytes(model, start + tokens, kv_type)

@@ -17,6 +17,7 @@ import yaml
 from harness.errors import ConfigError
 
 GIB = 1024**3
+SIM_LICENSE = "SIMULATED model: no weights, no license."
 
 
 @dataclass(frozen=True)
@@ -53,12 +54,14 @@ class ModelProfile:
     params: float
     active_params: float
     quantization: str
-    file_bytes: int
+    file_bytes: int  # the blob /api/tags reports (tensors + GGUF metadata)
+    weights_bytes: int  # what the loaded weights take in memory (see models.yaml)
     block_count: int
     attention_layers: tuple[int, ...]  # indices of layers that hold a KV cache
     global_layers: int | None  # None: every attention layer is global
     sliding_window: int | None
     embedding_length: int
+    feed_forward_length: int
     head_count: int
     head_count_kv: int
     head_dim: int
@@ -66,6 +69,9 @@ class ModelProfile:
     vocab_size: int
     capabilities: tuple[str, ...]
     parameters: tuple[tuple[str, Any], ...]
+    template: str | None  # None: the simulator's own Gemma-style chat template
+    license: str
+    gguf: tuple[tuple[str, Any], ...]  # further GGUF keys /api/show lists verbatim
 
     @property
     def digest(self) -> str:
@@ -118,11 +124,13 @@ def _model(name: str, raw: dict[str, Any]) -> ModelProfile:
         active_params=float(raw.get("active_params", params)),
         quantization=str(raw["quantization"]),
         file_bytes=int(raw["file_bytes"]),
+        weights_bytes=int(raw.get("weights_bytes", raw["file_bytes"])),
         block_count=blocks,
         attention_layers=tuple(raw.get("attention_layers", range(blocks))),
         global_layers=raw.get("global_layers"),
         sliding_window=raw.get("sliding_window"),
         embedding_length=int(raw["embedding_length"]),
+        feed_forward_length=int(raw["feed_forward_length"]),
         head_count=int(raw["head_count"]),
         head_count_kv=int(raw["head_count_kv"]),
         head_dim=int(raw["head_dim"]),
@@ -130,6 +138,9 @@ def _model(name: str, raw: dict[str, Any]) -> ModelProfile:
         vocab_size=int(raw["vocab_size"]),
         capabilities=tuple(raw.get("capabilities", ("completion",))),
         parameters=tuple(sorted((raw.get("parameters") or {}).items())),
+        template=raw.get("template"),
+        license=str(raw.get("license", SIM_LICENSE)),
+        gguf=tuple(sorted((raw.get("gguf") or {}).items())),
     )
 
 

@@ -243,7 +243,14 @@ class Runner:
         for job, n in prefill:
             job.processed += n
             job.prompt_ns += step_ns
-            if job.processed >= len(job.tokens) and not job.text:  # num_predict 0
+            if job.processed < len(job.tokens):
+                continue
+            # The last prompt batch's logits give the first token at once, as Ollama's
+            # runner samples it: eval_duration counts only the decode steps after it.
+            if job.text:
+                job.events.put(("token", job.text[0]))
+                job.generated = 1
+            if job.generated >= len(job.text):  # num_predict 0 or 1
                 job.events.put(("done", None))
                 self._release(job)
         for job in decode:

@@ -126,8 +126,10 @@ def _tokens(h: Handler, job: Job) -> Iterator[str]:
 
 
 def _counters(h: Handler, job: Job, prep: Prepared, load_ns: int) -> dict[str, Any]:
+    """The final counters; a zero is left out, as Ollama's `omitempty` Metrics do (one
+    generated token has no eval_duration: it came with the prompt's last batch)."""
     sent = prep.sent_count if h.app.behaviour.silent_truncation_no_sign else len(job.tokens)
-    return {
+    counters = {
         "total_duration": time.perf_counter_ns() - h.record["received_ns"],
         "load_duration": load_ns,
         "prompt_eval_count": sent,
@@ -135,6 +137,7 @@ def _counters(h: Handler, job: Job, prep: Prepared, load_ns: int) -> dict[str, A
         "eval_count": job.generated,
         "eval_duration": job.eval_ns,
     }
+    return {key: value for key, value in counters.items() if value}
 
 
 def _finish_context(fmt: Format, job: Job, prep: Prepared) -> None:

@@ -4,7 +4,9 @@ run against the simulator should find.
 Memory limits use budgets the way the harness does (`gpu_budget` of the card,
 `ram_budget` of host RAM, each minus what the profile reserves); with `gpu_budget=1.0`
 `max_context_gpu` is exactly where the server starts to spill. Rates are at `speed` 1 and
-use the placement the server would choose at that context; `decode_tok_s[ctx]` is the rate
+use the placement the server would choose at that context; `bytes_per_token` is what
+`/api/ps` size grows by per token (the KV cache plus the attention mask), where
+`kv_bytes_per_token` is the KV cache alone; `decode_tok_s[ctx]` is the rate
 with the KV cache filled to `ctx` (the end of a request that fills the context).
 `aggregate_decode_tok_s[P]` is P slots decoding together; `aggregate_decode_bound[P]` says
 what limits that step and `compute_bound_slots` is the first P where arithmetic does.
@@ -71,9 +73,15 @@ def truth(
         "gpu_budget": gpu_budget,
         "ram_budget": ram_budget,
         "context_length": cap,
-        "weights_bytes": m.file_bytes,
+        "weights_bytes": m.weights_bytes,
         "kv_bytes_per_token": (
             physics.kv_bytes(m, cap, num_parallel) - physics.kv_bytes(m, cap // 2, num_parallel)
+        )
+        / (cap - cap // 2),
+        # What /api/ps `size` grows by: the KV cache and the attention mask of the graph.
+        "bytes_per_token": (
+            _placement(m, hw, cap, num_parallel).size
+            - _placement(m, hw, cap // 2, num_parallel).size
         )
         / (cap - cap // 2),
     }

@@ -70,7 +70,7 @@ def test_found_limit_matches_truth(sims: dict[str, Any], profile: str, model: st
         limit["max_context"],
         expected[key],
     )
-    assert limit["bytes_per_token"] == pytest.approx(expected["kv_bytes_per_token"], rel=0.02)
+    assert limit["bytes_per_token"] == pytest.approx(expected["bytes_per_token"], rel=0.02)
     assert limit["search"]["probes"] <= limit["search"]["max_probes"]
     assert len(limit["probes"]) <= limit["search"]["max_probes"]
     assert limit["verdict"] == "pass", limit["reason"]

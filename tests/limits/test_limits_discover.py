@@ -55,7 +55,7 @@ def test_a_good_run_passes_with_every_key(server: FakeServer, fake_engine: FakeE
     assert all(PROBE_KEYS <= set(p) for p in limit["probes"])
     assert limit["verdict"] == "pass", limit["reason"]
     assert abs(limit["max_context"] - server.truth()) <= 1024
-    assert limit["bytes_per_token"] == server.prediction.kv_bytes_per_token
+    assert limit["bytes_per_token"] == server.prediction.bytes_per_token
     assert limit["r2"] > 0.999
     assert len(limit["probes"]) <= limit["search"]["max_probes"]
     assert {p["purpose"] for p in limit["probes"]} == {"search", "fit"}

@@ -47,7 +47,7 @@ def test_the_demo_finds_the_gpu_limit(demo: dict[str, Any]) -> None:
     assert limit["matrix"] == "gpu"
     assert limit["hardware"] == "rtx4080-16gb (SIMULATED)"
     assert abs(limit["max_context"] - expected["max_context_gpu"]) <= 1024
-    assert limit["bytes_per_token"] == pytest.approx(expected["kv_bytes_per_token"], rel=0.02)
+    assert limit["bytes_per_token"] == pytest.approx(expected["bytes_per_token"], rel=0.02)
     assert limit["verdict"] == "pass"
     (case,) = payload["cases"]
     assert (case["id"], case["verdict"]) == ("limits:gemma3:12b", "pass")

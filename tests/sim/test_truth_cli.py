@@ -15,6 +15,7 @@ KEYS = {
     "max_context_gpu",
     "max_context_load",
     "kv_bytes_per_token",
+    "bytes_per_token",
     "weights_bytes",
     "memory_at",
     "prefill_tok_s",
@@ -57,7 +58,7 @@ def test_cli_truth_cpu_only_has_no_gpu_limit(capsys: pytest.CaptureFixture[str])
 
 def test_cli_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["sim", "truth", "--profile", "nope", "--model", "gemma3:4b"]) == 2
-    assert "known profiles: rtx4080-16gb, ryzen16-128gb, tiny" in capsys.readouterr().err
+    assert "known profiles: cpu2-ci, rtx4080-16gb, ryzen16-128gb, tiny" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["sim", "truth", "--profile", "tiny", "--model", "x", "--contexts", "a,b"])
 
@@ -111,3 +112,13 @@ def test_aggregate_grows_with_slots() -> None:
     agg = truth("rtx4080-16gb", "gemma3:12b")["aggregate_decode_tok_s"]
     assert agg[1] < agg[2] < agg[4] < agg[8]
     assert agg[8] < 8 * agg[1]
+
+
+def test_bytes_per_token_is_the_growth_of_ps_size() -> None:
+    """The KV cache plus the f16 attention mask (batch 512 x 2 bytes) per token."""
+    small = truth("cpu2-ci", "gemma3:270m", contexts=(8192, 16384))
+    assert small["kv_bytes_per_token"] == 3072
+    assert small["bytes_per_token"] == 4096
+    grown = small["memory_at"][16384] - small["memory_at"][8192]
+    assert grown / 8192 == small["bytes_per_token"]
+    assert truth("rtx4080-16gb", "gemma3:12b")["bytes_per_token"] == 65536 + 1024
