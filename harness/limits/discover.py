@@ -126,7 +126,7 @@ def _prediction_block(
         None if cap.available_bytes is None else prediction.largest_fitting(cap.available_bytes)
     )
     if fit is not None and fit.slope:
-        out["bytes_per_token_error"] = round(prediction.kv_bytes_per_token / fit.slope - 1, 4)
+        out["bytes_per_token_error"] = round(prediction.bytes_per_token / fit.slope - 1, 4)
     measured = [p for p in probes if p.good and p.memory_bytes]
     if measured:
         top = max(measured, key=lambda p: p.num_ctx)

@@ -225,7 +225,8 @@ class Prober:
         if self.source is None:
             reports = entry.size > 0 and memory_accounting(self.engine) != "none"
             launched = memory_accounting(self.engine) == "process_rss"
-            self.source = choose_source(summary, reports, launched)
+            allowance = self.budget.ram_max_bytes is not None
+            self.source = choose_source(summary, reports, launched, allowance)
         if self.source is None:
             return None, None
         if self.source.name == PS:

@@ -62,14 +62,31 @@ def _has(overall: Mapping[str, Mapping[str, Any]], metric: str) -> bool:
     return bool((overall.get(metric) or {}).get("peak"))
 
 
+ALLOWANCE_REASON = (
+    "the model's own allowance (--ram-budget as a size) is judged on the server's own "
+    "accounting of the model (/api/ps size), not on the machine's memory in use"
+)
+
+
 def choose_source(
-    summary: Mapping[str, Any], server_reports_size: bool, launched: bool
+    summary: Mapping[str, Any],
+    server_reports_size: bool,
+    launched: bool,
+    model_allowance: bool = False,
 ) -> SourceChoice | None:
-    """The source for a search, from the first loaded probe's readings; None if none has data."""
+    """The source for a search, from the first loaded probe's readings; None if none has data.
+
+    `model_allowance`: the RAM budget is a size for the model alone, so on a machine without
+    a GPU the model's own size is what it applies to (the simulator's host memory would
+    also count the memory its profile reserves for the OS).
+    """
     overall: Mapping[str, Mapping[str, Any]] = summary.get("overall") or {}
-    for name, metric, reason in (*_SIM, *_GPU):
+    devices = (_SIM[0], *_GPU) if model_allowance and server_reports_size else (*_SIM, *_GPU)
+    for name, metric, reason in devices:
         if _has(overall, metric):
             return SourceChoice(name, metric, reason)
+    if model_allowance and server_reports_size and not launched:
+        return SourceChoice(PS, None, ALLOWANCE_REASON)
     if server_reports_size:
         return SourceChoice(PS, None, LAUNCHED_REASON if launched else SERVER_PS_REASON)
     if _has(overall, "server.rss_bytes"):
