@@ -67,7 +67,9 @@ def discover(engine: Any, job: Discovery) -> dict[str, Any]:
         job.resolution,
         recover=lambda: wait_for_server(engine, job.recovery),
     )
-    start = linear_from(prediction.shape.sliding_window, job.resolution)
+    start = max(
+        linear_from(prediction.shape.sliding_window, job.resolution), prediction.linear_start()
+    )
     probes = list(result.probes) + _fit_probes(prober, result, start, job.resolution)
     fit, regime = _fit(probes, start)
     verify = None

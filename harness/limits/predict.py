@@ -193,6 +193,19 @@ class Prediction:
             graph -= F32_BYTES * batch * q_dim  # the mask fits into freed space
         return graph
 
+    def linear_start(self) -> int:
+        """The context from which `bytes_at` grows in a straight line.
+
+        Below it the compute graph steps once (the mask fits into freed space until the global
+        mask passes 2 x (q + embedding) cells, see compute_bytes): a real Ollama grows
+        gemma3:270m by 5,120 bytes/token from 2,048 to 4,096 and by 4,096 above.
+        """
+        s = self.shape
+        if self.full_window_caches or s.sliding_window is None:
+            return 0
+        step = 2 * (s.head_count * s.head_dim + s.embedding_length)
+        return _round_up(step + 1, KV_PADDING)
+
     def kv_bytes(self, num_ctx: int) -> int:
         s = self.shape
         full, local = self._cells(num_ctx)
