@@ -185,8 +185,13 @@ class HardwareSampler:
         while True:
             if wake.wait(max(0.0, next_due - time.monotonic())):
                 wake.clear()
+            # The closing reading must *start* after stop() was called: a poll already under
+            # way then may predate the last mark (a model that finished loading meanwhile),
+            # and on a busy host a slow poll would otherwise leave a case with no reading of
+            # what it measured (a limit probe with 0 bytes of memory).
+            closing = self._stopping.is_set()
             self._poll(backend)
-            if self._stopping.is_set():
+            if closing:
                 return
             now = time.monotonic()
             # A reading a mark asked for early leaves the regular schedule as it was.

@@ -213,3 +213,36 @@ def test_summary_is_json_ready_with_the_documented_keys(make_backend: Any) -> No
     assert 2 <= len(summary["series"]["t_s"]) <= 10
     assert len(summary["series"]["gpu0.mem_used_bytes"]) == len(summary["series"]["t_s"])
     assert sampler.summary() == summary  # asking twice gives the same block
+
+
+def test_the_closing_reading_starts_after_stop_even_when_a_poll_is_under_way(
+    make_backend: Any,
+) -> None:
+    # A poll that began before stop() (here: blocked until stop() is called) describes the
+    # machine before the last mark; stop() must still take a reading that starts after it.
+    backend = make_backend("slow", **gpu(1 * GIB))
+    entered, release = threading.Event(), threading.Event()
+    started_at: list[int] = []
+    plain = backend.sample
+
+    def sample() -> dict[str, float]:
+        started_at.append(time.perf_counter_ns())
+        if backend.calls == 1:  # the first poll of the thread, after start()'s own reading
+            entered.set()
+            release.wait(5)
+        return plain()
+
+    sampler = HardwareSampler([backend], config=SamplerConfig(hz=1000.0))
+    backend.sample = sample
+    sampler.start()
+    assert entered.wait(5)
+    sampler.mark("after")
+    backend.values.update(gpu(9 * GIB))  # the model finished loading during that poll
+    stopper = threading.Thread(target=sampler.stop)
+    stopper.start()
+    wait_for(lambda: sampler._stopping.is_set())
+    stop_called = time.perf_counter_ns()
+    release.set()
+    stopper.join(5)
+    assert max(started_at) > stop_called
+    assert sampler.summary()["phases"]["after"]["gpu0.mem_used_bytes"]["peak"] == 9 * GIB
