@@ -156,16 +156,10 @@ def test_the_load_average_stands_in_when_one_side_has_no_sampled_figure() -> Non
     assert describe({}) == "no figures"
 
 
-def test_one_figure_alone_does_not_make_a_case_noisy() -> None:
-    # A burst that doubles the wake-up delay for a moment, the run queue as it was.
-    burst = {**STEADY, "wake_delay_ms": 5.0}
+def test_one_figure_is_enough_to_make_a_case_noisy() -> None:
+    burst = {**STEADY, "wake_delay_ms": 5.0}  # the run queue as it was
     assert busier(STEADY, burst) == ["wake_delay_ms"]
-    assert noisy_reason(STEADY, burst, "regressed") is None
-    confirmed = {**burst, "runnable_per_cpu": 3.0}
-    assert noisy_reason(STEADY, confirmed, "regressed") is not None
-    # With a single figure on both sides, that one decides.
-    only = {"wake_delay_ms": 0.5}
-    assert noisy_reason(only, {"wake_delay_ms": 5.0}, "regressed") is not None
+    assert noisy_reason(STEADY, burst, "regressed") is not None
 
 
 def test_only_a_moved_case_can_be_noisy() -> None:
