@@ -22,6 +22,18 @@ def wait_for(condition: Callable[[], bool], timeout: float = 2.0) -> None:
         time.sleep(0.005)
 
 
+def fresh_reading(backend: Any) -> None:
+    """Wait until a reading has been taken entirely after now.
+
+    A fixed sleep is not enough on a busy host, where a sampler thread may not run at all
+    for longer than the sleep, leaving a phase without a reading. The backend counts a call
+    as sample() starts, but the sampler stamps the reading just before that, so the first
+    call counted after now may carry an earlier stamp; the second cannot.
+    """
+    calls = backend.calls
+    wait_for(lambda: backend.calls > calls + 1)
+
+
 def gpu(used: float, total: float = 16 * GIB) -> dict[str, float]:
     return {"gpu0.mem_used_bytes": used, "gpu0.mem_total_bytes": total}
 
@@ -30,19 +42,19 @@ def test_each_phase_gets_its_own_summary_against_the_idle_baseline(make_backend:
     backend = make_backend(**gpu(1 * GIB))
     sampler = HardwareSampler([backend], config=FAST)
     with sampler:
-        time.sleep(0.03)
+        fresh_reading(backend)
         sampler.mark("load")
         backend.values.update(gpu(9 * GIB))
-        time.sleep(0.03)
+        fresh_reading(backend)
         sampler.mark("prefill")
         backend.values.update(gpu(10 * GIB))
-        time.sleep(0.03)
+        fresh_reading(backend)
         sampler.mark("decode")
         backend.values.update(gpu(11 * GIB))
-        time.sleep(0.03)
+        fresh_reading(backend)
         sampler.mark("after")
         backend.values.update(gpu(2 * GIB))
-        time.sleep(0.03)
+        fresh_reading(backend)
     summary = sampler.summary()
     phases = summary["phases"]
     assert list(phases) == ["idle", "load", "prefill", "decode", "after"]
@@ -63,10 +75,10 @@ def test_a_mark_placed_afterwards_moves_readings_into_its_phase(make_backend: An
     with sampler:
         sampler.mark("prefill")
         sent = time.perf_counter_ns()
-        time.sleep(0.05)
+        fresh_reading(backend)
         backend.values["host.cpu_percent"] = 90.0
         first_chunk = time.perf_counter_ns()  # the measuring code learns this only later
-        time.sleep(0.05)
+        fresh_reading(backend)
         sampler.mark("decode", at_ns=first_chunk)
         sampler.mark("prefill", at_ns=sent)
     phases = sampler.summary()["phases"]
