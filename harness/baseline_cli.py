@@ -1,6 +1,6 @@
 """`harness compare BASELINE RUN`: the nightly regression gate.
 
-Exit codes are the contract CI relies on: 0 when nothing regressed (improvements, new,
+Exit codes are the contract CI relies on: 0 when nothing regressed (improvements, new, noisy,
 missing and incomparable cases included), 1 when any case regressed, 2 on unusable input
 (raised as HarnessError and turned into 2 by `harness.cli.main`; argparse also exits 2).
 """

@@ -275,18 +275,25 @@ def _ended(
     samples: list[dict[str, Any]] | None = None,
     cfg: MeasureSettings | None = None,
 ) -> CellOutcome:
-    case["hardware"], case["memory"] = (cfg or MeasureSettings()).finish_hardware()
+    _finish_hardware(case, cfg or MeasureSettings())
     case["samples"] = samples or []
     case["verdict"] = verdict
     case["reason"] = _one_line(reason)
     return CellOutcome(case=case, failures=[reason])
 
 
+def _finish_hardware(case: dict[str, Any], cfg: MeasureSettings) -> None:
+    case["hardware"], case["memory"] = cfg.finish_hardware()
+    # At the case's top level, where a baseline keeps it: a verdict against the baseline
+    # needs both hosts' load to tell a busy host from a slower server.
+    case["host_load"] = (case["hardware"] or {}).get("host_load")
+
+
 def _judge(
     case: dict[str, Any], samples: list[dict[str, Any]], cell: Cell, cfg: MeasureSettings
 ) -> CellOutcome:
     case["samples"] = samples
-    case["hardware"], case["memory"] = cfg.finish_hardware()
+    _finish_hardware(case, cfg)
     ok = [s for s in samples if s["outcome"] == "ok"]
     case["metrics"] = {
         name: summarize([s[name] for s in ok if s.get(name) is not None]) for name in SAMPLE_METRICS

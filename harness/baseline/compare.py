@@ -15,6 +15,7 @@ from harness.baseline.config import (
     MetricVerdict,
     Verdict,
 )
+from harness.baseline.hostload import noisy_reason
 from harness.baseline.store import case_key, ok_values
 from harness.significance import bootstrap_ratio_of_medians, mann_whitney_u
 
@@ -218,6 +219,7 @@ class CaseComparison:
     metrics: tuple[MetricComparison, ...] = ()
     messages: tuple[str, ...] = ()
     fingerprint_mismatch: tuple[str, ...] = ()
+    host_load: Mapping[str, Any] | None = None  # {"baseline": ..., "current": ...}
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -227,6 +229,7 @@ class CaseComparison:
             "metrics": [m.to_json() for m in self.metrics],
             "messages": list(self.messages),
             "fingerprint_mismatch": list(self.fingerprint_mismatch),
+            "host_load": None if self.host_load is None else dict(self.host_load),
         }
 
 
@@ -282,14 +285,21 @@ def compare_case(
         for spec in METRICS
         if ok_values(baseline_case, spec) or ok_values(case, spec)
     )
+    verdict = _case_verdict(metrics)
+    messages = tuple(m for metric in metrics if (m := metric.message()))
+    base_load, cur_load = baseline_case.get("host_load"), case.get("host_load")
+    noisy = noisy_reason(base_load, cur_load, verdict)
+    if noisy is not None:
+        verdict, messages = "noisy", (noisy, *messages)
     return CaseComparison(
         key=case_key(case),
         case_id=str(case["id"]),
         suite=case.get("suite"),
-        verdict=_case_verdict(metrics),
+        verdict=verdict,
         metrics=metrics,
-        messages=tuple(m for metric in metrics if (m := metric.message())),
+        messages=messages,
         fingerprint_mismatch=tuple(mismatch),
+        host_load={"baseline": base_load, "current": cur_load} if base_load or cur_load else None,
     )
 
 

@@ -12,10 +12,13 @@ from harness.errors import ConfigError
 RESULTS_SCHEMA = "harness.results/1"
 BASELINE_SCHEMA = "harness.baseline/1"
 
-Verdict = Literal["regressed", "improved", "unchanged", "new", "missing", "incomparable"]
+# "noisy": a change measured on a host markedly busier (or quieter) than the baseline's;
+# never a regression (harness.baseline.hostload).
+Verdict = Literal["regressed", "improved", "noisy", "unchanged", "new", "missing", "incomparable"]
 VERDICTS: tuple[Verdict, ...] = (
     "regressed",
     "improved",
+    "noisy",
     "unchanged",
     "new",
     "missing",
@@ -43,6 +46,7 @@ KEPT_CASE_KEYS = (
     "metrics",
     "stability",
     "memory",
+    "host_load",
 )
 BASELINE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 

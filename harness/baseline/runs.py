@@ -74,7 +74,7 @@ class RunComparison:
                 f"{c.key}: {m}"
                 for c in self.cases
                 for m in c.messages
-                if c.verdict in ("regressed", "improved")
+                if c.verdict in ("regressed", "improved", "noisy")
             ],
         }
 

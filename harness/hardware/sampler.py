@@ -11,6 +11,7 @@ from typing import Any
 from harness.hardware.backends.base import Backend, BackendSet
 from harness.hardware.budget import Budget, BudgetWatch, Violation
 from harness.hardware.config import PHASES, SamplerConfig
+from harness.hardware.load import HostLoadMeter
 from harness.hardware.summary import (
     NS_PER_S,
     Mark,
@@ -67,6 +68,15 @@ class HardwareSampler:
         self._start_ns: int | None = None
         self._stopped = False
         self._details: dict[str, dict[str, Any]] = {}
+        self._load = HostLoadMeter(exclude=self._server_pids)
+
+    def _server_pids(self) -> frozenset[int]:
+        """The local server's process tree: its CPU time is the case's, not other load."""
+        for backend in self._set:
+            tracker = getattr(backend, "tracker", None)
+            if tracker is not None:
+                return frozenset(tracker.pids())
+        return frozenset()
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -75,6 +85,7 @@ class HardwareSampler:
         if self._start_ns is not None:
             raise RuntimeError("HardwareSampler is single-use: build a new one per case")
         self._start_ns = self._clock()
+        self._load.start()
         # Read once here, on the caller's thread, so the baseline exists even when the
         # caller marks "load" straight after start().
         for backend in self._set:
@@ -100,6 +111,10 @@ class HardwareSampler:
             wake.set()
         for thread in self._threads:
             thread.join()
+        with self._lock:
+            clock = PhaseClock(list(self._marks))
+        # The host's load while the requests ran (their prefill and decode phases).
+        self._load.stop(measured=lambda t_ns: clock.phase_at(t_ns) in ("prefill", "decode"))
         try:
             self._details = {b.name: self._details_of(b) for b in self._set}
         finally:
@@ -185,8 +200,13 @@ class HardwareSampler:
         while True:
             if wake.wait(max(0.0, next_due - time.monotonic())):
                 wake.clear()
+            # The closing reading must *start* after stop() was called: a poll already under
+            # way then may predate the last mark (a model that finished loading meanwhile),
+            # and on a busy host a slow poll would otherwise leave a case with no reading of
+            # what it measured (a limit probe with 0 bytes of memory).
+            closing = self._stopping.is_set()
             self._poll(backend)
-            if self._stopping.is_set():
+            if closing:
                 return
             now = time.monotonic()
             # A reading a mark asked for early leaves the regular schedule as it was.
@@ -265,6 +285,7 @@ class HardwareSampler:
             "budget": self.budget.as_dict(),
             "over_budget": self.over_budget_reason,
             "over_budget_detail": self._violation_detail(start, marks),
+            "host_load": self._load.as_dict(),
         }
 
     def _violation_detail(self, start: int, marks: Sequence[Mark]) -> dict[str, Any] | None:

@@ -14,7 +14,7 @@ from harness.report import fmt
 from harness.report.payload import mapping, number, records, text
 
 GOOD = frozenset({"pass", "passed", "ok", "improved", "better", "unchanged", "same"})
-NEUTRAL = frozenset({"skipped", "skip", "new", "no_baseline", ""})
+NEUTRAL = frozenset({"skipped", "skip", "new", "no_baseline", "noisy", ""})
 
 
 @dataclass(frozen=True, slots=True)

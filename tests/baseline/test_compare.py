@@ -260,7 +260,9 @@ def test_case_json_shape(baseline: Baseline, make_payload: Factory) -> None:
         baseline.cases[0], make_payload(1, slowdown=1.2)["cases"][0], CompareConfig()
     )
     data = cmp.to_json()
-    assert set(data) == {"id", "suite", "verdict", "metrics", "messages", "fingerprint_mismatch"}
+    assert set(data) == {
+        "id", "suite", "verdict", "metrics", "messages", "fingerprint_mismatch", "host_load",
+    }  # fmt: skip
     assert [m["metric"] for m in data["metrics"]] == [m.name for m in METRICS]
     assert set(data["metrics"][0]) == {
         "metric", "direction", "unit", "baseline_p50", "current_p50", "ratio", "change",
@@ -292,5 +294,5 @@ def test_table_lists_every_case_and_a_summary(baseline: Baseline, make_payload: 
     for case in report.cases:
         assert case.key in table
     assert table.rstrip().endswith(
-        "summary: 6 regressed, 0 improved, 0 unchanged, 0 new, 0 missing, 0 incomparable"
+        "summary: 6 regressed, 0 improved, 0 noisy, 0 unchanged, 0 new, 0 missing, 0 incomparable"
     )

@@ -2,8 +2,10 @@
 
 The simulator's physics is the ground truth: a measured TTFT can never be shorter than the
 prefill the simulator was configured to take, and may exceed it only by the request's
-handling (a few milliseconds). A harness that timed the wrong chunk, included the model
-load, or let a prefix cache help would land far outside that window.
+handling: the server's own (its `load_duration` of a warm model), one HTTP exchange and the
+thread wake-ups on the way, at the lateness this host showed while the suite ran
+(tests/noise.py). A harness that timed the wrong chunk, included the model load, or let a
+prefix cache help would land outside that window.
 """
 
 from __future__ import annotations
@@ -15,13 +17,20 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from harness.sim.physics import load_seconds
+from harness.sim.profiles import hardware_profile, model_profile
+from harness.sim.server import SimServer
 from harness.sim.truth import truth
+from tests.noise import WakeNoise, round_trip_s
 
 ROOT = Path(__file__).resolve().parents[2]
 SUITE = ROOT / "suites" / "context_scaling"
-MAX_HANDLING_S = 0.010  # request parsing, tokenizing and the HTTP round trip
+# Wake-ups between the harness's send and its reading of the first chunk: the server's
+# handler, the runner, the handler again for the write, the harness's read.
+TTFT_HANDOFFS = 4
 
 
 @pytest.fixture(scope="module")
@@ -40,15 +49,22 @@ def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         str(reports),
         "-q",
     ]
-    done = subprocess.run(
-        command, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
-    )
+    with (
+        WakeNoise() as noise,
+        SimServer(profile="tiny") as probe,
+        httpx.Client(base_url=probe.url) as client,
+    ):
+        floor_s = round_trip_s(lambda: client.get("/api/version"))
+        done = subprocess.run(
+            command, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
+        )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     latest = reports / "latest"
     return {
         "stdout": done.stdout,
         "latest": latest,
         "payload": json.loads((latest / "results.json").read_text()),
+        "handling_s": floor_s + noise.allowance_s(TTFT_HANDOFFS),
     }
 
 
@@ -80,14 +96,19 @@ def test_prompts_hit_their_target_within_one_percent(smoke_run: dict[str, Any]) 
 def test_ttft_matches_the_simulated_prefill(smoke_run: dict[str, Any]) -> None:
     profile = smoke_run["payload"]["fingerprint"]["sim"]["profile"]
     for case in smoke_run["payload"]["cases"]:
+        # The model loaded in the warm-up, where the harness reports it, not in a repeat.
+        load_s = load_seconds(model_profile(case["model"]), hardware_profile(profile))
+        assert case["load"]["wall_s"] >= load_s * 0.999, (case["id"], case["load"])
         excess = []
         for sample in case["samples"]:
             tokens = sample["prompt_eval_count"]
             rate = truth(profile, case["model"], contexts=[tokens])["prefill_tok_s"][tokens]
             expected = tokens / rate
             assert sample["ttft_s"] >= expected * 0.999, (case["id"], sample["ttft_s"], expected)
-            excess.append(sample["ttft_s"] - expected)
-        assert statistics.median(excess) <= MAX_HANDLING_S, (case["id"], excess)
+            # The server's handling before the slot is its own measurement (warm model).
+            excess.append(sample["ttft_s"] - expected - sample["load_duration_s"])
+        allowed = smoke_run["handling_s"]
+        assert statistics.median(excess) <= allowed, (case["id"], excess, allowed)
 
 
 def test_memory_and_stability_come_from_measurements(smoke_run: dict[str, Any]) -> None:

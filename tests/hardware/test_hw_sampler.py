@@ -22,6 +22,18 @@ def wait_for(condition: Callable[[], bool], timeout: float = 2.0) -> None:
         time.sleep(0.005)
 
 
+def fresh_reading(backend: Any) -> None:
+    """Wait until a reading has been taken entirely after now.
+
+    A fixed sleep is not enough on a busy host, where a sampler thread may not run at all
+    for longer than the sleep, leaving a phase without a reading. The backend counts a call
+    as sample() starts, but the sampler stamps the reading just before that, so the first
+    call counted after now may carry an earlier stamp; the second cannot.
+    """
+    calls = backend.calls
+    wait_for(lambda: backend.calls > calls + 1)
+
+
 def gpu(used: float, total: float = 16 * GIB) -> dict[str, float]:
     return {"gpu0.mem_used_bytes": used, "gpu0.mem_total_bytes": total}
 
@@ -30,19 +42,19 @@ def test_each_phase_gets_its_own_summary_against_the_idle_baseline(make_backend:
     backend = make_backend(**gpu(1 * GIB))
     sampler = HardwareSampler([backend], config=FAST)
     with sampler:
-        time.sleep(0.03)
+        fresh_reading(backend)
         sampler.mark("load")
         backend.values.update(gpu(9 * GIB))
-        time.sleep(0.03)
+        fresh_reading(backend)
         sampler.mark("prefill")
         backend.values.update(gpu(10 * GIB))
-        time.sleep(0.03)
+        fresh_reading(backend)
         sampler.mark("decode")
         backend.values.update(gpu(11 * GIB))
-        time.sleep(0.03)
+        fresh_reading(backend)
         sampler.mark("after")
         backend.values.update(gpu(2 * GIB))
-        time.sleep(0.03)
+        fresh_reading(backend)
     summary = sampler.summary()
     phases = summary["phases"]
     assert list(phases) == ["idle", "load", "prefill", "decode", "after"]
@@ -63,10 +75,10 @@ def test_a_mark_placed_afterwards_moves_readings_into_its_phase(make_backend: An
     with sampler:
         sampler.mark("prefill")
         sent = time.perf_counter_ns()
-        time.sleep(0.05)
+        fresh_reading(backend)
         backend.values["host.cpu_percent"] = 90.0
         first_chunk = time.perf_counter_ns()  # the measuring code learns this only later
-        time.sleep(0.05)
+        fresh_reading(backend)
         sampler.mark("decode", at_ns=first_chunk)
         sampler.mark("prefill", at_ns=sent)
     phases = sampler.summary()["phases"]
@@ -213,3 +225,36 @@ def test_summary_is_json_ready_with_the_documented_keys(make_backend: Any) -> No
     assert 2 <= len(summary["series"]["t_s"]) <= 10
     assert len(summary["series"]["gpu0.mem_used_bytes"]) == len(summary["series"]["t_s"])
     assert sampler.summary() == summary  # asking twice gives the same block
+
+
+def test_the_closing_reading_starts_after_stop_even_when_a_poll_is_under_way(
+    make_backend: Any,
+) -> None:
+    # A poll that began before stop() (here: blocked until stop() is called) describes the
+    # machine before the last mark; stop() must still take a reading that starts after it.
+    backend = make_backend("slow", **gpu(1 * GIB))
+    entered, release = threading.Event(), threading.Event()
+    started_at: list[int] = []
+    plain = backend.sample
+
+    def sample() -> dict[str, float]:
+        started_at.append(time.perf_counter_ns())
+        if backend.calls == 1:  # the first poll of the thread, after start()'s own reading
+            entered.set()
+            release.wait(5)
+        return plain()
+
+    sampler = HardwareSampler([backend], config=SamplerConfig(hz=1000.0))
+    backend.sample = sample
+    sampler.start()
+    assert entered.wait(5)
+    sampler.mark("after")
+    backend.values.update(gpu(9 * GIB))  # the model finished loading during that poll
+    stopper = threading.Thread(target=sampler.stop)
+    stopper.start()
+    wait_for(lambda: sampler._stopping.is_set())
+    stop_called = time.perf_counter_ns()
+    release.set()
+    stopper.join(5)
+    assert max(started_at) > stop_called
+    assert sampler.summary()["phases"]["after"]["gpu0.mem_used_bytes"]["peak"] == 9 * GIB

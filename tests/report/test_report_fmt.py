@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from harness.report import fmt
+from harness.report.rows import baseline_cell
 
 
 @pytest.mark.parametrize(
@@ -27,3 +28,15 @@ def test_signed_size_and_context_and_rate() -> None:
     assert fmt.ctx(33177) == "33,177"
     assert fmt.rate(41.25) == "41.2"
     assert fmt.percent(-0.125) == "-12.5%"
+
+
+def test_a_noisy_baseline_verdict_is_shown_neutral_with_its_evidence() -> None:
+    noisy = {
+        "verdict": "noisy",
+        "messages": ["noisy: the host was markedly busier than for the baseline (x)"],
+        "metrics": [{"metric": "ttft_s", "change": 0.31, "verdict": "regressed"}],
+    }
+    shown, hover, cls = baseline_cell(noisy)
+    assert shown == "noisy (ttft_s worse by 31.0%)"
+    assert hover.startswith("noisy: the host was markedly busier")
+    assert cls == "skip"  # neither a pass nor a failure
