@@ -9,8 +9,8 @@ limits:
   keep_fraction: 0.5        # part of the threshold kept after a trim
   system_tokens: 0          # the system prompt that survives every trim
   recovery_s: 120           # how long to wait for a crashed server between probes
-  max_context: 32768        # the top of the search when the server does not say (launched
-                            # OpenAI-compatible servers have no /api/show)
+  max_context: 32768        # the top of the search when nothing says the trained context
+                            # (neither /api/show nor, for --launch, the model_path GGUF)
   models:
     - gemma3:12b
     - {name: qwen2.5:3b-instruct, tokens_per_request: 800, options: {num_batch: 256}}
