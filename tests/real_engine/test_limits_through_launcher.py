@@ -21,7 +21,7 @@ from .conftest import LLAMA_TEMPLATE, LLAMACPP_MISSING
 ROOT = Path(__file__).resolve().parents[2]
 TOP = 32768  # the synthetic model's trained context, read from its GGUF through model_path
 
-MATRIX = f"""\
+MATRIX = """\
 version: 1
 name: synth
 models:
