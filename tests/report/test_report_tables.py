@@ -35,3 +35,14 @@ def test_stability_rows_escape_ids_and_values() -> None:
         '<tr><td>&lt;i&gt;</td><td class="n"><strong>0.90</strong></td>'
         '<td class="n">&lt;b&gt;</td></tr>\n'
     )
+
+
+def test_the_ttft_cell_says_what_the_servers_counters_leave_out() -> None:
+    row = matrix_row({
+        "id": "m-2k", "model": "m", "num_ctx": 2048, "verdict": "pass",
+        "metrics": {"ttft_s": {"p50": 1.2}, "ttft_gap_s": {"p50": 0.089}},
+    })  # fmt: skip
+    assert "client TTFT minus the server's load + prompt evaluation" in row.ttft_tip
+    assert "89" in row.ttft_tip
+    plain = matrix_row({"id": "m-2k", "model": "m", "num_ctx": 2048, "metrics": {}})
+    assert "client TTFT" not in plain.ttft_tip
