@@ -72,7 +72,12 @@ def test_during_a_command(tmp_path: Path) -> None:
         "sys.exit(main(['batch', 'run', 'in.jsonl', '--out', 'out.jsonl', '--engine', 'sim',"
         " '--sim-speed', '0.05', '--model', 'gemma3:4b']))\n"
     )
-    line = '{"custom_id": "r%d", "body": {"messages": [{"role": "user", "content": "hi"}]}}\n'
+    # Valid OpenAI batch lines, so the batch is still running at the slow simulator's pace
+    # when Ctrl-C comes (lines without `url` were all invalid and finished at once).
+    line = (
+        '{"custom_id": "r%d", "method": "POST", "url": "/v1/chat/completions", '
+        '"body": {"messages": [{"role": "user", "content": "hi"}]}}\n'
+    )
     (tmp_path / "in.jsonl").write_text("".join(line % i for i in range(50)))
     done = _run([sys.executable, "-c", code], tmp_path)
     assert done.returncode == 130, done.stderr
