@@ -430,8 +430,8 @@ def _suite(item: pytest.Item) -> str:
     return parts[parts.index("suites") + 1] if "suites" in parts[:-1] else item.path.parent.name
 
 
-def _skipped_case(cell: Cell, report: pytest.TestReport) -> dict[str, Any]:
-    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+def _bare_case(cell: Cell, reason: str, **extra: Any) -> dict[str, Any]:
+    """A case for a cell that ended before it was measured (skipped, or broken at setup)."""
     return {
         "id": cell.id,
         "matrix": cell.matrix,
@@ -441,24 +441,19 @@ def _skipped_case(cell: Cell, report: pytest.TestReport) -> dict[str, Any]:
         "samples": [],
         "metrics": {},
         "checks": [],
-        "reason": reason.removeprefix("Skipped: "),
+        **extra,
+        "reason": reason,
         "use_case": cell.use_case,
     }
+
+
+def _skipped_case(cell: Cell, report: pytest.TestReport) -> dict[str, Any]:
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    return _bare_case(cell, reason.removeprefix("Skipped: "))
 
 
 def _errored_case(cell: Cell, call: pytest.CallInfo[None]) -> dict[str, Any]:
     exc = call.excinfo.value if call.excinfo is not None else None
     verdict = verdict_for(exc) if isinstance(exc, EngineError) else "error"
-    return {
-        "id": cell.id,
-        "matrix": cell.matrix,
-        "model": cell.model,
-        "num_ctx": cell.num_ctx,
-        "options": cell.options,
-        "samples": [],
-        "metrics": {},
-        "checks": [],
-        "verdict": verdict,
-        "reason": _one_line(exc) if exc is not None else "failed before it was measured",
-        "use_case": cell.use_case,
-    }
+    reason = _one_line(exc) if exc is not None else "failed before it was measured"
+    return _bare_case(cell, reason, verdict=verdict)
