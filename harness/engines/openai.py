@@ -66,6 +66,7 @@ class OpenAIEngine:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._client = make_client(self.base_url, timeouts or Timeouts(), transport)
+        self._server_context: tuple[int | None] | None = None  # asked once, see server_context
         self._retry = retry
 
     def close(self) -> None:
@@ -97,7 +98,15 @@ class OpenAIEngine:
 
     def server_context(self) -> int | None:
         """The context the server was started with, where it tells: vLLM's `max_model_len`
-        in /v1/models, llama.cpp's `n_ctx` in /props; None for servers that do not say."""
+        in /v1/models, llama.cpp's `n_ctx` in /props; None for servers that do not say.
+
+        Asked once per engine: such a server keeps its context until it restarts, and every
+        cell of a run would otherwise ask again."""
+        if self._server_context is None:
+            self._server_context = (self._ask_server_context(),)
+        return self._server_context[0]
+
+    def _ask_server_context(self) -> int | None:
         for path, keys in (
             ("/v1/models", ("data", 0, "max_model_len")),
             ("/props", ("default_generation_settings", "n_ctx")),
