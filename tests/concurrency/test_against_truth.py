@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
+from harness.concurrency.levels import MIN_GAIN
 from harness.concurrency.slo import Slo
 from harness.concurrency.sweep import SweepPlan, run_sweep
 from harness.engines.base import StreamMeasurement
@@ -53,15 +54,22 @@ def speed() -> float:
     return min(FASTEST, TURNAROUND_SHARE * one_request_s / turnaround_s)
 
 
-def _sweep(speed: float, slots: int, levels: tuple[int, ...], requests: int = 8) -> dict[str, Any]:
+def _sweep(
+    speed: float,
+    slots: int,
+    levels: tuple[int, ...],
+    requests: int = 8,
+    model: str = MODEL,
+    options: dict[str, Any] = OPTIONS,
+) -> dict[str, Any]:
     server = SimServer(profile=PROFILE, speed=speed, num_parallel=slots)
     engine = OllamaEngine(server.start())
     try:
-        engine.load(MODEL, {"num_ctx": 2048})
+        engine.load(model, {"num_ctx": 2048})
         builder = PromptBuilder(seed=1)
 
         def send() -> StreamMeasurement:
-            return engine.chat(MODEL, builder.messages(12), options=OPTIONS)
+            return engine.chat(model, builder.messages(12), options=options)
 
         plan = SweepPlan(levels, Slo(ttft_s=60.0), requests, scale=speed, slots=slots)
         return run_sweep(send, plan)
@@ -79,9 +87,19 @@ def test_four_slots_decode_faster_by_the_physics_ratio(speed: float) -> None:
 
 
 def test_sweep_stops_where_the_truth_says_compute_binds(speed: float) -> None:
-    bound = truth(PROFILE, MODEL)["compute_bound_slots"]
-    assert bound == 16
-    result = _sweep(speed, 32, (4, 8, 16, 32))
+    # The sweep stops at the first doubling that buys less than MIN_GAIN of its extra load,
+    # so the truth must put that doubling clearly on one side of the cutoff: for gemma3:4b
+    # here 8 -> 16 slots buys 59% and 16 -> 32 buys 6%. (qwen2.5:3b's 8 -> 16 buys 15%,
+    # which a few percent of host noise pushes past 20%: CI once stopped it at 32.) Long
+    # answers keep the time to first token a small share of each request, so the client's
+    # output rate follows the decode physics the truth describes.
+    model, options = "gemma3:4b", {**OPTIONS, "num_predict": 192}
+    rates = truth(PROFILE, model)["aggregate_decode_tok_s"]
+    bound = truth(PROFILE, model)["compute_bound_slots"]
+    assert bound == 32
+    assert rates[bound // 2] / rates[bound // 4] - 1 > 2 * MIN_GAIN
+    assert rates[bound] / rates[bound // 2] - 1 < MIN_GAIN / 2
+    result = _sweep(speed, 64, (4, 8, 16, 32, 64), requests=16, model=model, options=options)
     assert result["saturated_at"] == bound, result["stop_reason"]
 
 
