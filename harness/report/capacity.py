@@ -14,8 +14,8 @@ from typing import Any
 
 from harness.report import fmt
 from harness.report.charts import Chart
-from harness.report.payload import dig, mapping, number, records, text
 from harness.report.svg import Axis, Marker, Series, line_chart
+from harness.results_model import RunResults, dig, mapping, number, records, text
 
 COLUMNS = (
     "Model", "Context", "max slots that fit", "best setting", "goodput req/s",
@@ -30,9 +30,9 @@ class Capacity:
     columns: tuple[str, ...] = COLUMNS
 
 
-def capacity_view(payload: Mapping[str, Any]) -> Capacity | None:
-    entries = records(mapping(payload.get("capacity")).get("entries"))
-    sweeps = records(payload.get("concurrency"))
+def capacity_view(run: RunResults) -> Capacity | None:
+    entries = records(mapping(run.section("capacity")).get("entries"))
+    sweeps = records(run.section("concurrency"))
     if not entries and not sweeps:
         return None
     return Capacity([_row(e) for e in entries], _charts(sweeps))
