@@ -160,4 +160,3 @@ def payload_from_jsonl(path: Path) -> dict[str, Any]:
             else:
                 payload[name] = value
     return payload
-

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -583,12 +583,19 @@ def results_path(path: Path) -> Path:
     return path / RESULTS_FILE if path.is_dir() else path
 
 
-def load_document(path: str | Path, schemas: tuple[str, ...] = (SCHEMA,)) -> JsonObject:
-    """The decoded document at `path` (a run folder or a file), its envelope checked."""
+def load_run(
+    path: str | Path,
+    schemas: tuple[str, ...] = (SCHEMA,),
+    *,
+    check: Callable[[JsonObject, str], None] | None = None,
+) -> RunResults:
+    """Read a run folder, a results.json or (with BASELINE_SCHEMA allowed) a stored baseline.
+
+    `check(document, source)` runs on the JSON before it is typed, for readers that must
+    reject values the lenient model would read as None (baseline comparison does).
+    """
     path = results_path(Path(path))
-    return check_envelope(read_document(path), str(path), schemas)
-
-
-def load_run(path: str | Path, schemas: tuple[str, ...] = (SCHEMA,)) -> RunResults:
-    """Read a run folder, a results.json or (with BASELINE_SCHEMA allowed) a stored baseline."""
-    return RunResults.from_json(load_document(path, schemas))
+    document = check_envelope(read_document(path), str(path), schemas)
+    if check is not None:
+        check(document, str(path))
+    return RunResults.from_json(document)
