@@ -444,6 +444,85 @@ class Limit:
         )
 
 
+# ------------------------------------------------------------------ concurrency, capacity
+
+
+@dataclass(frozen=True, slots=True)
+class Level:
+    """One step of a concurrency sweep: this many clients, and the goodput they got."""
+
+    concurrency: float | None
+    goodput_req_s: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Sweep:
+    """One concurrency sweep at one parallel-slots setting (an element of `concurrency`)."""
+
+    model: str
+    context: float | None
+    slots: str
+    spilled: bool  # measured, but off the GPU
+    saturated_at: float | None
+    levels: tuple[Level, ...]
+
+    @classmethod
+    def from_json(cls, data: JsonObject) -> Sweep:
+        get = data.get
+        levels = tuple(
+            Level(number(level.get("concurrency")), number(dig(level, "goodput", "req_s")))
+            for level in records(get("levels"))
+        )
+        return cls(
+            text(get("model")),
+            number(get("context")),
+            text(get("slots")),
+            bool(get("spilled")),
+            number(get("saturated_at")),
+            levels,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BestSetting:
+    slots: str
+    clients: str  # concurrent clients, or the request rate of an open-loop sweep
+    goodput_req_s: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class CapacityEntry:
+    """What fits and what is fastest for one model and context (`capacity.entries`)."""
+
+    model: str
+    context: float | None
+    max_parallel_fit: str
+    best: BestSetting | None
+    job_hours_best: float | None
+    job_hours_p1: float | None
+    recommendation: str
+
+    @classmethod
+    def from_json(cls, data: JsonObject) -> CapacityEntry:
+        get = data.get
+        best = mapping(get("best"))
+        setting = None
+        if best:
+            clients = text(best.get("concurrency") or best.get("rate"))
+            setting = BestSetting(
+                text(best.get("slots")), clients, number(best.get("goodput_req_s"))
+            )
+        return cls(
+            text(get("model")),
+            number(get("context")),
+            text(get("max_parallel_fit")),
+            setting,
+            number(get("job_hours_best")),
+            number(get("job_hours_p1")),
+            text(get("recommendation")),
+        )
+
+
 # ------------------------------------------------------------------ baseline, history
 
 
@@ -494,6 +573,8 @@ class RunResults:
     fingerprint: Fingerprint
     cases: tuple[Case, ...]
     limits: tuple[Limit, ...]
+    concurrency: tuple[Sweep, ...]
+    capacity: tuple[CapacityEntry, ...]
     baseline: RunBaseline
     history: tuple[Night, ...]
     raw: JsonObject = field(repr=False, compare=False)
@@ -512,6 +593,10 @@ class RunResults:
             fingerprint=Fingerprint.from_json(get("fingerprint")),
             cases=tuple(Case.from_json(c) for c in records(get("cases"))),
             limits=tuple(Limit.from_json(lim) for lim in records(get("limits"))),
+            concurrency=tuple(Sweep.from_json(s) for s in records(get("concurrency"))),
+            capacity=tuple(
+                CapacityEntry.from_json(e) for e in records(mapping(get("capacity")).get("entries"))
+            ),
             baseline=RunBaseline.from_json(get("baseline")),
             history=tuple(Night.from_json(h) for h in records(get("history"))),
             raw=data,
