@@ -238,12 +238,12 @@ class CaseBaseline:
         """A comparison object, a bare verdict string (hand-made files), or None."""
         if value is None:
             return None
-        if not isinstance(value, Mapping):
+        if type(value) is not dict:
             return text(value)
         metrics = tuple(
             MetricChange(text(m.get("metric")), number(m.get("change")), text(m.get("verdict")))
             for m in value.get("metrics") or ()
-            if isinstance(m, Mapping)
+            if type(m) is dict
         )
         messages = tuple(text(m) for m in value.get("messages") or ())
         return cls(text(value.get("verdict")), text(value.get("status")), messages, metrics)
@@ -296,8 +296,8 @@ class Case:
             stability=Stability.from_json(get("stability")),
             memory=Memory.from_json(get("memory")),
             baseline=CaseBaseline.from_json(get("baseline")),
-            host_load=host_load if isinstance(host_load, Mapping) else None,
-            trim_plan=trim_plan if isinstance(trim_plan, Mapping) and trim_plan else None,
+            host_load=host_load if type(host_load) is dict else None,
+            trim_plan=trim_plan if type(trim_plan) is dict and trim_plan else None,
             raw=data,
         )
 
