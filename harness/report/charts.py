@@ -35,7 +35,7 @@ def _ctx_axis(values: Iterable[float]) -> Axis:
     return Axis("context (tokens)", "log2" if wide else "linear", fmt.ctx, binary=True)
 
 
-def _limit_series(groups: Mapping[str, Any], what: str) -> tuple[list[str], str]:
+def _limit_series(groups: Mapping[str, object], what: str) -> tuple[list[str], str]:
     names = list(groups)
     if len(names) <= MAX_SERIES:
         return names, ""
