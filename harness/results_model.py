@@ -623,8 +623,8 @@ def read_document(path: Path) -> object:
         content = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ResultsError(
-            f"{path} does not exist: a run folder holds {RESULTS_FILE} once the run finished; "
-            "point at a run folder, a results.json file or a run id"
+            f"{path} does not exist: a run folder holds {RESULTS_FILE} once its run finished; "
+            "point at a finished run's folder or its results.json"
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ResultsError(f"{path}: cannot be read: {exc}") from exc
