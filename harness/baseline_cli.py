@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from harness.baseline import METRICS, BaselineStore, CompareConfig, compare_runs, load_run
+from harness.baseline import METRICS, BaselineStore, CompareConfig, compare_runs, load_comparable
 
 
 def _fraction(text: str) -> float:
@@ -97,7 +97,7 @@ def run_compare(args: argparse.Namespace) -> int:
         force=args.force,
     )
     baseline = BaselineStore(args.reports_dir / "baselines").load(args.baseline)
-    report = compare_runs(baseline, load_run(args.run), cfg)
+    report = compare_runs(baseline, load_comparable(args.run), cfg)
     if args.json:
         payload = {
             "summary": report.to_json(),

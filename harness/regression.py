@@ -21,6 +21,7 @@ from harness.baseline import (
     compare_runs,
     fingerprint_mismatch,
 )
+from harness.results_model import Case, Fingerprint
 
 
 class RegressionGate:
@@ -50,15 +51,17 @@ class RegressionGate:
         if self.baseline is None:
             return []
         if self._mismatch is None:
-            self._mismatch = tuple(fingerprint_mismatch(self.baseline.fingerprint, run_fingerprint))
+            run_fp = Fingerprint.from_json(run_fingerprint)
+            self._mismatch = tuple(fingerprint_mismatch(self.baseline.fingerprint, run_fp))
             if self._mismatch:
                 self.warnings.append(
                     f"baseline {self.baseline.name!r} was measured on a different setup: "
                     + "; ".join(self._mismatch)
                     + ("" if self.config.force else " (cases are incomparable; --baseline-force)")
                 )
+        typed = Case.from_json(case)
         verdict = compare_case(
-            self._base_cases.get(case_key(case)), case, self.config, mismatch=self._mismatch
+            self._base_cases.get(case_key(typed)), typed, self.config, mismatch=self._mismatch
         )
         case["baseline"] = verdict.to_json()
         if verdict.verdict == "regressed":

@@ -3,7 +3,8 @@
 Layout (docs/results-schema.md): `reports/runs/<run-id>/results.jsonl` gets a header line
 and then one line per finished case, flushed and fsynced before the next case starts, so a
 killed run keeps every finished case; `results.json` is assembled from those lines (never
-from live objects) and the folder is copied to `reports/latest/`.
+from live objects) and the folder is copied to `reports/latest/`. Readers load it typed, through
+`harness.results_model.load_run`, which also owns the schema string.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from harness.errors import ResultsError
+from harness.results_model import SCHEMA
 
-SCHEMA = "harness.results/1"
 # Sections other suites add to results.json; listed so `finalize` keeps their shape stable.
 LIST_SECTIONS = ("limits", "throughput", "concurrency")
 OBJECT_SECTIONS = ("extrapolation", "capacity", "baseline")
@@ -158,20 +159,4 @@ def payload_from_jsonl(path: Path) -> dict[str, Any]:
                 payload[name].append(value)
             else:
                 payload[name] = value
-    return payload
-
-
-def load_results(path: Path) -> dict[str, Any]:
-    """Read a results.json (or a run folder holding one), checking its schema."""
-    if path.is_dir():
-        path = path / "results.json"
-    try:
-        payload = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ResultsError(f"{path}: cannot read ({exc.strerror})") from exc
-    except json.JSONDecodeError as exc:
-        raise ResultsError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg})") from exc
-    if not isinstance(payload, dict) or payload.get("schema") != SCHEMA:
-        found = payload.get("schema") if isinstance(payload, dict) else type(payload).__name__
-        raise ResultsError(f"{path}: schema is {found!r}, expected {SCHEMA!r}")
     return payload

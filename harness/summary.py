@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
+from harness.results_model import Case, as_run
 from harness.session import HarnessSession
 
 
@@ -16,45 +17,45 @@ class TerminalWriter(Protocol):
 _COLUMNS = ("case", "verdict", "TTFT p50", "prompt tok/s", "decode tok/s", "stability")
 
 
-def _fmt(value: Any, pattern: str) -> str:
+def _fmt(value: float | None, pattern: str) -> str:
     return "-" if value is None else pattern.format(value)
 
 
-def case_row(case: dict[str, Any]) -> tuple[str, ...]:
-    metrics = case.get("metrics") or {}
-    stability = case.get("stability") or {}
+def case_row(case: Case) -> tuple[str, ...]:
     return (
-        str(case.get("id")),
-        str(case.get("verdict")),
-        _fmt((metrics.get("ttft_s") or {}).get("p50"), "{:.3f} s"),
-        _fmt((metrics.get("prompt_tok_s") or {}).get("p50"), "{:.0f}"),
-        _fmt((metrics.get("decode_tok_s") or {}).get("p50"), "{:.1f}"),
-        _fmt(stability.get("score"), "{:.2f}"),
+        case.id,
+        case.verdict,
+        _fmt(case.p50("ttft_s"), "{:.3f} s"),
+        _fmt(case.p50("prompt_tok_s"), "{:.0f}"),
+        _fmt(case.p50("decode_tok_s"), "{:.1f}"),
+        _fmt(case.stability.score if case.stability else None, "{:.2f}"),
     )
 
 
 def write_summary(tr: TerminalWriter, harness: HarnessSession) -> None:
     title = "harness results" + (" (SIMULATED)" if harness.simulated else "")
     tr.write_sep("=", title)
-    if harness.cases:
-        rows = [_COLUMNS, *(case_row(c) for c in harness.cases)]
+    cases = [Case.from_json(c) for c in harness.cases]
+    if cases:
+        rows = [_COLUMNS, *(case_row(c) for c in cases)]
         widths = [max(len(r[i]) for r in rows) for i in range(len(_COLUMNS))]
         for index, row in enumerate(rows):
             line = "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
             tr.write_line(line.rstrip(), bold=index == 0)
-    limits = (harness.finished_payload or {}).get("limits") or []
+    finished = harness.finished_payload
+    limits = as_run(finished).limits if finished else ()
     if limits:
         from harness.limits.report import format_recommendations
 
         for limit in limits:
-            for line in format_recommendations(limit).splitlines():
+            for line in format_recommendations(limit.raw).splitlines():
                 tr.write_line(line)
-    for case in harness.cases:
-        if case.get("trim_plan"):  # conversation batching: settings from measured growth
+    for case in cases:
+        if case.trim_plan:  # conversation batching: settings from measured growth
             from harness.batch.analyze import plan_lines
 
-            tr.write_line(f"{case.get('id')}:")
-            for line in plan_lines(case["trim_plan"]):
+            tr.write_line(f"{case.id}:")
+            for line in plan_lines(dict(case.trim_plan)):
                 tr.write_line(f"  {line}")
     for note in harness.notes:
         tr.write_line(note)

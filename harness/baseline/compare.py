@@ -17,19 +17,20 @@ from harness.baseline.config import (
 )
 from harness.baseline.hostload import noisy_reason
 from harness.baseline.store import case_key, ok_values
+from harness.results_model import Case, Fingerprint
 from harness.significance import bootstrap_ratio_of_medians, mann_whitney_u
 
 # ---------------------------------------------------------------------------- comparison
 
 
-def _ok_count(case: Mapping[str, Any]) -> int:
-    return sum(1 for s in case.get("samples") or [] if s.get("outcome") == "ok")
+def _ok_count(case: Case) -> int:
+    return sum(1 for s in case.samples if s.outcome == "ok")
 
 
-def _outcome_summary(case: Mapping[str, Any]) -> str:
+def _outcome_summary(case: Case) -> str:
     counts: dict[str, int] = {}
-    for sample in case.get("samples") or []:
-        counts[str(sample.get("outcome"))] = counts.get(str(sample.get("outcome")), 0) + 1
+    for sample in case.samples:
+        counts[str(sample.outcome)] = counts.get(str(sample.outcome), 0) + 1
     return ", ".join(f"{k} x{n}" for k, n in sorted(counts.items())) or "no samples"
 
 
@@ -241,13 +242,13 @@ def _case_verdict(metrics: Iterable[MetricComparison]) -> Verdict:
 
 
 def _plain(
-    case: Mapping[str, Any], verdict: Verdict, message: str, mismatch: Sequence[str] = ()
+    case: Case, verdict: Verdict, message: str, mismatch: Sequence[str] = ()
 ) -> CaseComparison:
     """A verdict decided before any metric is looked at, with the one reason for it."""
     return CaseComparison(
         key=case_key(case),
-        case_id=str(case["id"]),
-        suite=case.get("suite"),
+        case_id=case.id,
+        suite=case.suite,
         verdict=verdict,
         messages=(message,),
         fingerprint_mismatch=tuple(mismatch),
@@ -255,8 +256,8 @@ def _plain(
 
 
 def compare_case(
-    baseline_case: Mapping[str, Any] | None,
-    case: Mapping[str, Any],
+    baseline_case: Case | None,
+    case: Case,
     cfg: CompareConfig,
     *,
     mismatch: Sequence[str] = (),
@@ -270,8 +271,8 @@ def compare_case(
     if _ok_count(baseline_case) == 0:
         text = f"baseline case has no ok samples ({_outcome_summary(baseline_case)})"
         return _plain(case, "incomparable", text, mismatch)
-    if not case.get("samples"):
-        text = f"no samples in this run (outcome {case.get('outcome')!r})"
+    if not case.samples:
+        text = f"no samples in this run (outcome {case.outcome or None!r})"
         return _plain(case, "incomparable", text, mismatch)
     if _ok_count(case) == 0:
         # It worked in the baseline and fails on every repeat now: the worst regression.
@@ -287,14 +288,14 @@ def compare_case(
     )
     verdict = _case_verdict(metrics)
     messages = tuple(m for metric in metrics if (m := metric.message()))
-    base_load, cur_load = baseline_case.get("host_load"), case.get("host_load")
+    base_load, cur_load = baseline_case.host_load, case.host_load
     noisy = noisy_reason(base_load, cur_load, verdict)
     if noisy is not None:
         verdict, messages = "noisy", (noisy, *messages)
     return CaseComparison(
         key=case_key(case),
-        case_id=str(case["id"]),
-        suite=case.get("suite"),
+        case_id=case.id,
+        suite=case.suite,
         verdict=verdict,
         metrics=metrics,
         messages=messages,
@@ -303,15 +304,11 @@ def compare_case(
     )
 
 
-def missing_case(case: Mapping[str, Any]) -> CaseComparison:
+def missing_case(case: Case) -> CaseComparison:
     return _plain(case, "missing", "in the baseline but not in this run")
 
 
 # --------------------------------------------------------------------------- fingerprint
-
-
-def _gpu_names(fingerprint: Mapping[str, Any]) -> list[str]:
-    return sorted(str(g.get("name")) for g in fingerprint.get("gpus") or [] if isinstance(g, dict))
 
 
 def _differs(label: str, base: object, run: object) -> Iterator[str]:
@@ -319,30 +316,33 @@ def _differs(label: str, base: object, run: object) -> Iterator[str]:
         yield f"{label}: baseline {base!r}, this run {run!r}"
 
 
-def fingerprint_mismatch(base: Mapping[str, Any], run: Mapping[str, Any]) -> list[str]:
+def fingerprint_mismatch(
+    base: Fingerprint | Mapping[str, Any], run: Fingerprint | Mapping[str, Any]
+) -> list[str]:
     """What makes two runs' numbers incomparable, as human-readable differences.
 
     GPUs, engine kind, simulated or not, sim profile and speed, a model's digest, and for
     real CPU-only runs the CPU. Host name, server version, driver and git sha do not count:
     the whole point is to catch what an upgrade of the server or harness did.
     """
+    if not isinstance(base, Fingerprint):
+        base = Fingerprint.from_json(base)
+    if not isinstance(run, Fingerprint):
+        run = Fingerprint.from_json(run)
     out = [
-        *_differs("GPUs", _gpu_names(base), _gpu_names(run)),
-        *_differs("engine", base.get("engine"), run.get("engine")),
+        *_differs("GPUs", base.gpu_names, run.gpu_names),
+        *_differs("engine", base.engine, run.engine),
     ]
-    base_sim, run_sim = base.get("sim") or None, run.get("sim") or None
-    if (base_sim is None) != (run_sim is None):
+    base_sim, run_sim = base.sim, run.sim
+    if base_sim is not None and run_sim is not None:
+        out += _differs("sim profile", base_sim.profile, run_sim.profile)
+        out += _differs("sim speed", base_sim.speed, run_sim.speed)
+    elif (base_sim is None) != (run_sim is None):
         out += _differs("simulated", base_sim is not None, run_sim is not None)
-    elif isinstance(base_sim, dict) and isinstance(run_sim, dict):
-        out += _differs("sim profile", base_sim.get("profile"), run_sim.get("profile"))
-        out += _differs("sim speed", base_sim.get("speed"), run_sim.get("speed"))
-    elif base_sim is None and not _gpu_names(base) and not _gpu_names(run):
+    elif not base.gpu_names and not run.gpu_names:
         # A CPU-only box: the CPU is what the GPU is elsewhere.
-        out += _differs("CPU", base.get("cpu"), run.get("cpu"))
-    base_models, run_models = base.get("models") or {}, run.get("models") or {}
+        out += _differs("CPU", base.cpu, run.cpu)
+    base_models, run_models = base.model_digests, run.model_digests
     for model in sorted(set(base_models) & set(run_models)):
-        b_digest = (base_models[model] or {}).get("digest")
-        r_digest = (run_models[model] or {}).get("digest")
-        if b_digest and r_digest:
-            out += _differs(f"{model} digest", b_digest, r_digest)
+        out += _differs(f"{model} digest", base_models[model], run_models[model])
     return out

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +16,7 @@ from harness.baseline.compare import (
 )
 from harness.baseline.config import VERDICTS, CompareConfig
 from harness.baseline.store import Baseline, case_key
+from harness.results_model import JsonObject, RunResults, as_run
 
 # ---------------------------------------------------------------------------------- runs
 
@@ -84,14 +84,15 @@ class RunComparison:
 
 
 def compare_runs(
-    baseline: Baseline, payload: Mapping[str, Any], cfg: CompareConfig
+    baseline: Baseline, payload: RunResults | JsonObject, cfg: CompareConfig
 ) -> RunComparison:
     """Compare every case of a results payload with `baseline`; missing cases come last."""
-    mismatch = fingerprint_mismatch(baseline.fingerprint, payload.get("fingerprint") or {})
+    run = as_run(payload)
+    mismatch = fingerprint_mismatch(baseline.fingerprint, run.fingerprint)
     base_cases = baseline.by_key()
     run_keys: set[str] = set()
     compared: list[CaseComparison] = []
-    for case in payload.get("cases") or []:
+    for case in run.cases:
         run_keys.add(case_key(case))
         compared.append(compare_case(base_cases.get(case_key(case)), case, cfg, mismatch=mismatch))
     compared += [missing_case(c) for k, c in sorted(base_cases.items()) if k not in run_keys]
@@ -99,7 +100,7 @@ def compare_runs(
         baseline_name=baseline.name,
         baseline_path=str(baseline.path),
         baseline_run_id=baseline.run_id,
-        run_id=payload.get("run_id"),
+        run_id=run.run_id,
         config=cfg,
         fingerprint_mismatch=tuple(mismatch),
         cases=tuple(compared),

@@ -1,14 +1,19 @@
-"""Baseline files: validation of run payloads, reading, and the store of NAME.json files."""
+"""Baseline files: strict validation of run payloads, and the store of NAME.json files.
+
+Files are read by `harness.results_model.load_run`; `check_comparable` is the stricter check
+that comparison adds (a mistyped sample would silently change a verdict, so it is an error
+here where the report would show a blank).
+"""
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import statistics
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +27,15 @@ from harness.baseline.config import (
     MetricSpec,
 )
 from harness.errors import ConfigError, ResultsError
+from harness.results_model import (
+    Case,
+    Fingerprint,
+    JsonObject,
+    RunResults,
+    as_run,
+    check_envelope,
+    load_run,
+)
 
 # --------------------------------------------------------------------------- validation
 
@@ -30,18 +44,14 @@ def is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def ok_values(case: Mapping[str, Any], spec: MetricSpec) -> list[float]:
+def ok_values(case: Case, spec: MetricSpec) -> list[float]:
     """The values a metric has in a case: ok samples only, or the single case-level value."""
-    if spec.per_sample:
-        raw = [s.get(spec.name) for s in case.get("samples") or [] if s.get("outcome") == "ok"]
-    else:
-        section, key = spec.name.split(".")
-        raw = [(case.get(section) or {}).get(key)]
-    # Validation let null through (a repeat that measured nothing); NaN is skipped likewise.
-    return [float(v) for v in raw if is_number(v) and math.isfinite(v)]
+    # Validation let null through (a repeat that measured nothing); the model reads NaN and
+    # infinities as None too, so both are skipped here.
+    return [v for v in spec.values(case) if v is not None]
 
 
-def case_p50s(case: Mapping[str, Any]) -> dict[str, float]:
+def case_p50s(case: Case) -> dict[str, float]:
     return {
         spec.name: statistics.median(values)
         for spec in METRICS
@@ -49,10 +59,9 @@ def case_p50s(case: Mapping[str, Any]) -> dict[str, float]:
     }
 
 
-def case_key(case: Mapping[str, Any]) -> str:
+def case_key(case: Case) -> str:
     """How a case is matched between runs: its id, qualified by its suite when it has one."""
-    suite = case.get("suite")
-    return f"{suite}::{case['id']}" if suite else str(case["id"])
+    return f"{case.suite}::{case.id}" if case.suite else case.id
 
 
 def _check_optional_number(source: str, where: str, value: object) -> None:
@@ -86,58 +95,37 @@ def _validate_case(source: str, where: str, case: object) -> None:
             _check_optional_number(source, f"{where}.{spec.name}", (block or {}).get(key))
 
 
-def validate_payload(
-    data: object, source: str, schemas: Sequence[str], *, unique: bool
-) -> dict[str, Any]:
-    """Check the parts of a results/baseline payload that comparison relies on.
+def check_comparable(data: JsonObject, source: str, *, unique: bool) -> None:
+    """Check the parts of a results/baseline document that comparison relies on.
 
-    Raises ResultsError naming `source` (a file or a run id), where, and what is wrong.
-    `unique` rejects two cases with the same key, which would make matching ambiguous.
+    Runs after `check_envelope` accepted the document; raises ResultsError naming `source`
+    (a file or a run id), where, and what is wrong. `unique` rejects two cases with the same
+    key, which would make matching ambiguous.
     """
-    if not isinstance(data, dict):
-        raise ResultsError(f"{source}: expected a JSON object, got {type(data).__name__}")
-    schema = data.get("schema")
-    if schema not in schemas:
-        raise ResultsError(
-            f"{source}: schema is {schema!r}, expected one of {list(schemas)}; "
-            "was it written by another tool or edited by hand?"
-        )
     fingerprint = data.get("fingerprint")
     if fingerprint is not None and not isinstance(fingerprint, dict):
         raise ResultsError(f"{source}: fingerprint is not an object")
-    cases = data.get("cases")
-    if not isinstance(cases, list):
-        raise ResultsError(f"{source}: cases is {type(cases).__name__}, expected a list")
     seen: dict[str, int] = {}
-    for i, case in enumerate(cases):
+    for i, case in enumerate(data.get("cases", [])):
         _validate_case(source, f"cases[{i}]", case)
-        key = case_key(case)
+        key = case_key(Case.from_json(case))
         if unique and key in seen:
             raise ResultsError(f"{source}: cases[{i}] repeats case {key!r} of cases[{seen[key]}]")
         seen[key] = i
-    return data
 
 
-def read_json(path: Path) -> object:
-    """Parse a JSON file; a missing or malformed file raises ResultsError with line/column."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ResultsError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ResultsError(f"{path}: cannot be read: {exc}") from exc
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ResultsError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+def validate_payload(
+    data: object, source: str, schemas: Sequence[str], *, unique: bool
+) -> RunResults:
+    """The model of a document in memory, checked as strictly as a loaded one."""
+    document = check_envelope(data, source, tuple(schemas))
+    check_comparable(document, source, unique=unique)
+    return RunResults.from_json(document)
 
 
-def load_run(path: str | Path) -> dict[str, Any]:
-    """Read a run's results.json (or a run folder holding one) and validate it."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "results.json"
-    return validate_payload(read_json(path), str(path), (RESULTS_SCHEMA,), unique=False)
+def load_comparable(path: str | Path) -> RunResults:
+    """A run's results.json (or a run folder holding one), checked for comparison."""
+    return load_run(path, check=partial(check_comparable, unique=False))
 
 
 # ------------------------------------------------------------------------------- storage
@@ -152,26 +140,28 @@ class Baseline:
     run_id: str | None
     started_at: str | None
     simulated: bool
-    fingerprint: dict[str, Any]
-    cases: tuple[dict[str, Any], ...]
+    fingerprint: Fingerprint
+    cases: tuple[Case, ...]
 
     @classmethod
-    def from_payload(cls, name: str, path: Path, data: Mapping[str, Any]) -> Baseline:
+    def from_payload(cls, name: str, path: Path, data: RunResults | JsonObject) -> Baseline:
+        run = as_run(data)
         return cls(
             name=name,
             path=path,
-            run_id=data.get("run_id"),
-            started_at=data.get("started_at"),
-            simulated=bool(data.get("simulated")),
-            fingerprint=dict(data.get("fingerprint") or {}),
-            cases=tuple(data["cases"]),
+            run_id=run.run_id,
+            started_at=run.started_at,
+            simulated=run.simulated,
+            fingerprint=run.fingerprint,
+            cases=run.cases,
         )
 
-    def by_key(self) -> dict[str, dict[str, Any]]:
+    def by_key(self) -> dict[str, Case]:
         return {case_key(case): case for case in self.cases}
 
 
-def _baseline_document(name: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+def _baseline_document(name: str, payload: JsonObject) -> dict[str, Any]:
+    # Built from the JSON as it was read, so a saved baseline keeps every kept key verbatim.
     return {
         "schema": BASELINE_SCHEMA,
         "name": name,
@@ -217,12 +207,13 @@ class BaselineStore:
             return []
         return sorted(p.stem for p in self.root.glob("*.json") if not p.name.startswith("."))
 
-    def save(self, name: str, payload: Mapping[str, Any]) -> Path:
+    def save(self, name: str, payload: RunResults | JsonObject) -> Path:
         """Write NAME.json from a results payload; sorted keys and indent=1 for clean diffs."""
         path = self.path_for(name)
-        source = f"run {payload.get('run_id')!r}" if isinstance(payload, Mapping) else "payload"
-        validate_payload(payload, source, (RESULTS_SCHEMA,), unique=True)
-        text = json.dumps(_baseline_document(name, payload), sort_keys=True, indent=1)
+        document = payload.raw if isinstance(payload, RunResults) else payload
+        source = f"run {document.get('run_id')!r}" if isinstance(document, Mapping) else "payload"
+        validate_payload(document, source, (RESULTS_SCHEMA,), unique=True)
+        text = json.dumps(_baseline_document(name, document), sort_keys=True, indent=1)
         _write_atomically(path, text + "\n")
         return path
 
@@ -244,22 +235,24 @@ class BaselineStore:
                 f"(baselines in {self.root}: {known}); create one with "
                 "`pytest ... --save-baseline NAME`"
             )
-        data = validate_payload(
-            read_json(path), str(path), (BASELINE_SCHEMA, RESULTS_SCHEMA), unique=True
+        run = load_run(
+            path,
+            (BASELINE_SCHEMA, RESULTS_SCHEMA),
+            check=partial(check_comparable, unique=True),
         )
-        name = data.get("name") if isinstance(data.get("name"), str) else path.stem
-        return Baseline.from_payload(str(name), path, data)
+        return Baseline.from_payload(run.name or path.stem, path, run)
 
     def history_path(self, name: str) -> Path:
         return self.path_for(name).with_suffix(".history.jsonl")
 
-    def append_history(self, name: str, payload: Mapping[str, Any]) -> Path:
+    def append_history(self, name: str, payload: RunResults | JsonObject) -> Path:
         """Append one line per run: run id, start time and every case's p50 per metric."""
         path = self.history_path(name)
+        run = as_run(payload)
         entry = {
-            "run_id": payload.get("run_id"),
-            "started_at": payload.get("started_at"),
-            "cases": {case_key(c): case_p50s(c) for c in payload.get("cases") or []},
+            "run_id": run.run_id,
+            "started_at": run.started_at,
+            "cases": {case_key(c): case_p50s(c) for c in run.cases},
         }
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a", encoding="utf-8") as handle:

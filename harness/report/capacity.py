@@ -8,14 +8,13 @@ concurrency, goodput_req_s}, job_requests, job_hours_best, job_hours_p1, recomme
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from harness.report import fmt
 from harness.report.charts import Chart
-from harness.report.payload import dig, mapping, number, records, text
 from harness.report.svg import Axis, Marker, Series, line_chart
+from harness.results_model import CapacityEntry, RunResults, Sweep
 
 COLUMNS = (
     "Model", "Context", "max slots that fit", "best setting", "goodput req/s",
@@ -30,56 +29,49 @@ class Capacity:
     columns: tuple[str, ...] = COLUMNS
 
 
-def capacity_view(payload: Mapping[str, Any]) -> Capacity | None:
-    entries = records(mapping(payload.get("capacity")).get("entries"))
-    sweeps = records(payload.get("concurrency"))
-    if not entries and not sweeps:
+def capacity_view(run: RunResults) -> Capacity | None:
+    if not run.capacity and not run.concurrency:
         return None
-    return Capacity([_row(e) for e in entries], _charts(sweeps))
+    return Capacity([_row(e) for e in run.capacity], _charts(run.concurrency))
 
 
-def _hours(value: Any) -> str:
-    n = number(value)
+def _hours(n: float | None) -> str:
     return "" if n is None else f"{n:,.1f} h"
 
 
-def _row(entry: Mapping[str, Any]) -> tuple[str, ...]:
-    best = mapping(entry.get("best"))
-    clients = best.get("concurrency") or best.get("rate")
-    setting = f"P={text(best.get('slots'))}, {text(clients)} clients" if best else ""
-    goodput = number(best.get("goodput_req_s"))
+def _row(entry: CapacityEntry) -> tuple[str, ...]:
+    best = entry.best
+    goodput = best.goodput_req_s if best else None
     return (
-        text(entry.get("model")),
-        fmt.ctx(number(entry.get("context")) or 0),
-        text(entry.get("max_parallel_fit")),
-        setting,
+        entry.model,
+        fmt.ctx(entry.context or 0),
+        entry.max_parallel_fit,
+        f"P={best.slots}, {best.clients} clients" if best else "",
         "" if goodput is None else f"{goodput:,.2f}",
-        _hours(entry.get("job_hours_best")),
-        _hours(entry.get("job_hours_p1")),
-        text(entry.get("recommendation")),
+        _hours(entry.job_hours_best),
+        _hours(entry.job_hours_p1),
+        entry.recommendation,
     )
 
 
-def _charts(sweeps: Sequence[Mapping[str, Any]]) -> list[Chart]:
-    groups: dict[tuple[str, float], list[Mapping[str, Any]]] = defaultdict(list)
+def _charts(sweeps: Sequence[Sweep]) -> list[Chart]:
+    groups: dict[tuple[str, float], list[Sweep]] = defaultdict(list)
     for sweep in sweeps:
-        groups[(text(sweep.get("model")), number(sweep.get("context")) or 0)].append(sweep)
+        groups[(sweep.model, sweep.context or 0)].append(sweep)
     charts = []
     for (model, context), members in groups.items():
         series, markers = [], []
         for sweep in members:
             points = [
-                (c, g)
-                for level in records(sweep.get("levels"))
-                if (c := number(level.get("concurrency"))) is not None
-                and (g := number(dig(level, "goodput", "req_s"))) is not None
+                (level.concurrency, level.goodput_req_s)
+                for level in sweep.levels
+                if level.concurrency is not None and level.goodput_req_s is not None
             ]
-            name = f"P={text(sweep.get('slots'))}"
+            name = f"P={sweep.slots}"
             # Measured, but off the GPU: shown, and said, since capacity rejects it.
-            series.append(Series(name + (" (spilled)" if sweep.get("spilled") else ""), points))
-            saturated = number(sweep.get("saturated_at"))
-            if saturated is not None:
-                markers.append(Marker(saturated, f"P={text(sweep.get('slots'))} saturated"))
+            series.append(Series(name + (" (spilled)" if sweep.spilled else ""), points))
+            if sweep.saturated_at is not None:
+                markers.append(Marker(sweep.saturated_at, f"P={sweep.slots} saturated"))
         title = f"Goodput by concurrency: {model} at {fmt.ctx(context)}"
         x_axis = Axis("concurrent clients", "log2", fmt.count)
         svg = line_chart(title, x_axis, Axis("goodput (req/s)"), series, markers=markers)

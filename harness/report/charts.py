@@ -1,12 +1,9 @@
 """The report's charts, each built from one section of the payload with `svg.line_chart`.
 
-Keys read (all optional; a chart without data is not drawn):
-- cases[]: model, num_ctx, metrics.decode_tok_s.p50, metrics.ttft_s.p50 / .p90
-- limits[]: model, probes[{num_ctx, outcome, memory_bytes}], max_context, bytes_per_token,
-  base_bytes, r2, recommendations.max_context_tokens, recommendations.trim_threshold
+Cases, limits and history come typed (`harness.results_model`); a chart without data is not
+drawn. The throughput section is read as JSON:
 - throughput[]: strategy, size, total_s; extrapolation: target, time_s, time_s_low,
   time_s_high, strategy (which series it continues; default the one with the largest size)
-- history[]: run_id, started_at, cases{case_id: {metric: value}}
 """
 
 from __future__ import annotations
@@ -18,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.report import fmt
-from harness.report.payload import dig, mapping, number, records, text
 from harness.report.svg import Axis, Band, Marker, Series, line_chart
+from harness.results_model import Case, Limit, Night, number, text
 
 MAX_SERIES = 10
 OK_OUTCOMES = frozenset({"ok", "pass", "passed", "fits"})
@@ -38,7 +35,7 @@ def _ctx_axis(values: Iterable[float]) -> Axis:
     return Axis("context (tokens)", "log2" if wide else "linear", fmt.ctx, binary=True)
 
 
-def _limit_series(groups: Mapping[str, Any], what: str) -> tuple[list[str], str]:
+def _limit_series(groups: Mapping[str, object], what: str) -> tuple[list[str], str]:
     names = list(groups)
     if len(names) <= MAX_SERIES:
         return names, ""
@@ -52,17 +49,16 @@ def _median_by_x(points: Iterable[tuple[float, float]]) -> list[tuple[float, flo
     return [(x, statistics.median(ys)) for x, ys in sorted(by_x.items())]
 
 
-def context_charts(cases: Sequence[Mapping[str, Any]]) -> list[Chart]:
+def context_charts(cases: Sequence[Case]) -> list[Chart]:
     """Decode tok/s and TTFT against context, one line per model."""
     decode: dict[str, list[tuple[float, float]]] = defaultdict(list)
     ttft: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for case in cases:
-        model, ctx = text(case.get("model")), number(case.get("num_ctx"))
+        model, ctx = case.model, case.num_ctx
         if not model or ctx is None:
             continue
-        metrics = mapping(case.get("metrics"))
-        tok_s = number(dig(metrics, "decode_tok_s", "p50"))
-        first = number(dig(metrics, "ttft_s", "p50"))
+        tok_s = case.p50("decode_tok_s")
+        first = case.p50("ttft_s")
         if tok_s is not None:
             decode[model].append((ctx, tok_s))
         if first is not None:
@@ -89,28 +85,27 @@ def _gib(value: float) -> str:
     return f"{value:g}"
 
 
-def memory_chart(limit: Mapping[str, Any], gpu_bytes: float | None) -> Chart | None:
+def memory_chart(limit: Limit, gpu_bytes: float | None) -> Chart | None:
     """Probed memory against context with the fitted line and the limits found."""
-    model = text(limit.get("model")) or "model"
+    model = limit.model or "model"
     ok: list[tuple[float, float]] = []
     bad: list[tuple[float, float]] = []
-    for probe in records(limit.get("probes")):
-        ctx, mem = number(probe.get("num_ctx")), number(probe.get("memory_bytes"))
+    for probe in limit.probes:
+        ctx, mem = probe.num_ctx, probe.memory_bytes
         if ctx is None or mem is None:
             continue
-        target = ok if text(probe.get("outcome")).lower() in OK_OUTCOMES else bad
+        target = ok if probe.outcome.lower() in OK_OUTCOMES else bad
         target.append((ctx, mem / fmt.GIB))
-    max_ctx = number(limit.get("max_context"))
-    recs = mapping(limit.get("recommendations"))
-    rec_ctx = number(recs.get("max_context_tokens"))
+    max_ctx = limit.max_context
+    rec_ctx = limit.recommendations.max_context_tokens
     series = [
         Series("probe ok", sorted(ok), line=False),
         Series("probe failed", sorted(bad), line=False, color="#D55E00"),
     ]
-    slope, base = number(limit.get("bytes_per_token")), number(limit.get("base_bytes"))
+    slope, base = limit.bytes_per_token, limit.base_bytes
     xs = [x for x, _ in ok + bad] + [v for v in (max_ctx, rec_ctx) if v is not None]
     if slope is not None and base is not None and xs:
-        r2 = number(limit.get("r2"))
+        r2 = limit.r2
         name = "fit" + (f" (r² {r2:.3f})" if r2 is not None else "")
         lo, hi = 0.0, max(xs) * 1.05
         line = [
@@ -192,22 +187,21 @@ def _anchor(
 
 
 def history_charts(
-    history: Sequence[Mapping[str, Any]],
+    history: Sequence[Night],
     current: Mapping[str, Mapping[str, float]],
     current_label: str,
     current_run_id: str = "",
 ) -> list[Chart]:
     """One chart per metric across nights, one line per case; tonight is the last point."""
-    nights = [
-        (text(h.get("started_at"))[:10] or text(h.get("run_id")), mapping(h.get("cases")))
-        for h in history
+    nights: list[tuple[str, Mapping[str, Mapping[str, float | None]]]] = [
+        (h.started_at[:10] or h.run_id, h.cases) for h in history
     ]
-    known = {m for _, cases in nights for values in cases.values() for m in mapping(values)}
+    known = {m for _, cases in nights for values in cases.values() for m in values}
     tonight = {
         case_id: {m: v for m, v in values.items() if m in known}
         for case_id, values in current.items()
     }
-    already = any(text(h.get("run_id")) == current_run_id for h in history)
+    already = any(h.run_id == current_run_id for h in history)
     if known and not already and any(tonight.values()):
         nights.append((current_label, tonight))
     if len(nights) < 2:
@@ -217,8 +211,7 @@ def history_charts(
     )
     for index, (_, cases) in enumerate(nights):
         for case_id, values in cases.items():
-            for metric, value in mapping(values).items():
-                y = number(value)
+            for metric, y in values.items():
                 if y is not None:
                     by_metric[metric][case_id].append((float(index), y))
     stride = max(1, len(nights) // 8)

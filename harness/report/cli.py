@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ResultsError
-from harness.report.payload import RESULTS_FILE
+from harness.results_model import RESULTS_FILE
 
 DEFAULT_RUNS_DIR = Path("reports") / "runs"
 

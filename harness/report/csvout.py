@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping
-from typing import Any
 
-from harness.report.payload import dig, mapping, number, records, text
+from harness.results_model import Case, CaseBaseline, JsonObject, RunResults, as_run
 
 COLUMNS: tuple[str, ...] = (
     "id",
@@ -28,44 +26,44 @@ COLUMNS: tuple[str, ...] = (
 )
 
 
-def _num(value: Any) -> str:
-    n = number(value)
+def _num(n: float | None) -> str:
     if n is None:
         return ""
     return str(int(n)) if n.is_integer() and abs(n) < 2**53 else repr(n)
 
 
-def _baseline_verdict(value: Any) -> str:
-    if isinstance(value, Mapping):
-        return text(value.get("verdict") or value.get("status"))
-    return text(value)
+def _baseline_verdict(value: CaseBaseline | str | None) -> str:
+    if isinstance(value, CaseBaseline):
+        return value.verdict or value.status
+    return value or ""
 
 
-def row(case: Mapping[str, Any], simulated: str) -> list[str]:
-    metrics = mapping(case.get("metrics"))
+def row(case: Case, simulated: str) -> list[str]:
+    ttft = case.metrics.get("ttft_s")
     return [
-        text(case.get("id")),
-        text(case.get("model")),
-        _num(case.get("num_ctx")),
-        text(case.get("verdict")),
-        text(case.get("outcome")),
-        _num(dig(metrics, "ttft_s", "p50")),
-        _num(dig(metrics, "ttft_s", "p90")),
-        _num(dig(metrics, "prompt_tok_s", "p50")),
-        _num(dig(metrics, "decode_tok_s", "p50")),
-        _num(dig(case, "memory", "delta_bytes")),
-        _num(dig(case, "stability", "score")),
-        _baseline_verdict(case.get("baseline")),
-        text(case.get("server")),
+        case.id,
+        case.model,
+        _num(case.num_ctx),
+        case.verdict,
+        case.outcome,
+        _num(ttft.p50 if ttft else None),
+        _num(ttft.p90 if ttft else None),
+        _num(case.p50("prompt_tok_s")),
+        _num(case.p50("decode_tok_s")),
+        _num(case.memory.delta_bytes if case.memory else None),
+        _num(case.stability.score if case.stability else None),
+        _baseline_verdict(case.baseline),
+        case.server,
         simulated,
-        text(case.get("reason")),
+        case.reason,
     ]
 
 
-def render(payload: Mapping[str, Any]) -> str:
+def render(payload: RunResults | JsonObject) -> str:
+    run = as_run(payload)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
-    simulated = "true" if payload.get("simulated") is True else "false"
-    writer.writerows(row(case, simulated) for case in records(payload.get("cases")))
+    simulated = "true" if run.simulated else "false"
+    writer.writerows(row(case, simulated) for case in run.cases)
     return out.getvalue()

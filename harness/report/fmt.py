@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from harness.results_model import Case
 
 GIB = 1024**3
 MIB = 1024**2
@@ -48,18 +50,14 @@ def rate(value: float | None) -> str:
     return "" if value is None else f"{value:.1f}"  # an f-string: called per cell
 
 
-def case_ctx(case: Mapping[str, Any]) -> str:
+def case_ctx(case: Case) -> str:
     """A case's context, saying so when the harness could not set it on the server."""
-    asked = ctx(_num(case.get("num_ctx")))
-    context = case.get("context")
-    if not isinstance(context, Mapping) or context.get("set_by_harness") is not False:
+    asked = ctx(case.num_ctx)
+    context = case.context
+    if context is None or context.set_by_harness is not False:
         return asked
-    server = _num(context.get("server_context"))
+    server = context.server_context
     return f"{asked} (not set; server: {ctx(server) if server else 'unknown'})"
-
-
-def _num(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def ctx(value: float | None) -> str:

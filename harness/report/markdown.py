@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
 
 from harness.report import fmt
-from harness.report.payload import dig, mapping, number, records, text
 from harness.report.rows import Problem, problem
+from harness.results_model import Case, JsonObject, Limit, RunResults, as_run, text
 
 MATRIX_HEADER = ("Model", "Context", "TTFT", "Tok/s", "RAM Δ", "Stability", "Use-case fit")
 PROBLEMS_HEADER = ("Case", "Verdict", "Reason")
@@ -54,36 +53,35 @@ def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
     return lines
 
 
-def matrix_cells(case: Mapping[str, Any]) -> tuple[str, ...]:
-    metrics = mapping(case.get("metrics"))
-    fit = text(case.get("use_case")) or text(case.get("verdict")) or text(case.get("outcome"))
+def matrix_cells(case: Case) -> tuple[str, ...]:
+    fit = case.use_case or case.verdict or case.outcome
     return (
-        text(case.get("model")),
+        case.model,
         fmt.case_ctx(case),
-        fmt.seconds(number(dig(metrics, "ttft_s", "p50"))),
-        fmt.rate(number(dig(metrics, "decode_tok_s", "p50"))),
-        fmt.size(number(dig(case, "memory", "delta_bytes")), signed=True),
-        fmt.score(number(dig(case, "stability", "score"))),
+        fmt.seconds(case.p50("ttft_s")),
+        fmt.rate(case.p50("decode_tok_s")),
+        fmt.size(case.memory.delta_bytes if case.memory else None, signed=True),
+        fmt.score(case.stability.score if case.stability else None),
         fit,
     )
 
 
-def render(payload: Mapping[str, Any]) -> str:
-    run_id = text(payload.get("run_id"))
-    lines = [f"# Performance matrix: {cell(run_id)}", ""]
-    if payload.get("simulated") is True:
+def render(payload: RunResults | JsonObject) -> str:
+    run = as_run(payload)
+    lines = [f"# Performance matrix: {cell(run.run_id or '')}", ""]
+    if run.simulated:
         lines += ["**SIMULATED**: measured against the harness simulator, not a real server.", ""]
-    fp = mapping(payload.get("fingerprint"))
-    gpus = ", ".join(text(g.get("name")) for g in records(fp.get("gpus")))
+    fp = run.fingerprint
+    gpus = ", ".join(g.name for g in fp.gpus or ())
     about = [
-        text(fp.get("host")),
+        fp.host,
         gpus,
-        " ".join(p for p in (text(fp.get("engine")), text(fp.get("server_version"))) if p),
-        text(payload.get("started_at")),
+        " ".join(p for p in (text(fp.engine), fp.server_version) if p),
+        run.started_at or "",
     ]
     if any(about):
         lines += [cell(" · ".join(a for a in about if a)), ""]
-    cases = records(payload.get("cases"))
+    cases = run.cases
     lines += table(MATRIX_HEADER, (matrix_cells(c) for c in cases)) if cases else ["No cases."]
     problems = [p for c in cases if (p := problem(c)) is not None]
     if problems:
@@ -91,14 +89,13 @@ def render(payload: Mapping[str, Any]) -> str:
         # failed would not say so there: every such cell is listed with its verdict and why.
         lines += ["", "## Cells that did not pass", ""]
         lines += table(PROBLEMS_HEADER, (_problem_cells(p) for p in problems))
-    limits = records(payload.get("limits"))
-    if limits:
+    if run.limits:
         lines += ["", "## Context limits", ""]
-        lines += table(LIMITS_HEADER, (_limit_cells(lim) for lim in limits))
-        for lim in limits:
-            settings = text(dig(lim, "recommendations", "settings_text"))
+        lines += table(LIMITS_HEADER, (_limit_cells(lim) for lim in run.limits))
+        for lim in run.limits:
+            settings = lim.recommendations.settings_text
             if settings:
-                lines += ["", f"{cell(text(lim.get('model')))}:", "", *preformatted(settings)]
+                lines += ["", f"{cell(lim.model)}:", "", *preformatted(settings)]
     return "\n".join(lines) + "\n"
 
 
@@ -118,12 +115,12 @@ def _problem_cells(found: Problem) -> tuple[str, ...]:
     return (found.id, found.verdict or found.outcome, " ".join(reason.split()))
 
 
-def _limit_cells(lim: Mapping[str, Any]) -> tuple[str, ...]:
-    recs = mapping(lim.get("recommendations"))
+def _limit_cells(lim: Limit) -> tuple[str, ...]:
+    recs = lim.recommendations
     return (
-        text(lim.get("model")),
-        fmt.ctx(number(lim.get("max_context"))),
-        fmt.size(number(lim.get("bytes_per_token"))),
-        fmt.ctx(number(recs.get("max_context_tokens"))),
-        fmt.ctx(number(recs.get("trim_threshold"))),
+        lim.model,
+        fmt.ctx(lim.max_context),
+        fmt.size(lim.bytes_per_token),
+        fmt.ctx(recs.max_context_tokens),
+        fmt.ctx(recs.trim_threshold),
     )

@@ -3,28 +3,15 @@
 Everything here is plain strings and numbers, computed once, so the templates are loops over
 ready values (the matrix of a 10,000-case run is one loop with no per-cell logic).
 
-Keys read, besides the ones docs/results-schema.md fixes (all optional below the envelope):
-- run: run_id, started_at, finished_at, duration_s, simulated, fingerprint{host, cpu,
-  cpu_count, ram_bytes, gpus[{name, memory_bytes, driver}], engine, server_url,
-  server_version, sim{profile}, matrices, harness_version, git_sha, platform, python},
-  baseline{name, path, verdicts{verdict: count}}
-- cases[]: id, model, num_ctx, matrix, outcome, verdict, reason, use_case, checks[{metric,
-  stat, op, required, measured, passed}], thresholds{metric: {min|max: value}},
-  metrics{ttft_s, prompt_tok_s, decode_tok_s: {p50, p90}}, memory.delta_bytes,
-  stability{score, components{name: value}, formula}, samples[].error (first distinct
-  errors shown with failures)
-- cases[].baseline (the per-case comparison, harness.baseline.CaseComparison.to_json()):
-  {verdict, messages, metrics: [{metric, change (positive = worse), verdict, ...}]}; shown
-  as "verdict (metric worse by x%)" with the messages on hover
-- limits[]: model, max_context, bytes_per_token, base_bytes, r2, probes (see charts),
-  recommendations{max_context_tokens, trim_threshold, settings_text}
+The typed fields come from `harness.results_model`; the sections it does not type yet are
+read from `RunResults.section(name)` through its lenient readers:
 - throughput[]: strategy, size, total_s, req_s, plus any other scalar keys (shown as columns)
 - concurrency[] and capacity{entries}: see harness/report/capacity.py
 - extrapolation: target, time_s, time_s_low, time_s_high, and other scalars shown as text
-- history[]: run_id, started_at, cases{case_id: {metric: value}}; tonight is added as the
-  last point (unless a history entry has this run_id) for the metric names the history
-  uses, taken from cases[].metrics[name].p50 (`name` or `name_p50`), stability.score
-  (`stability`) and memory.delta_bytes (`memory_delta_bytes`)
+- history (typed): tonight is added as the last point (unless a history entry has this
+  run_id) for the metric names the history uses, taken from cases[].metrics[name].p50
+  (`name` or `name_p50`), stability.score (`stability`) and memory.delta_bytes
+  (`memory_delta_bytes`)
 """
 
 from __future__ import annotations
@@ -43,8 +30,19 @@ from harness.report.charts import (
     memory_chart,
     throughput_chart,
 )
-from harness.report.payload import dig, mapping, number, records, text
 from harness.report.rows import Problem, Row, Stability, matrix_row, problem, stability
+from harness.results_model import (
+    Case,
+    Gpu,
+    JsonObject,
+    RunResults,
+    as_run,
+    mapping,
+    number,
+    records,
+    text,
+)
+from harness.results_model import Limit as LimitResult
 
 
 @dataclass(frozen=True)
@@ -82,115 +80,104 @@ class Report:
     capacity: Capacity | None = None
 
 
-def build(payload: Mapping[str, Any]) -> Report:
+def build(payload: RunResults | JsonObject) -> Report:
     """The whole report view of one payload."""
-    cases = records(payload.get("cases"))
-    simulated = payload.get("simulated") is True
-    run_id = text(payload.get("run_id")) or "run"
-    fp = mapping(payload.get("fingerprint"))
-    gpus = records(fp.get("gpus"))
-    gpu_bytes = number(gpus[0].get("memory_bytes")) if gpus else None
-    history = records(payload.get("history"))
-    throughput = records(payload.get("throughput"))
-    extrapolation = mapping(payload.get("extrapolation"))
-    limits = records(payload.get("limits"))
+    run = as_run(payload)
+    cases = run.cases
+    run_id = run.run_id or "run"
+    gpus = run.fingerprint.gpus
+    gpu_bytes = gpus[0].memory_bytes if gpus else None
+    throughput = records(run.section("throughput"))
+    extrapolation = mapping(run.section("extrapolation"))
     charts = {
         "context": context_charts(cases),
-        "memory": [c for lim in limits if (c := memory_chart(lim, gpu_bytes)) is not None],
+        "memory": [c for lim in run.limits if (c := memory_chart(lim, gpu_bytes)) is not None],
         "throughput": [c for c in [throughput_chart(throughput, extrapolation)] if c],
         "history": history_charts(
-            history,
-            current_metrics(cases) if history else {},
-            text(payload.get("started_at"))[:10] or run_id,
+            run.history,
+            current_metrics(cases) if run.history else {},
+            (run.started_at or "")[:10] or run_id,
             run_id,
         ),
     }
-    prefix = "SIMULATED " if simulated else ""
+    prefix = "SIMULATED " if run.simulated else ""
     return Report(
         title=f"{prefix}Harness report {run_id}",
         run_id=run_id,
-        simulated=simulated,
-        fingerprint=fingerprint(payload),
+        simulated=run.simulated,
+        fingerprint=fingerprint(run),
         summary=summary(cases),
         rows=[matrix_row(case) for case in cases],
         problems=[p for case in cases if (p := problem(case)) is not None],
         stability=stability(cases),
-        limits=[limit(lim) for lim in limits],
+        limits=[limit(lim) for lim in run.limits],
         throughput=throughput_view(throughput, extrapolation),
         charts=charts,
-        capacity=capacity_view(payload),
+        capacity=capacity_view(run),
     )
 
 
-def fingerprint(payload: Mapping[str, Any]) -> list[tuple[str, str]]:
-    fp = mapping(payload.get("fingerprint"))
-    gpus = "; ".join(gpu_text(g) for g in records(fp.get("gpus")))
-    cpu = text(fp.get("cpu"))
-    if number(fp.get("cpu_count")) is not None:
-        cpu += f" ({fmt.count(number(fp.get('cpu_count')))} threads)"
-    server = " ".join(
-        part for part in (text(fp.get("engine")), text(fp.get("server_version"))) if part
-    )
-    if fp.get("server_url"):
-        server += f" at {text(fp.get('server_url'))}"
-    harness = text(fp.get("harness_version"))
-    if fp.get("git_sha"):
-        harness += f" ({text(fp.get('git_sha'))[:12]})"
-    baseline = mapping(payload.get("baseline"))
-    verdicts = ", ".join(f"{n} {text(v)}" for v, n in mapping(baseline.get("verdicts")).items())
-    matrices = fp.get("matrices")
+def fingerprint(run: RunResults) -> list[tuple[str, str]]:
+    fp = run.fingerprint
+    gpus = "; ".join(gpu_text(g) for g in fp.gpus or ())
+    cpu = text(fp.cpu)
+    if fp.cpu_count is not None:
+        cpu += f" ({fmt.count(fp.cpu_count)} threads)"
+    server = " ".join(part for part in (text(fp.engine), fp.server_version) if part)
+    if fp.server_url:
+        server += f" at {fp.server_url}"
+    harness = fp.harness_version
+    if fp.git_sha:
+        harness += f" ({fp.git_sha[:12]})"
+    baseline = run.baseline
+    verdicts = ", ".join(f"{n} {v}" for v, n in baseline.verdicts.items())
+    sim = fp.sim
     items = [
-        ("Host", text(fp.get("host"))),
-        ("GPU", gpus or ("none" if "gpus" in fp else "")),
+        ("Host", fp.host),
+        ("GPU", gpus or ("none" if fp.gpus is not None else "")),
         ("CPU", cpu),
-        ("RAM", fmt.size(number(fp.get("ram_bytes")))),
+        ("RAM", fmt.size(fp.ram_bytes)),
         ("Server", server),
-        ("Simulator profile", text(dig(fp, "sim", "profile"))),
-        ("Matrices", ", ".join(map(text, matrices)) if isinstance(matrices, list) else ""),
-        ("Started", text(payload.get("started_at"))),
-        ("Duration", fmt.seconds(number(payload.get("duration_s")))),
-        (
-            "Platform",
-            " / ".join(p for p in (text(fp.get("platform")), text(fp.get("python"))) if p),
-        ),
+        ("Simulator profile", text(sim.profile) if sim else ""),
+        ("Matrices", ", ".join(fp.matrices) if fp.matrices is not None else ""),
+        ("Started", run.started_at or ""),
+        ("Duration", fmt.seconds(run.duration_s)),
+        ("Platform", " / ".join(p for p in (fp.platform, fp.python) if p)),
         ("Harness", harness),
         (
             "Baseline",
-            " ".join(
-                p for p in (text(baseline.get("name")), f"({verdicts})" if verdicts else "") if p
-            ),
+            " ".join(p for p in (baseline.name, f"({verdicts})" if verdicts else "") if p),
         ),
     ]
     return [(k, v) for k, v in items if v]
 
 
-def gpu_text(gpu: Mapping[str, Any]) -> str:
-    details = [fmt.size(number(gpu.get("memory_bytes")))]
-    if gpu.get("driver"):
-        details.append(f"driver {text(gpu.get('driver'))}")
+def gpu_text(gpu: Gpu) -> str:
+    details = [fmt.size(gpu.memory_bytes)]
+    if gpu.driver:
+        details.append(f"driver {gpu.driver}")
     shown = ", ".join(d for d in details if d)
-    return text(gpu.get("name")) + (f" ({shown})" if shown else "")
+    return gpu.name + (f" ({shown})" if shown else "")
 
 
-def summary(cases: Sequence[Mapping[str, Any]]) -> str:
-    counts = Counter(text(c.get("verdict")) or text(c.get("outcome")) or "?" for c in cases)
+def summary(cases: Sequence[Case]) -> str:
+    counts = Counter(c.verdict or c.outcome or "?" for c in cases)
     parts = ", ".join(f"{n:,} {v}" for v, n in counts.most_common())
     noun = "case" if len(cases) == 1 else "cases"
     return f"{len(cases):,} {noun}" + (f": {parts}" if parts else "")
 
 
-def limit(lim: Mapping[str, Any]) -> Limit:
-    recs = mapping(lim.get("recommendations"))
-    r2 = number(lim.get("r2"))
+def limit(lim: LimitResult) -> Limit:
+    recs = lim.recommendations
     return Limit(
-        model=text(lim.get("model")),
-        max_context=fmt.ctx(number(lim.get("max_context"))),
-        bytes_per_token=fmt.size(number(lim.get("bytes_per_token"))),
-        base=fmt.size(number(lim.get("base_bytes"))),
-        r2="" if r2 is None else f"{r2:.3f}",
-        recommended=fmt.ctx(number(recs.get("max_context_tokens"))),
-        trim=fmt.ctx(number(recs.get("trim_threshold"))),
-        settings=text(recs.get("settings_text")),
+        model=lim.model,
+        max_context=fmt.ctx(lim.max_context),
+        bytes_per_token=fmt.size(lim.bytes_per_token),
+        base=fmt.size(lim.base_bytes),
+        r2="" if lim.r2 is None else f"{lim.r2:.3f}",
+        recommended=fmt.ctx(recs.max_context_tokens),
+        trim=fmt.ctx(recs.trim_threshold),
+        settings=recs.settings_text,
     )
 
 
@@ -245,22 +232,19 @@ def extrapolation_text(ex: Mapping[str, Any]) -> str:
     return out + ("; " + ", ".join(extra) if extra else "")
 
 
-def current_metrics(cases: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, float]]:
+def current_metrics(cases: Sequence[Case]) -> dict[str, dict[str, float]]:
     """Tonight's values in the history's shape {case_id: {metric: value}}."""
     out: dict[str, dict[str, float]] = {}
     for case in cases:
         values: dict[str, float] = {}
-        for metric, summary_ in mapping(case.get("metrics")).items():
-            p50 = number(dig(summary_, "p50"))
-            if p50 is not None:
-                values[metric] = p50
-                values[f"{metric}_p50"] = p50
-        score = number(dig(case, "stability", "score"))
-        if score is not None:
-            values["stability"] = score
-        delta = number(dig(case, "memory", "delta_bytes"))
-        if delta is not None:
-            values["memory_delta_bytes"] = delta
+        for metric, summary_ in case.metrics.items():
+            if summary_.p50 is not None:
+                values[metric] = summary_.p50
+                values[f"{metric}_p50"] = summary_.p50
+        if case.stability is not None and case.stability.score is not None:
+            values["stability"] = case.stability.score
+        if case.memory is not None and case.memory.delta_bytes is not None:
+            values["memory_delta_bytes"] = case.memory.delta_bytes
         if values:
-            out[text(case.get("id"))] = values
+            out[case.id] = values
     return out

@@ -13,14 +13,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from harness.gcpause import paused
 from harness.report import csvout, markdown, model, tables
-from harness.report.payload import RESULTS_FILE, load_results
+from harness.results_model import RESULTS_FILE, JsonObject, RunResults, as_run, load_run
 
 if TYPE_CHECKING:
     from jinja2 import Template
@@ -59,7 +58,7 @@ def _template() -> Template:
     return env.get_template("report.html.j2")
 
 
-def render_html(payload: Mapping[str, Any]) -> str:
+def render_html(payload: RunResults | JsonObject) -> str:
     """The HTML report of one payload, as text."""
     from markupsafe import Markup
 
@@ -81,16 +80,17 @@ def _write(path: Path, content: str) -> Path:
     return path
 
 
-def render_payload(payload: Mapping[str, Any], out_dir: Path) -> list[Path]:
+def render_payload(payload: RunResults | JsonObject, out_dir: Path) -> list[Path]:
     """Write report.html, matrix.md and matrix.csv for `payload` into `out_dir`."""
     # Building the views allocates a few objects per cell and frees none until the end: with
     # the collector on, it rescans the growing heap hundreds of times (45% of the CPU time
     # of a 10,000-case report). Nothing here makes cycles, so reference counting suffices.
     with paused():
+        run = as_run(payload)
         return [
-            _write(out_dir / HTML_FILE, render_html(payload)),
-            _write(out_dir / MARKDOWN_FILE, markdown.render(payload)),
-            _write(out_dir / CSV_FILE, csvout.render(payload)),
+            _write(out_dir / HTML_FILE, render_html(run)),
+            _write(out_dir / MARKDOWN_FILE, markdown.render(run)),
+            _write(out_dir / CSV_FILE, csvout.render(run)),
         ]
 
 
@@ -102,5 +102,5 @@ def render_run(run_dir: Path) -> list[Path]:
     """
     run_dir = Path(run_dir)
     with paused():  # json.loads of a large run allocates like the render does
-        payload = load_results(run_dir / RESULTS_FILE)
-        return render_payload(payload, run_dir)
+        run = load_run(run_dir / RESULTS_FILE)
+        return render_payload(run, run_dir)

@@ -1,17 +1,16 @@
 """The per-case rows of the report: the matrix, failures and skips, stability.
 
-Every cell is formatted here, once, so the template is a plain loop. The case keys read are
-listed in `harness.report.model`'s docstring.
+Every cell is formatted here, once, so the template is a plain loop. The fields read are
+those of `harness.results_model.Case`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from harness.report import fmt
-from harness.report.payload import mapping, number, records, text
+from harness.results_model import Bound, Case, CaseBaseline, Check, Summary
 
 GOOD = frozenset({"pass", "passed", "ok", "improved", "better", "unchanged", "same"})
 NEUTRAL = frozenset({"skipped", "skip", "new", "no_baseline", "noisy", ""})
@@ -66,102 +65,97 @@ def row_class(verdict: str) -> str:
     return "skip" if lowered in NEUTRAL else "bad"
 
 
-def _check_text(check: Mapping[str, Any]) -> str:
-    mark = "ok" if check.get("passed") is True else "FAILED"
+def _check_text(check: Check) -> str:
+    mark = "ok" if check.passed is True else "FAILED"
     return (
-        f"{text(check.get('metric'))} {text(check.get('stat'))} "
-        f"{fmt.general(number(check.get('measured')))} {text(check.get('op'))} "
-        f"{fmt.general(number(check.get('required')))}: {mark}"
+        f"{check.metric} {check.stat} {fmt.general(check.measured)} {check.op} "
+        f"{fmt.general(check.required)}: {mark}"
     ).replace("  ", " ")
 
 
-def _threshold_text(metric: str, bounds: Any) -> str:
+def _threshold_text(metric: str, bounds: Mapping[str, Bound]) -> str:
     return f"{metric} " + ", ".join(
-        f"{text(k)} {fmt.general(number(v)) or text(v)}" for k, v in mapping(bounds).items()
+        f"{k} {fmt.general(v) if isinstance(v, float) else v}" for k, v in bounds.items()
     )
 
 
-def _tips(case: Mapping[str, Any]) -> tuple[dict[str, str], set[str]]:
+def _tips(case: Case) -> tuple[dict[str, str], set[str]]:
     """Hover text per metric (from checks, else thresholds) and the metrics that failed."""
     tips: dict[str, list[str]] = {}
     failed: set[str] = set()
-    for check in records(case.get("checks")):
-        metric = text(check.get("metric"))
-        tips.setdefault(metric, []).append(_check_text(check))
-        if check.get("passed") is False:
-            failed.add(metric)
-    for metric, bounds in mapping(case.get("thresholds")).items():
+    for check in case.checks:
+        tips.setdefault(check.metric, []).append(_check_text(check))
+        if check.passed is False:
+            failed.add(check.metric)
+    for metric, bounds in case.thresholds.items():
         if metric not in tips:
             tips[metric] = ["threshold: " + _threshold_text(metric, bounds)]
     return {m: "; ".join(t) for m, t in tips.items()}, failed
 
 
-def baseline_cell(value: Any) -> tuple[str, str, str]:
+def baseline_cell(value: CaseBaseline | str | None) -> tuple[str, str, str]:
     """(text, hover, class) for a case's comparison with the baseline.
 
     Reads `harness.baseline.CaseComparison.to_json()`: `verdict`, `messages` (the evidence,
     shown on hover) and `metrics` [{metric, change, verdict, ...}] where a positive
     `change` is always a step back; the cell names the metric that moved most.
     """
-    if not isinstance(value, Mapping):
-        return ("", "", "") if value is None else (text(value), "", row_class(text(value)))
-    verdict = text(value.get("verdict"))
+    if not isinstance(value, CaseBaseline):
+        return ("", "", "") if value is None else (value, "", row_class(value))
     moved = [
-        (rel, text(m.get("metric")))
-        for m in value.get("metrics") or ()
-        if isinstance(m, Mapping)
-        and m.get("verdict") in ("regressed", "improved")
-        and (rel := number(m.get("change"))) is not None
+        (m.change, m.metric)
+        for m in value.metrics
+        if m.verdict in ("regressed", "improved") and m.change is not None
     ]
-    shown = verdict
+    shown = value.verdict
     if moved:
         rel, metric = max(moved, key=lambda item: abs(item[0]))
         shown += f" ({metric} {'worse' if rel > 0 else 'better'} by {abs(rel) * 100:.1f}%)"
-    hover = "; ".join(text(m) for m in value.get("messages") or ())
-    return shown, hover, row_class(verdict)
+    return shown, "; ".join(value.messages), row_class(value.verdict)
 
 
-def _ttft_tip(tip: str, metrics: Mapping[str, Any]) -> str:
+def _ttft_tip(tip: str, metrics: Mapping[str, Summary]) -> str:
     """The threshold's tip, and what the server's own counters leave out of TTFT."""
-    gap = number(mapping(metrics.get("ttft_gap_s")).get("p50"))
-    if gap is None:
+    gap = metrics.get("ttft_gap_s")
+    if gap is None or gap.p50 is None:
         return tip
-    said = f"client TTFT minus the server's load + prompt evaluation: {fmt.seconds(gap)} (p50)"
+    said = f"client TTFT minus the server's load + prompt evaluation: {fmt.seconds(gap.p50)} (p50)"
     return f"{tip}; {said}" if tip else said
 
 
-def matrix_row(case: Mapping[str, Any]) -> Row:
-    # Called once per case (10,000 in a big run): one lookup per key, no `dig` loops.
-    get = case.get
-    metrics = mapping(get("metrics"))
+_NO_SUMMARY = Summary(None, None)
+
+
+def matrix_row(case: Case) -> Row:
+    metrics = case.metrics
     tips, failed = _tips(case)
-    ttft_s = mapping(metrics.get("ttft_s"))
-    ttft50, ttft90 = number(ttft_s.get("p50")), number(ttft_s.get("p90"))
+    ttft_s = metrics.get("ttft_s", _NO_SUMMARY)
+    ttft50, ttft90 = ttft_s.p50, ttft_s.p90
     ttft = fmt.seconds(ttft50) + (f" ({fmt.seconds(ttft90)})" if ttft90 is not None else "")
-    stab = mapping(get("stability"))
+    stab = case.stability
     components = ", ".join(
-        f"{k} {fmt.score(number(v))}" for k, v in mapping(stab.get("components")).items()
+        f"{k} {fmt.score(v)}" for k, v in (stab.components if stab else {}).items()
     )
-    verdict = text(get("verdict")) or text(get("outcome"))
-    base_text, base_tip, base_cls = baseline_cell(get("baseline"))
+    verdict = case.verdict or case.outcome
+    base_text, base_tip, base_cls = baseline_cell(case.baseline)
     stability_tip = tips.get("stability", "")
     return Row(
-        id=text(get("id")),
-        model=text(get("model")),
+        id=case.id,
+        model=case.model,
         ctx=fmt.case_ctx(case),
         ttft=ttft.strip(),
         ttft_tip=_ttft_tip(tips.get("ttft_s", ""), metrics),
-        prompt=fmt.rate(number(mapping(metrics.get("prompt_tok_s")).get("p50"))),
+        prompt=fmt.rate(case.p50("prompt_tok_s")),
         prompt_tip=tips.get("prompt_tok_s", ""),
-        decode=fmt.rate(number(mapping(metrics.get("decode_tok_s")).get("p50"))),
+        decode=fmt.rate(case.p50("decode_tok_s")),
         decode_tip=tips.get("decode_tok_s", ""),
-        memory=fmt.size(number(mapping(get("memory")).get("delta_bytes")), signed=True),
-        stability=fmt.score(number(stab.get("score"))),
+        memory=fmt.size(case.memory.delta_bytes if case.memory else None, signed=True),
+        stability=fmt.score(stab.score if stab else None),
         stability_tip=f"{components}; {stability_tip}"
         if components and stability_tip
         else components or stability_tip,
         verdict=verdict,
-        verdict_tip="; ".join(tips.values()) or text(get("reason")),
+        verdict_tip="; ".join(tips.values()) or case.reason,
         baseline=base_text,
         baseline_tip=base_tip,
         baseline_cls=base_cls,
@@ -170,42 +164,37 @@ def matrix_row(case: Mapping[str, Any]) -> Row:
     )
 
 
-def problem(case: Mapping[str, Any]) -> Problem | None:
-    verdict = text(case.get("verdict"))
-    outcome = text(case.get("outcome"))
+def problem(case: Case) -> Problem | None:
+    verdict, outcome = case.verdict, case.outcome
     if row_class(verdict or outcome) == "ok" and outcome in ("", "passed"):
         return None
-    errors = dict.fromkeys(
-        text(s.get("error")) for s in records(case.get("samples")) if s.get("error")
-    )
+    errors = dict.fromkeys(s.error for s in case.samples if s.error)
     return Problem(
-        id=text(case.get("id")),
+        id=case.id,
         verdict=verdict,
         outcome=outcome,
-        reason=text(case.get("reason")),
+        reason=case.reason,
         errors=tuple(list(errors)[:3]),
         cls=row_class(verdict or outcome),
     )
 
 
-def stability(cases: Sequence[Mapping[str, Any]]) -> Stability | None:
+def stability(cases: Sequence[Case]) -> Stability | None:
     names: dict[str, None] = {}
     formulas: dict[str, None] = {}
-    scored: list[tuple[str, str, Mapping[str, Any]]] = []
+    scored: list[tuple[str, str, Mapping[str, float | None]]] = []
     for case in cases:
-        stab = mapping(case.get("stability"))
-        score = number(stab.get("score"))
-        if score is None and not stab.get("components"):
+        stab = case.stability
+        if stab is None or (stab.score is None and not stab.components):
             continue
-        components = mapping(stab.get("components"))
-        scored.append((text(case.get("id")), fmt.score(score), components))
-        names.update(dict.fromkeys(components))
-        if stab.get("formula"):
-            formulas[text(stab.get("formula"))] = None
+        scored.append((case.id, fmt.score(stab.score), stab.components))
+        names.update(dict.fromkeys(stab.components))
+        if stab.formula:
+            formulas[stab.formula] = None
     if not scored:
         return None
     rows = [
-        (case_id, score, tuple(fmt.score(number(components.get(n))) for n in names))
+        (case_id, score, tuple(fmt.score(components.get(n)) for n in names))
         for case_id, score, components in scored
     ]
     return Stability(tuple(names), rows, tuple(formulas))

@@ -91,7 +91,7 @@ def test_bad_input_exits_2_with_the_reason(
     assert main(["compare", str(base_path), str(broken)]) == 2
     assert "cases is int, expected a list" in capsys.readouterr().err
     assert main(["compare", str(base_path), str(tmp_path / "nope.json")]) == 2
-    assert "no such file" in capsys.readouterr().err
+    assert "nope.json does not exist" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

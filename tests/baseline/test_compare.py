@@ -19,6 +19,7 @@ from harness.baseline import (
     fingerprint_mismatch,
 )
 from harness.errors import ConfigError
+from harness.results_model import Case
 
 Factory = Callable[..., dict[str, Any]]
 TIMINGS = ("ttft_s", "e2e_s", "prompt_tok_s", "decode_tok_s")
@@ -208,7 +209,7 @@ def test_fingerprint_rules(make_payload: Factory) -> None:
 
 
 def test_new_and_missing_cases(baseline: Baseline, make_payload: Factory) -> None:
-    ids = [c["id"] for c in baseline.cases]
+    ids = [c.id for c in baseline.cases]
     run = make_payload(1, case_ids=[*ids[1:], "qwen2.5:3b-8k"])
     report = compare_runs(baseline, run, CompareConfig())
     verdicts = {case.case_id: case.verdict for case in report.cases}
@@ -232,23 +233,23 @@ def test_failed_repeats_and_failed_baselines(baseline: Baseline, make_payload: F
     run = make_payload(1)
     for sample in run["cases"][0]["samples"]:
         sample.update(outcome="oom", ttft_s=None, e2e_s=None)
-    cmp = compare_case(baseline.cases[0], run["cases"][0], CompareConfig())
+    cmp = compare_case(baseline.cases[0], Case.from_json(run["cases"][0]), CompareConfig())
     assert cmp.verdict == "regressed"
     assert "oom x5" in cmp.messages[0]
-    broken = copy.deepcopy(baseline.cases[1])
+    broken = copy.deepcopy(dict(baseline.cases[1].raw))
     for sample in broken["samples"]:
         sample["outcome"] = "crash"
-    cmp = compare_case(broken, run["cases"][1], CompareConfig())
+    cmp = compare_case(Case.from_json(broken), Case.from_json(run["cases"][1]), CompareConfig())
     assert cmp.verdict == "incomparable"
     assert "no ok samples" in cmp.messages[0]
-    skipped = {**run["cases"][2], "outcome": "skipped", "samples": []}
+    skipped = Case.from_json({**run["cases"][2], "outcome": "skipped", "samples": []})
     assert compare_case(baseline.cases[2], skipped, CompareConfig()).verdict == "incomparable"
 
 
 def test_partial_failures_use_only_ok_samples(baseline: Baseline, make_payload: Factory) -> None:
     run = make_payload(1)
     run["cases"][0]["samples"][0].update(outcome="timeout", ttft_s=999.0)
-    cmp = compare_case(baseline.cases[0], run["cases"][0], CompareConfig())
+    cmp = compare_case(baseline.cases[0], Case.from_json(run["cases"][0]), CompareConfig())
     ttft = next(m for m in cmp.metrics if m.metric == "ttft_s")
     assert ttft.n_current == 4
     assert ttft.test == "bootstrap"  # 5 vs 4 is below min_samples
@@ -257,7 +258,9 @@ def test_partial_failures_use_only_ok_samples(baseline: Baseline, make_payload: 
 
 def test_case_json_shape(baseline: Baseline, make_payload: Factory) -> None:
     cmp = compare_case(
-        baseline.cases[0], make_payload(1, slowdown=1.2)["cases"][0], CompareConfig()
+        baseline.cases[0],
+        Case.from_json(make_payload(1, slowdown=1.2)["cases"][0]),
+        CompareConfig(),
     )
     data = cmp.to_json()
     assert set(data) == {

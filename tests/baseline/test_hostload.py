@@ -174,4 +174,4 @@ def test_a_saved_baseline_keeps_each_case_s_load(
 ) -> None:
     store.save("nightly", with_load(make_payload(0), STEADY))
     saved = store.load("nightly")
-    assert all(case["host_load"] == STEADY for case in saved.cases)
+    assert all(case.host_load == STEADY for case in saved.cases)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from harness.baseline import BaselineStore, load_run
+from harness.baseline import BaselineStore, load_comparable
 from harness.errors import ConfigError, ResultsError
 
 Factory = Callable[..., dict[str, Any]]
@@ -38,7 +38,7 @@ def test_load_by_name_and_by_path(store: BaselineStore, make_payload: Factory) -
     assert by_name.name == "nightly"
     assert by_name.run_id == payload["run_id"]
     assert len(by_name.cases) == 6
-    assert by_name.fingerprint["gpus"][0]["name"] == "NVIDIA GeForce RTX 4080"
+    assert by_name.fingerprint.gpu_names == ["NVIDIA GeForce RTX 4080"]
     assert store.load(str(path)).cases == by_name.cases
     assert store.names() == ["nightly"]
 
@@ -49,7 +49,7 @@ def test_a_results_file_serves_as_a_baseline(
     results = write_run(make_payload(0))
     assert len(store.load(str(results)).cases) == 6
     assert len(store.load(str(results.parent)).cases) == 6  # a run folder
-    assert load_run(results.parent)["run_id"] == make_payload(0)["run_id"]
+    assert load_comparable(results.parent).run_id == make_payload(0)["run_id"]
 
 
 def test_missing_baseline_names_the_path_and_the_fix(store: BaselineStore) -> None:

@@ -54,7 +54,7 @@ def test_latest_without_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 def test_folder_without_results_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["report", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert "results.json' does not exist" in err
+    assert "results.json does not exist" in err
     assert str(tmp_path) in err
 
 

@@ -4,6 +4,7 @@ import pytest
 
 from harness.report import fmt
 from harness.report.rows import baseline_cell
+from harness.results_model import CaseBaseline
 
 
 @pytest.mark.parametrize(
@@ -36,7 +37,7 @@ def test_a_noisy_baseline_verdict_is_shown_neutral_with_its_evidence() -> None:
         "messages": ["noisy: the host was markedly busier than for the baseline (x)"],
         "metrics": [{"metric": "ttft_s", "change": 0.31, "verdict": "regressed"}],
     }
-    shown, hover, cls = baseline_cell(noisy)
+    shown, hover, cls = baseline_cell(CaseBaseline.from_json(noisy))
     assert shown == "noisy (ttft_s worse by 31.0%)"
     assert hover.startswith("noisy: the host was markedly busier")
     assert cls == "skip"  # neither a pass nor a failure

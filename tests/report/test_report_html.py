@@ -147,22 +147,28 @@ def test_odd_section_shapes_do_not_break_the_report(payloads: Payloads) -> None:
 
 
 def test_missing_results_file_raises_results_error(tmp_path: Path) -> None:
-    with pytest.raises(ResultsError, match=r"results\.json' does not exist"):
+    with pytest.raises(ResultsError, match=r"results\.json does not exist"):
         render_run(tmp_path)
 
 
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("{not json", r"is not valid JSON \(line 1, column 2"),
+        ("{not json", r"results\.json:1:2: not valid JSON"),
         ("[]", "holds a JSON list, expected an object"),
         (
             json.dumps({"schema": "harness.results/2", "cases": []}),
-            r"has schema 'harness.results/2', expected 'harness.results/1'",
+            r"schema is 'harness.results/2', expected 'harness.results/1'",
         ),
-        (json.dumps({"cases": []}), "has schema None"),
-        (json.dumps({"schema": "harness.results/1", "cases": {}}), "'cases' is a dict"),
-        (json.dumps({"schema": "harness.results/1", "cases": [1]}), r"cases\[0\] is a int"),
+        (json.dumps({"cases": []}), "schema is None"),
+        (
+            json.dumps({"schema": "harness.results/1", "cases": {}}),
+            "cases is dict, expected a list",
+        ),
+        (
+            json.dumps({"schema": "harness.results/1", "cases": [1]}),
+            r"cases\[0\] is int, expected an object",
+        ),
     ],
 )
 def test_unusable_results_file(tmp_path: Path, content: str, message: str) -> None:

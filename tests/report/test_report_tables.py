@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from harness.report import tables
-from harness.report.rows import Stability, matrix_row
+from harness.report.rows import Row, Stability
+from harness.report.rows import matrix_row as row_of
+from harness.results_model import Case
+
+
+def matrix_row(case: dict[str, Any]) -> Row:
+    return row_of(Case.from_json(case))
 
 
 def test_values_are_escaped_together_and_one_by_one_when_a_nul_splits_them() -> None:
