@@ -261,6 +261,11 @@ class Estimate:
         known = [c for c in self.cells if c.seconds is not None]
         if not self.cells:
             return []
+        if not known:
+            notes = "; ".join(sorted({c.note or "no estimate" for c in self.cells}))
+            return [
+                f"harness: no duration estimate for the {len(self.cells)} selected cells: {notes}"
+            ]
         clock = "simulated time" if self.simulated else "on this server"
         if self.simulated and self.time_scale != 1.0:
             # Only a floor: the client's own work is not compressed by the speed-up.
@@ -285,8 +290,8 @@ class Estimate:
             out.append(f"  {n} cell(s): {why}")
         missing = [c for c in self.cells if c.seconds is None]
         if missing:
-            notes = sorted({c.note or "no estimate" for c in missing})
-            out.append(f"  {len(missing)} cell(s) without an estimate: {'; '.join(notes)}")
+            why_not = "; ".join(sorted({c.note or "no estimate" for c in missing}))
+            out.append(f"  {len(missing)} cell(s) without an estimate: {why_not}")
         if known:
             longest = max(known, key=lambda c: c.seconds or 0.0)
             out.append(f"  longest: {longest.cell_id} ~{fmt_seconds(longest.seconds)}")
@@ -377,9 +382,13 @@ def _size(engine: Any, model: str) -> ModelSize | str:
 
     try:
         prediction = predict_model(engine, model)
-        return model_size(engine.show(model), prediction)
+        size = model_size(engine.show(model), prediction)
     except EngineError as exc:
         return f"{model}: the server does not describe it ({exc.outcome})"
+    if size.params <= 0 or prediction.shape.weights_bytes <= 0:
+        # An OpenAI-compatible server has no /api/show and lists no file sizes.
+        return f"{model}: the server does not say the model's size"
+    return size
 
 
 # -- the hook and the in-cell progress ---------------------------------------------------

@@ -208,3 +208,38 @@ def test_the_run_says_its_estimate_first_and_progress_while_a_cell_runs(
     again = project.runpytest(*args, "--progress-every", "0")
     again.stdout.fnmatch_lines(["  1 cell(s): last run 2*"])
     assert "running for" not in again.stdout.str()
+
+
+class NoShowEngine:
+    """An OpenAI-compatible server: /v1/models lists names only, and there is no /api/show."""
+
+    base_url = "http://openai"
+
+    def tags(self) -> list[object]:
+        from harness.engines.base import ModelTag
+
+        return [ModelTag(name="m", size=0, digest="")]
+
+    def show(self, model: str) -> dict[str, object]:
+        return {}
+
+
+def test_a_server_that_does_not_say_the_models_size_gets_no_estimate(tmp_path: Path) -> None:
+    from harness.estimate import estimate_cells
+    from harness.matrix import load_matrix
+
+    path = tmp_path / "box.yaml"
+    path.write_text(MATRIX)
+    matrix = load_matrix(path)
+    cells = [("n", c.id, c) for c in matrix.cells()]
+    estimate = estimate_cells(
+        cells, matrices=[matrix], engine=NoShowEngine(), stored={}, repeats=None, time_scale=1.0
+    )
+    assert estimate.cells == [
+        CellEstimate("n", "qwen2.5:3b-instruct-2k", None, None,
+                     "qwen2.5:3b-instruct: the server does not say the model's size")
+    ]  # fmt: skip
+    assert estimate.lines() == [
+        "harness: no duration estimate for the 1 selected cells: qwen2.5:3b-instruct: the server "
+        "does not say the model's size"
+    ]
