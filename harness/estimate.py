@@ -9,9 +9,10 @@ the cell's prompt and `num_predict` decode steps:
 
 The rates come from one of two sources, and the output says which:
 
-- **last run**: the same model at the same `num_ctx`, measured by one of the last stored runs
-  (`reports/runs/*/results.json`, newest first) on the same kind of server (the simulator
-  with the same machine, or the same real server): its load time, prompt and decode tok/s;
+- **last run**: the same model at the same `num_ctx` and a prompt within 20% of this one's,
+  measured by one of the last stored runs (`reports/runs/*/results.json`, newest first) on
+  the same kind of server (the simulator with the same machine, or the same real server):
+  its load time, prompt and decode tok/s;
 - **predicted**: a roofline from the model's size as the server describes it (`/api/tags`
   bytes, `/api/show` parameters and shape) and the machine the matrix is written for (its
   `sim_profile` in harness/sim/profiles/hardware.yaml: memory bandwidth, effective compute,
@@ -64,6 +65,9 @@ class Rates:
     prompt_tok_s: float
     decode_tok_s: float
     source: str  # "last run <id>" or "predicted"
+    # The prompt the rates were measured at: a prefill rate holds for prompts of about that
+    # length only (attention grows with depth), so another length is predicted instead.
+    prompt_tokens: int | None = None
 
 
 @dataclass(frozen=True)
@@ -230,7 +234,9 @@ def _case_rates(case: Mapping[str, Any], source: str) -> Rates | None:
     load = (case.get("load") or {}).get("load_s")
     if not prompt or not decode or load is None:
         return None
-    return Rates(float(load), float(prompt), float(decode), source)
+    sent = case.get("target_prompt_tokens")
+    length = int(sent) if isinstance(sent, int | float) else None
+    return Rates(float(load), float(prompt), float(decode), source, length)
 
 
 # -- the estimate of a session -----------------------------------------------------------
@@ -332,6 +338,8 @@ def estimate_cells(
         s = cell.settings
         prompt = target_prompt_tokens(cell.num_ctx, s.fill, s.num_predict, s.prompt_tokens)
         rates = stored.get((cell.model, cell.num_ctx))
+        if rates is not None and not _similar(rates.prompt_tokens, prompt):
+            rates = None
         note = None
         if rates is None:
             profile = profiles.get(cell.matrix) or ""
@@ -365,6 +373,11 @@ def estimate_cells(
         total = cell_seconds(rates, prompt, s.num_predict, (repeats or s.repeats) + 1, first)
         out.cells.append(CellEstimate(nodeid, cell_id, total, rates.source))
     return out
+
+
+def _similar(measured_at: int | None, prompt: int) -> bool:
+    """Within 20% of the prompt length the stored rates were measured at."""
+    return measured_at is not None and abs(measured_at - prompt) <= 0.2 * prompt
 
 
 def _machine(profile: str | None) -> Machine | None:

@@ -109,6 +109,7 @@ def _run(reports: Path, run_id: str, simulated: bool, profile: str, load_s: floa
         "model": "m",
         "num_ctx": 4096,
         "load": {"load_s": load_s},
+        "target_prompt_tokens": 1000,
         "metrics": {"prompt_tok_s": {"p50": 100.0}, "decode_tok_s": {"p50": 10.0}},
     }
     payload = {
@@ -128,7 +129,9 @@ def test_the_newest_stored_run_of_the_same_machine_gives_the_rates(tmp_path: Pat
     (tmp_path / "runs" / "20260105-000000-eeee").mkdir()
     (tmp_path / "runs" / "20260105-000000-eeee" / "results.json").write_text("{broken")
     found = stored_rates(tmp_path, RunKind(True, "ryzen16-128gb", None))
-    assert found == {("m", 4096): Rates(7.0, 100.0, 10.0, "last run 20260102-000000-bbbb")}
+    assert found == {
+        ("m", 4096): Rates(7.0, 100.0, 10.0, "last run 20260102-000000-bbbb", prompt_tokens=1000)
+    }
 
 
 def test_the_summary_says_the_total_the_sources_and_the_wall_time() -> None:
@@ -243,3 +246,26 @@ def test_a_server_that_does_not_say_the_models_size_gets_no_estimate(tmp_path: P
         "harness: no duration estimate for the 1 selected cells: qwen2.5:3b-instruct: the server "
         "does not say the model's size"
     ]
+
+
+def test_stored_rates_hold_for_a_prompt_of_about_their_length_only(tmp_path: Path) -> None:
+    """A run that filled 90% measured a prefill rate that a 2,300-token prompt never sees."""
+    from harness.estimate import estimate_cells
+    from harness.matrix import load_matrix
+
+    path = tmp_path / "box.yaml"
+    path.write_text(MATRIX)
+    matrix = load_matrix(path)
+    [cell] = matrix.cells()  # qwen2.5:3b-instruct at 2k: 2,048 x 0.9 - 16 = 1,827 tokens
+    key = (cell.model, cell.num_ctx)
+    for measured_at, used in ((1827, True), (1600, True), (1400, False), (None, False)):
+        stored = {key: Rates(1.0, 100.0, 10.0, "last run r", prompt_tokens=measured_at)}
+        estimate = estimate_cells(
+            [("n", cell.id, cell)],
+            matrices=[matrix],
+            engine=NoShowEngine(),
+            stored=stored,
+            repeats=None,
+            time_scale=1.0,
+        )
+        assert (estimate.cells[0].source == "last run r") is used
