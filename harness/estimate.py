@@ -453,6 +453,9 @@ def report_before_run(session: pytest.Session, harness: Any) -> None:
 
 
 def _cell_of(item: pytest.Item) -> Cell | None:
+    """The cell a test measures (through the `measure` fixture); None for any other test."""
+    if "measure" not in getattr(item, "fixturenames", ()):
+        return None
     callspec = getattr(item, "callspec", None)
     cell = callspec.params.get("cell") if callspec is not None else None
     return cell if isinstance(cell, Cell) else None

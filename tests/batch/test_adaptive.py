@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from harness.batch.analyze import analyze, format_analysis
 from harness.batch.context import ContextManager, ContextSettings
 from harness.batch.engine import BatchEngine, BatchSettings
 from harness.batch.jsonl import read_requests
@@ -154,6 +155,12 @@ def test_memory_nearing_the_budget_on_the_simulator_lowers_the_threshold(
     assert trims
     assert all(t["reason"] == "threshold" and t["request_index"] >= 20 for t in trims)
     assert max(prompts[21:]) <= max(prompts[:20])
+    analysis = analyze(out)
+    assert analysis["trims"]["count"] == len(trims)  # the lowering is no trim
+    assert (
+        f"adaptive limit: trim threshold lowered 100,000 -> {event['threshold_after']:,} at "
+        "request 20" in format_analysis(analysis)
+    )
     shown = stream.getvalue()
     assert "trim threshold lowered 100,000 -> " in shown
     assert f"threshold {event['threshold_after']:,} (lowered)" in shown
