@@ -23,7 +23,7 @@ from harness.batch.engine import BatchEngine, BatchSettings, RetryPolicy
 from harness.batch.growth import estimated_growth, trim_settings
 from harness.batch.jsonl import count_lines, iter_lines, read_requests
 from harness.batch.limits import read_limits
-from harness.batch.memory import MemoryProbe, SimProbe, close_probe, nvml_probe
+from harness.batch.memory import MemoryProbe, SimProbe, close_probe, host_probe, nvml_probe
 from harness.batch.output import OutputWriter
 from harness.batch.progress import Progress
 from harness.batch.strategies import STRATEGIES
@@ -167,6 +167,10 @@ def _server(args: argparse.Namespace) -> Iterator[tuple[Engine, MemoryProbe | No
     sim = SimSettings(args.sim_profile, args.sim_speed, args.sim_faults, (), 1)
     with open_engine(args.engine, args.server, sim) as engine:
         probe = SimProbe(engine.base_url) if args.engine == "sim" else nvml_probe()
+        from harness.hardware.locality import is_local_url  # the hardware package is heavy
+
+        if probe is None and is_local_url(engine.base_url):
+            probe = host_probe()  # a CPU-only server on this machine: its RAM is the device
         try:
             yield engine, probe
         finally:

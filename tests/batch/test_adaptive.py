@@ -164,3 +164,16 @@ def test_memory_nearing_the_budget_on_the_simulator_lowers_the_threshold(
     shown = stream.getvalue()
     assert "trim threshold lowered 100,000 -> " in shown
     assert f"threshold {event['threshold_after']:,} (lowered)" in shown
+
+
+def test_the_host_probe_reads_this_machines_ram() -> None:
+    """A CPU-only server on this machine (seed 001's box): its RAM is what nears the budget."""
+    import psutil
+
+    from harness.batch.memory import host_probe
+
+    reading = host_probe()()
+    assert reading is not None
+    assert reading.total_bytes == psutil.virtual_memory().total
+    assert reading.fraction is not None
+    assert 0 < reading.fraction < 1
