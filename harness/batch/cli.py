@@ -115,7 +115,8 @@ def _register_run(sub: Any) -> None:
         type=positive_float,
         default=0.875,
         metavar="FRACTION",
-        help="trim aggressively above this share of GPU memory (default 0.875)",
+        help="trim aggressively above this share of GPU memory (host RAM for a CPU-only server "
+        "on this machine; default 0.875)",
     )
     run.add_argument(
         "--concurrency",
