@@ -8,6 +8,7 @@ A matrix file (schema `version: 1`):
     marks: [gpu]                    # pytest marks on every cell
     sim_profile: rtx4080-16gb       # the simulator's hardware for this matrix (--engine sim)
     defaults: {repeats: 3, num_predict: 64, fill: 0.9, options: {}, thresholds: {}}
+                                    # or prompt_tokens: 2300 (a fixed prompt instead of a fill)
     models:
       - name: gemma3:12b
         contexts: [4k, 8k, 32768]   # positive integers; "32k" means 32 x 1024
@@ -16,7 +17,7 @@ A matrix file (schema `version: 1`):
         thresholds: {ttft_s: 8, decode_tok_s: 6, stability: 0.8}
         use_case: Basic coding      # free text shown in reports
         overrides:                  # per context: any of repeats, num_predict, fill,
-          128k: {thresholds: {ttft_s: 12}}   # options, thresholds
+          128k: {thresholds: {ttft_s: 12}}   # prompt_tokens, options, thresholds
 
 Later features add top-level sections (limits, throughput, ...) through `SECTIONS`; every key
 not known is an error naming its line, so a typo never silently does nothing. For the same
@@ -53,6 +54,9 @@ class CellSettings:
     repeats: int = 3
     num_predict: int = 64
     fill: float = 0.9
+    # A fixed prompt length instead of a fill: the workload of a context-locked test (the
+    # window allocated at num_ctx, a request of a set size), which `fill` cannot express.
+    prompt_tokens: int | None = None
     options: Options = field(default_factory=lambda: MappingProxyType({}))
     thresholds: tuple[Threshold, ...] = ()
 
@@ -123,7 +127,8 @@ def format_context(tokens: int) -> str:
 SectionParser = Callable[[YamlSource, KeyPath, Any], Any]
 SECTIONS: dict[str, SectionParser] = {}
 _TOP_KEYS = ("version", "name", "description", "marks", "sim_profile", "defaults", "models")
-_SETTING_KEYS = ("repeats", "num_predict", "fill", "options", "thresholds")
+_SETTING_KEYS = ("repeats", "num_predict", "fill", "prompt_tokens", "options", "thresholds")
+MIN_PROMPT_TOKENS = 16  # harness.prompts.MIN_PROMPT_TOKENS (not imported: it loads the engines)
 _MODEL_KEYS = ("name", "contexts", "marks", "use_case", "overrides", *_SETTING_KEYS)
 
 
@@ -189,6 +194,15 @@ def _model(src: YamlSource, at: KeyPath, raw: Any, defaults: CellSettings) -> Mo
     )
     settings = _settings(src, at, raw, defaults)
     overrides = _overrides(src, (*at, "overrides"), raw.get("overrides") or {}, contexts, settings)
+    for i, ctx in enumerate(contexts):
+        chosen = overrides.get(ctx, settings)
+        if chosen.prompt_tokens is not None and chosen.prompt_tokens + chosen.num_predict > ctx:
+            raise src.error(
+                (*at, "contexts", i),
+                f"prompt_tokens {chosen.prompt_tokens:,} + num_predict {chosen.num_predict:,} "
+                f"do not fit context {format_context(ctx)} ({ctx:,} tokens)",
+                "lower prompt_tokens for this context (overrides), or use fill",
+            )
     use_case = raw.get("use_case")
     return ModelSpec(
         name=name,
@@ -233,6 +247,7 @@ def _settings(src: YamlSource, at: KeyPath, raw: Any, base: CellSettings) -> Cel
     fill = raw.get("fill", base.fill)
     if isinstance(fill, bool) or not isinstance(fill, int | float) or not 0 < fill <= 1:
         raise src.error((*at, "fill"), f"fill is {fill!r}", "use a fraction in (0, 1], e.g. 0.9")
+    prompt_tokens = _prompt_tokens(src, at, raw, base)
     options = dict(base.options)
     extra = raw.get("options", {})
     if not isinstance(extra, dict):
@@ -248,9 +263,25 @@ def _settings(src: YamlSource, at: KeyPath, raw: Any, base: CellSettings) -> Cel
         repeats=repeats,
         num_predict=num_predict,
         fill=float(fill),
+        prompt_tokens=prompt_tokens,
         options=MappingProxyType(options),
         thresholds=tuple(thresholds.values()),
     )
+
+
+def _prompt_tokens(
+    src: YamlSource, at: KeyPath, raw: dict[str, Any], base: CellSettings
+) -> int | None:
+    """The level's prompt length; a `fill` given here replaces an inherited prompt_tokens."""
+    if "prompt_tokens" in raw and "fill" in raw:
+        raise src.error(
+            (*at, "prompt_tokens"),
+            "fill and prompt_tokens are both given",
+            "keep one: fill (a share of the context) or prompt_tokens (a fixed length)",
+        )
+    if "prompt_tokens" in raw:
+        return _int(src, (*at, "prompt_tokens"), raw["prompt_tokens"], MIN_PROMPT_TOKENS)
+    return None if "fill" in raw else base.prompt_tokens
 
 
 def _thresholds(src: YamlSource, at: KeyPath, raw: Any) -> dict[str, Threshold]:

@@ -147,7 +147,9 @@ def measure_cell(
         calibration = _calibration(engine, cell, calibration_cache)
     except errors.EngineError as exc:
         return _ended(case, verdict_for(exc), f"{exc.outcome} while loading: {exc}", cfg=cfg)
-    target = target_prompt_tokens(cell.num_ctx, cell.settings.fill, cell.settings.num_predict)
+    target = target_prompt_tokens(
+        cell.num_ctx, cell.settings.fill, cell.settings.num_predict, cell.settings.prompt_tokens
+    )
     case["target_prompt_tokens"] = target
     builder = PromptBuilder(seed=zlib.crc32(cell.id.encode()))
     options = {**cell.options, "num_predict": cell.settings.num_predict}

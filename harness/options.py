@@ -46,6 +46,17 @@ def positive_float(value: str) -> float:
     return number
 
 
+def seconds_or_off(value: str) -> float:
+    """A period in seconds; 0 turns the thing off."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0 <= number < float("inf"):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds >= 0 (0: off)")
+    return number
+
+
 def fraction(value: str) -> float:
     try:
         number = float(value)
@@ -311,6 +322,15 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "must cover the longest prefill (default: 600)",
         positive_float,
         600.0,
+        metavar="SECONDS",
+    ),
+    OptionSpec(
+        "--progress-every",
+        "progress_every",
+        "while a cell runs longer than this, a line every SECONDS with its elapsed time "
+        "and estimate (default: 30; 0: off)",
+        seconds_or_off,
+        30.0,
         metavar="SECONDS",
     ),
     OptionSpec(

@@ -19,6 +19,7 @@ from harness import interrupt  # first: Ctrl-C while the modules below load is o
 
 # isort: split
 from harness.errors import EngineError, HarnessError, MatrixError
+from harness.estimate import report_before_run
 from harness.gcpause import paused
 from harness.hardware import HardwareSampler
 from harness.matrix import Cell, load_matrices, resolve_matrix_paths
@@ -189,6 +190,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     harness.selected_matrices = sorted(_matrices_of(session.items))
     if any("engine" in getattr(item, "fixturenames", ()) for item in session.items):
         harness.start()
+        report_before_run(session, harness)  # how long the cells should take (estimate.py)
 
 
 def _matrices_of(items: list[pytest.Item]) -> set[str]:

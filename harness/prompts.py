@@ -77,8 +77,13 @@ def calibrate(
     return TokenCalibration(overhead=max(0.0, a - rate * small), tokens_per_word=max(rate, 0.05))
 
 
-def target_prompt_tokens(num_ctx: int, fill: float, num_predict: int) -> int:
-    """Fill `fill` of the context, leaving room for the answer (default 90% - num_predict)."""
+def target_prompt_tokens(
+    num_ctx: int, fill: float, num_predict: int, prompt_tokens: int | None = None
+) -> int:
+    """Fill `fill` of the context, leaving room for the answer (default 90% - num_predict);
+    a fixed `prompt_tokens` (a matrix's setting) wins over the fill."""
+    if prompt_tokens is not None:
+        return max(MIN_PROMPT_TOKENS, prompt_tokens)
     return max(MIN_PROMPT_TOKENS, int(num_ctx * fill) - num_predict)
 
 

@@ -104,16 +104,21 @@ def _percentiles(values: list[float]) -> dict[str, float] | None:
 
 def analyze_trims(path: Path) -> dict[str, Any]:
     if not path.exists():
-        return {"count": 0}
+        return {"count": 0, "threshold_lowered": []}
     reasons: Counter[str] = Counter()
     before = after = 0
+    lowered: list[dict[str, Any]] = []
     for event in _records(path):
+        if event.get("event") == "threshold_lowered":  # the adaptive limit, not a trim
+            lowered.append(event)
+            continue
         reasons[str(event.get("reason"))] += 1
         before += int(event.get("tokens_before") or 0)
         after += int(event.get("tokens_after") or 0)
     n = sum(reasons.values())
     return {
         "count": n,
+        "threshold_lowered": lowered,
         "by_reason": dict(reasons.most_common()),
         "mean_tokens_before": round(before / n, 1) if n else None,
         "mean_tokens_after": round(after / n, 1) if n else None,
@@ -145,6 +150,13 @@ def format_analysis(a: dict[str, Any]) -> str:
             f"{trims['mean_tokens_after']:.0f} on average"
         )
     lines.append(line)
+    for event in trims.get("threshold_lowered") or []:
+        lines.append(
+            f"adaptive limit: trim threshold lowered {event.get('threshold_before'):,} -> "
+            f"{event.get('threshold_after'):,} at request {event.get('request_index')} "
+            f"(memory {float(event.get('memory_fraction') or 0):.0%}; 90% of the largest "
+            f"context that ran safely, {event.get('largest_safe_tokens'):,})"
+        )
     plan = a.get("trim_plan")
     if plan:
         lines += plan_lines(plan)

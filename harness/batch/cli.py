@@ -18,11 +18,12 @@ from typing import Any
 
 from harness.batch.analyze import analyze, format_analysis, plan_lines
 from harness.batch.context import ContextSettings
-from harness.batch.csvconvert import csv_to_batch
+from harness.batch.csvconvert import ImportantRows, csv_to_batch
 from harness.batch.engine import BatchEngine, BatchSettings, RetryPolicy
 from harness.batch.growth import estimated_growth, trim_settings
 from harness.batch.jsonl import count_lines, iter_lines, read_requests
-from harness.batch.memory import MemoryProbe, SimProbe, close_probe, nvml_probe
+from harness.batch.limits import read_limits
+from harness.batch.memory import MemoryProbe, SimProbe, close_probe, host_probe, nvml_probe
 from harness.batch.output import OutputWriter
 from harness.batch.progress import Progress
 from harness.batch.strategies import STRATEGIES
@@ -58,6 +59,15 @@ def register(subparsers: Any) -> None:
     csv_p.add_argument("--id-column", help="column for custom_id (default: custom_id or id)")
     csv_p.add_argument("--max-tokens", type=positive_int, help="max_tokens of every request")
     _threshold_option(csv_p, "for the trim settings estimated from the input")
+    csv_p.add_argument(
+        "--important-column", metavar="COLUMN",
+        help="mark rows whose COLUMN is 1/true/yes/y/x as important (kept by the importance "
+        "and hybrid trims); an empty cell or 0/false/no/n is not",
+    )  # fmt: skip
+    csv_p.add_argument(
+        "--important-ids", metavar="ID,...",
+        help="mark the rows with these custom_ids as important (comma-separated)",
+    )  # fmt: skip
     csv_p.set_defaults(func=cmd_from_csv)
     an = sub.add_parser("analyze", help="summarise a batch output file (and its trims)")
     an.add_argument("out", type=Path, metavar="OUT")
@@ -105,7 +115,8 @@ def _register_run(sub: Any) -> None:
         type=positive_float,
         default=0.875,
         metavar="FRACTION",
-        help="trim aggressively above this share of GPU memory (default 0.875)",
+        help="trim aggressively above this share of GPU memory (host RAM for a CPU-only server "
+        "on this machine; default 0.875)",
     )
     run.add_argument(
         "--concurrency",
@@ -135,6 +146,20 @@ def _register_run(sub: Any) -> None:
     run.add_argument("--sim-speed", type=positive_float, default=1.0, metavar="X")
     run.add_argument("--sim-faults", metavar="SPEC", help="e.g. disconnect=0.05,seed=3")
     run.add_argument("--progress", action="store_true", help="progress line even without a TTY")
+    run.add_argument(
+        "--limits", type=Path, metavar="RESULTS",
+        help="take the trim threshold (and, without --num-ctx, num_ctx) from a context_limits "
+        "run: its folder or results.json",
+    )  # fmt: skip
+    run.add_argument(
+        "--no-adaptive", dest="adaptive", action="store_false",
+        help="keep the trim threshold even when memory nears the budget (by default it drops "
+        "to 90%% of the largest context that ran safely)",
+    )  # fmt: skip
+    run.add_argument(
+        "--adapt-at", type=positive_float, metavar="FRACTION",
+        help="memory share that counts as near the budget (default: --memory-warning - 0.05)",
+    )  # fmt: skip
     run.set_defaults(func=cmd_run)
 
 
@@ -143,6 +168,10 @@ def _server(args: argparse.Namespace) -> Iterator[tuple[Engine, MemoryProbe | No
     sim = SimSettings(args.sim_profile, args.sim_speed, args.sim_faults, (), 1)
     with open_engine(args.engine, args.server, sim) as engine:
         probe = SimProbe(engine.base_url) if args.engine == "sim" else nvml_probe()
+        from harness.hardware.locality import is_local_url  # the hardware package is heavy
+
+        if probe is None and is_local_url(engine.base_url):
+            probe = host_probe()  # a CPU-only server on this machine: its RAM is the device
         try:
             yield engine, probe
         finally:
@@ -167,10 +196,25 @@ def settings_from_args(args: argparse.Namespace) -> BatchSettings:
     )
 
 
+def limits_and_adaptive(args: argparse.Namespace, settings: BatchSettings) -> BatchSettings:
+    """--limits, --no-adaptive and --adapt-at applied to the settings of the other flags."""
+    context = replace(settings.context, adaptive=args.adaptive, adapt_at=args.adapt_at)
+    options = dict(settings.options)
+    if args.limits is not None:
+        if args.trim_threshold != ContextSettings().trim_threshold:
+            raise ConfigError("give --limits or --trim-threshold, not both")
+        choice = read_limits(args.limits, args.model)
+        context = replace(context, trim_threshold=choice.trim_threshold)
+        if not args.num_ctx:
+            options["num_ctx"] = choice.max_context_tokens
+        sys.stderr.write(choice.text() + "\n")
+    return replace(settings, context=context, options=options)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     if not args.input.is_file():
         raise ConfigError(f"batch input {str(args.input)!r} is not a file")
-    settings = settings_from_args(args)
+    settings = limits_and_adaptive(args, settings_from_args(args))
     total = count_lines(args.input)
     show = args.progress or sys.stderr.isatty()
     with _server(args) as (engine, probe), OutputWriter(args.out) as writer:
@@ -179,6 +223,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         summary = batch.run(read_requests(iter_lines(args.input)), writer, writer.done)
         summary = replace(summary, earlier_errors=dict(writer.earlier_errors))
     sys.stderr.write(summary.text() + "\n")
+    for event in batch.context.lowered:
+        sys.stderr.write(f"adaptive limit: {event.text()}\n")
     if summary.trims:
         sys.stderr.write(f"trims recorded in {writer.trims_path}\n")
     if summary.interrupted:
@@ -192,11 +238,18 @@ def cmd_from_csv(args: argparse.Namespace) -> int:
         system = args.system_prompt.read_text(encoding="utf-8").strip()
     except OSError as exc:
         raise ConfigError(f"cannot read --system-prompt {str(args.system_prompt)!r}") from exc
+    marks = ImportantRows.from_args(args.important_column, args.important_ids)
     count = csv_to_batch(
         args.csv, system, args.template, args.out,
         model=args.model, id_column=args.id_column, max_tokens=args.max_tokens,
+        important=marks,
     )  # fmt: skip
     sys.stdout.write(f"wrote {count} requests to {args.out}\n")
+    if marks is not None:
+        sys.stdout.write(
+            f"{marks.marked} marked important: the importance and hybrid trims keep them "
+            "(--strategy conversation --trim-strategy importance|hybrid)\n"
+        )
     growth = estimated_growth(read_requests(iter_lines(args.out)))
     if growth is not None:
         plan = trim_settings(args.trim_threshold, growth).as_dict()

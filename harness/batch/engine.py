@@ -62,6 +62,8 @@ class BatchSettings:
     # Durations (elapsed, latencies) are read from this clock in ns: the simulator's own
     # clock under --engine sim, so simulated time is not the client's work x the speed.
     clock_ns: Callable[[], int] = field(default_factory=lambda: time.perf_counter_ns)
+    # How often memory is read at most (a probe costs an HTTP or a driver call).
+    memory_every_s: float = 0.5
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -105,7 +107,7 @@ class BatchEngine:
     ) -> None:
         self.engine = engine
         self.settings = settings
-        self.memory = MemoryMonitor(memory)
+        self.memory = MemoryMonitor(memory, every_s=settings.memory_every_s)
         self.progress = progress
         self.context = ContextManager(settings.context, estimator, self.memory.fraction)
         self.strategy: Strategy = (
@@ -216,6 +218,7 @@ class BatchEngine:
     # -- one request ---------------------------------------------------------------------
     def _one(self, request: BatchRequest, model: str, sink: RecordSink) -> None:
         prepared = self.strategy.prepare(request, model)
+        self._announce_lowered(sink)
         self._trimmed(prepared.trim, sink)
         options = chat_options(request.params, self.settings.options)
         started = self.settings.clock_ns()
@@ -257,6 +260,7 @@ class BatchEngine:
         sink: RecordSink,
     ) -> None:
         self.context.estimator.observe(prepared.messages, m.counters.prompt_eval_count)
+        self.context.observe(m.counters.prompt_eval_count, self.memory.fraction())
         self.strategy.complete(request, prepared, m.text)
         latency = (self.settings.clock_ns() - started) / 1e9
         extra = {
@@ -287,6 +291,14 @@ class BatchEngine:
         extra = {"strategy": self.strategy.name, "attempts": attempt, "latency_s": latency}
         sink.write(error_record(request.custom_id, exc.outcome, str(exc), extra=extra))
         self._stats.error(exc.outcome, latency_s=latency)
+
+    def _announce_lowered(self, sink: RecordSink) -> None:
+        """The adaptive limit lowered the threshold: a record in the trims file, a line."""
+        for event in self.context.take_lowered():
+            sink.write_trim(event.as_dict())
+            if self.progress is not None:
+                self.progress.threshold = event.threshold_after
+                self.progress.message(event.text())
 
     def _trimmed(self, event: TrimEvent | None, sink: RecordSink) -> None:
         if event is not None:

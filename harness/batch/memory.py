@@ -117,6 +117,18 @@ def nvml_probe() -> MemoryProbe | None:
     return probe
 
 
+def host_probe() -> MemoryProbe:
+    """This machine's RAM in use (total - available): the device of a CPU-only server that
+    runs here, such as seed 001's box, where there is no GPU for NVML to read."""
+    import psutil
+
+    def probe() -> MemoryReading | None:
+        vm = psutil.virtual_memory()
+        return MemoryReading(int(vm.total - vm.available), int(vm.total))
+
+    return probe
+
+
 def _pick(values: dict[str, float], used: str, total: str) -> MemoryReading | None:
     if used in values and total in values and values[total] > 0:
         return MemoryReading(int(values[used]), int(values[total]))

@@ -1,4 +1,5 @@
-"""The one-line progress display: done/total, req/s, ETA, trims, memory.
+"""The one-line progress display: done/total, req/s, ETA, trims, memory, and the trim
+threshold once the adaptive limit lowered it.
 
 Rewritten in place with a carriage return at most `min_interval_s` apart, so a batch of
 tiny requests does not spend its time drawing. Only shown on a TTY or when asked for.
@@ -39,6 +40,7 @@ class Progress:
         self._last_draw = -float("inf")
         self._lock = threading.Lock()
         self._width = 0
+        self.threshold: int | None = None  # set when the adaptive limit lowered it
 
     def line(self, done: int, skipped: int, trims: int, memory: float | None) -> str:
         elapsed = max(self._clock() - self._start, 1e-9)
@@ -48,7 +50,11 @@ class Progress:
         if self.total is not None and rate > 0:
             eta = max(self.total - skipped - done, 0) / rate
         mem = f" mem {memory:.0%}" if memory is not None else ""
-        return f"{done}{total} done  {rate:.2f} req/s  ETA {format_eta(eta)}  trims {trims}{mem}"
+        lowered = f"  threshold {self.threshold:,} (lowered)" if self.threshold else ""
+        return (
+            f"{done}{total} done  {rate:.2f} req/s  ETA {format_eta(eta)}  trims {trims}{mem}"
+            f"{lowered}"
+        )
 
     def update(
         self, done: int, skipped: int, trims: int, memory: float | None, *, force: bool = False
@@ -64,6 +70,15 @@ class Progress:
             pad = " " * max(self._width - len(text), 0)
             self._width = len(text)
             self.stream.write(f"\r{text}{pad}")
+            self.stream.flush()
+
+    def message(self, text: str) -> None:
+        """A line of its own above the progress line (which the next update redraws)."""
+        if self.stream is None:
+            return
+        with self._lock:
+            self.stream.write(f"\r{text}{' ' * max(self._width - len(text), 0)}\n")
+            self._width = 0
             self.stream.flush()
 
     def finish(self) -> None:

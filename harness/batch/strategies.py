@@ -16,7 +16,7 @@ import hashlib
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from harness.batch.context import ContextManager, TrimEvent
 from harness.batch.jsonl import BatchRequest
@@ -134,8 +134,11 @@ class ConversationBatching:
 
     def complete(self, request: BatchRequest, prepared: Prepared, answer: str) -> None:
         state = self._state(prepared.key, request)
+        reply: dict[str, Any] = {"role": "assistant", "content": answer}
+        if any(m.get("important") is True for m in request.messages):
+            reply["important"] = True  # an important question keeps its answer through trims
         with state.lock:
-            state.messages = [*prepared.messages, {"role": "assistant", "content": answer}]
+            state.messages = [*prepared.messages, reply]
             state.turns += 1
 
     def fail(self, request: BatchRequest, prepared: Prepared) -> None:

@@ -1,8 +1,8 @@
 """Context scaling: TTFT, prompt and decode speed, and stability of every matrix cell.
 
-Each cell loads its model at the cell's `num_ctx`, fills the context to the target depth
-(default 90% minus `num_predict`) with a fresh nonce per request, repeats, and is judged
-against the thresholds in its matrix.
+Each cell loads its model at the cell's `num_ctx`, sends a prompt of the cell's length (its
+`prompt_tokens`, else the context filled to `fill`, default 90% minus `num_predict`) with a
+fresh nonce per request, repeats, and is judged against the thresholds in its matrix.
 """
 
 from __future__ import annotations
