@@ -32,7 +32,6 @@ estimate, through pytest's terminal reporter.
 
 from __future__ import annotations
 
-import json
 import math
 import threading
 import time
@@ -43,9 +42,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from harness.errors import ResultsError
 from harness.matrix import Cell, Matrix
 from harness.prompts import CALIBRATION_WORDS, target_prompt_tokens
 from harness.report.fmt import seconds as fmt_seconds
+from harness.results_model import Case, RunResults, load_run
 
 if TYPE_CHECKING:  # harness.limits imports scipy: only a run with cells pays for it
     from harness.limits.predict import Prediction
@@ -199,13 +200,13 @@ class RunKind:
     sim_profile: str | None
     server_url: str | None
 
-    def matches(self, payload: Mapping[str, Any]) -> bool:
-        fp = payload.get("fingerprint") or {}
-        if bool(payload.get("simulated")) != self.simulated:
+    def matches(self, run: RunResults) -> bool:
+        if run.simulated != self.simulated:
             return False
         if self.simulated:
-            return ((fp.get("sim") or {}).get("profile")) == self.sim_profile
-        return fp.get("server_url") == self.server_url
+            sim = run.fingerprint.sim
+            return sim is not None and sim.profile == self.sim_profile
+        return run.fingerprint.server_url == self.server_url
 
 
 def stored_rates(reports_dir: Path, kind: RunKind) -> dict[tuple[str, int], Rates]:
@@ -214,32 +215,25 @@ def stored_rates(reports_dir: Path, kind: RunKind) -> dict[tuple[str, int], Rate
     found: dict[tuple[str, int], Rates] = {}
     for path in runs[:RUNS_SEARCHED]:
         try:
-            payload = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            run = load_run(path)
+        except ResultsError:
             continue  # a run being written, or a broken file: the others still count
-        if not isinstance(payload, dict) or not kind.matches(payload):
+        if not kind.matches(run):
             continue
-        for case in payload.get("cases") or []:
-            rates = _case_rates(case, f"last run {payload.get('run_id') or path.parent.name}")
-            key = (str(case.get("model")), int(case.get("num_ctx") or 0))
+        for case in run.cases:
+            rates = _case_rates(case, f"last run {run.run_id or path.parent.name}")
+            key = (case.model, int(case.num_ctx or 0))
             if rates is not None and key not in found:
                 found[key] = rates
     return found
 
 
-def _case_rates(case: Mapping[str, Any], source: str) -> Rates | None:
-    metrics = case.get("metrics") or {}
-    prompt = (metrics.get("prompt_tok_s") or {}).get("p50")
-    decode = (metrics.get("decode_tok_s") or {}).get("p50")
-    load = (case.get("load") or {}).get("load_s")
+def _case_rates(case: Case, source: str) -> Rates | None:
+    prompt, decode, load = case.p50("prompt_tok_s"), case.p50("decode_tok_s"), case.load_s
     if not prompt or not decode or load is None:
         return None
-    sent = case.get("target_prompt_tokens")
-    length = int(sent) if isinstance(sent, int | float) else None
-    return Rates(float(load), float(prompt), float(decode), source, length)
-
-
-# -- the estimate of a session -----------------------------------------------------------
+    sent = case.target_prompt_tokens
+    return Rates(load, prompt, decode, source, None if sent is None else int(sent))
 
 
 @dataclass(frozen=True)

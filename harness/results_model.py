@@ -270,6 +270,8 @@ class Case:
     stability: Stability | None
     memory: Memory | None
     baseline: CaseBaseline | str | None
+    load_s: float | None  # the model's load time, as measured for the cell
+    target_prompt_tokens: float | None  # the prompt length the cell asked for
     host_load: JsonObject | None  # read by harness.baseline.hostload, which owns its keys
     trim_plan: JsonObject | None  # read by harness.batch.analyze.plan_lines
     raw: JsonObject = field(repr=False, compare=False)
@@ -296,6 +298,8 @@ class Case:
             stability=Stability.from_json(get("stability")),
             memory=Memory.from_json(get("memory")),
             baseline=CaseBaseline.from_json(get("baseline")),
+            load_s=number(mapping(get("load")).get("load_s")),
+            target_prompt_tokens=number(get("target_prompt_tokens")),
             host_load=host_load if type(host_load) is dict else None,
             trim_plan=trim_plan if type(trim_plan) is dict and trim_plan else None,
             raw=data,
@@ -412,12 +416,15 @@ class Limit:
     """One model's context-limit search (an element of `limits`)."""
 
     model: str
+    verdict: str
+    reason: str
+    bound: str | None  # memory, the server's cap or the model's trained context
     max_context: float | None
     bytes_per_token: float | None
     base_bytes: float | None
     r2: float | None
     probes: tuple[Probe, ...]
-    recommendations: Recommendations
+    recommendations: Recommendations  # every field None when the search recommended nothing
     raw: JsonObject = field(repr=False, compare=False)
 
     @classmethod
@@ -430,6 +437,9 @@ class Limit:
         )
         return cls(
             model=text(get("model")),
+            verdict=text(get("verdict")),
+            reason=text(get("reason")),
+            bound=opt_text(get("bound")),
             max_context=number(get("max_context")),
             bytes_per_token=number(get("bytes_per_token")),
             base_bytes=number(get("base_bytes")),

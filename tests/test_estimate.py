@@ -20,6 +20,7 @@ from harness.estimate import (
     stored_rates,
 )
 from harness.limits.predict import ModelShape, Prediction
+from harness.results_model import SCHEMA
 
 
 def _shape(**changes: object) -> ModelShape:
@@ -113,6 +114,7 @@ def _run(reports: Path, run_id: str, simulated: bool, profile: str, load_s: floa
         "metrics": {"prompt_tok_s": {"p50": 100.0}, "decode_tok_s": {"p50": 10.0}},
     }
     payload = {
+        "schema": SCHEMA,
         "run_id": run_id,
         "simulated": simulated,
         "fingerprint": {"sim": {"profile": profile} if simulated else None},
@@ -194,10 +196,14 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
 def test_the_run_says_its_estimate_first_and_progress_while_a_cell_runs(
     project: pytest.Pytester,
 ) -> None:
-    """At --sim-speed 1 the cell takes over a second: a line every 0.2 s while it runs."""
+    """At --sim-speed 1 the cell takes over a second: a line every 0.2 s while it runs.
+
+    In a subprocess: the run imports numpy, which an in-process pytester run unloads again
+    afterwards, and numpy cannot be loaded twice in one process (later tests would fail).
+    """
     reports = project.path / "reports"
     args = ("suites", "--engine", "sim", "--sim-speed", "1", "--reports-dir", str(reports))
-    result = project.runpytest(*args, "--progress-every", "0.2")
+    result = project.runpytest_subprocess(*args, "--progress-every", "0.2")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
         [
@@ -208,7 +214,7 @@ def test_the_run_says_its_estimate_first_and_progress_while_a_cell_runs(
         ]
     )
     # The next run takes its rates from this one, and says so.
-    again = project.runpytest(*args, "--progress-every", "0")
+    again = project.runpytest_subprocess(*args, "--progress-every", "0")
     again.stdout.fnmatch_lines(["  1 cell(s): last run 2*"])
     assert "running for" not in again.stdout.str()
 

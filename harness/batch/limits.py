@@ -10,13 +10,12 @@ ConfigError that says what was found and what to run.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from harness.errors import ConfigError
+from harness.errors import ConfigError, ResultsError
+from harness.results_model import Limit, load_run
 
 LIMITS_COMMAND = "pytest suites/context_limits --matrix NAME"
 
@@ -60,45 +59,34 @@ def read_limits(path: Path, model: str | None) -> LimitsChoice:
     """The limits entry of `model` (or the only one) in the run at `path`, if it passed."""
     source = _results_file(path)
     try:
-        payload = json.loads(source.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"--limits {str(source)!r}: not a readable results.json ({exc})") from exc
-    entries = payload.get("limits") if isinstance(payload, dict) else None
-    if not isinstance(entries, list) or not entries:
+        run = load_run(source)
+    except ResultsError as exc:
+        raise ConfigError(f"--limits: {exc}") from exc
+    if not run.limits:
         raise ConfigError(
             f"--limits {str(source)!r}: the run has no context_limits result; run "
             f"`{LIMITS_COMMAND}` first and give its run folder"
         )
-    entry = _entry_for(source, [e for e in entries if isinstance(e, Mapping)], model)
-    name = str(entry.get("model"))
-    rec = entry.get("recommendations")
-    if not isinstance(rec, Mapping):
-        verdict = entry.get("verdict") or "no verdict"
-        reason = entry.get("reason") or "no reason recorded"
+    entry = _entry_for(source, run.limits, model)
+    threshold = entry.recommendations.trim_threshold
+    context = entry.recommendations.max_context_tokens
+    if threshold is None or context is None:
         raise ConfigError(
-            f"--limits {str(source)!r}: the limits search for {name} did not pass "
-            f"({verdict}: {reason}), so it recommends no trim threshold; fix what it says and "
-            "run the limits suite again, or give --trim-threshold yourself"
+            f"--limits {str(source)!r}: the limits search for {entry.model} did not pass "
+            f"({entry.verdict or 'no verdict'}: {entry.reason or 'no reason recorded'}), so it "
+            "recommends no trim threshold; fix what it says and run the limits suite again, "
+            "or give --trim-threshold yourself"
         )
-    threshold: Any = rec.get("trim_threshold")
-    context: Any = rec.get("max_context_tokens")
-    if not _count(threshold) or not _count(context):
+    if threshold < 1 or context < 1:
         raise ConfigError(
-            f"--limits {str(source)!r}: {name}'s recommendations have no usable "
-            f"trim_threshold / max_context_tokens ({threshold!r} / {context!r})"
+            f"--limits {str(source)!r}: {entry.model}'s recommendations have no usable "
+            f"trim_threshold / max_context_tokens ({threshold:g} / {context:g})"
         )
-    bound = entry.get("bound")
-    return LimitsChoice(name, int(threshold), int(context), bound and str(bound), source)
+    return LimitsChoice(entry.model, int(threshold), int(context), entry.bound, source)
 
 
-def _count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
-
-
-def _entry_for(
-    source: Path, entries: Sequence[Mapping[str, Any]], model: str | None
-) -> Mapping[str, Any]:
-    names = [str(e.get("model")) for e in entries]
+def _entry_for(source: Path, entries: Sequence[Limit], model: str | None) -> Limit:
+    names = [e.model for e in entries]
     if model is None:
         if len(entries) == 1:
             return entries[0]
@@ -108,7 +96,7 @@ def _entry_for(
         )
     wanted = {model, model.removesuffix(":latest"), f"{model}:latest"}
     for entry in entries:
-        if str(entry.get("model")) in wanted:
+        if entry.model in wanted:
             return entry
     raise ConfigError(
         f"--limits {str(source)!r}: no limits for --model {model!r}; the run has: "
