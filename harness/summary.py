@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from harness.session import HarnessSession
+from harness.recording import RunRecorder
 
 
 class TerminalWriter(Protocol):
@@ -33,7 +33,7 @@ def case_row(case: dict[str, Any]) -> tuple[str, ...]:
     )
 
 
-def write_summary(tr: TerminalWriter, harness: HarnessSession) -> None:
+def write_summary(tr: TerminalWriter, harness: RunRecorder) -> None:
     title = "harness results" + (" (SIMULATED)" if harness.simulated else "")
     tr.write_sep("=", title)
     if harness.cases:

@@ -7,6 +7,7 @@ import io
 from collections.abc import Mapping
 from typing import Any
 
+from harness.registry import SectionTable
 from harness.report.payload import dig, mapping, number, records, text
 
 COLUMNS: tuple[str, ...] = (
@@ -68,4 +69,13 @@ def render(payload: Mapping[str, Any]) -> str:
     writer.writerow(COLUMNS)
     simulated = "true" if payload.get("simulated") is True else "false"
     writer.writerows(row(case, simulated) for case in records(payload.get("cases")))
+    return out.getvalue()
+
+
+def render_table(found: SectionTable) -> str:
+    """A section a suite declared with a table renderer, as its own CSV (harness/registry.py)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(found.columns)
+    writer.writerows(found.rows)
     return out.getvalue()

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from harness.registry import declared_tables
 from harness.report import fmt
 from harness.report.payload import dig, mapping, number, records, text
 from harness.report.rows import Problem, problem
@@ -99,7 +100,16 @@ def render(payload: Mapping[str, Any]) -> str:
             settings = text(dig(lim, "recommendations", "settings_text"))
             if settings:
                 lines += ["", f"{cell(text(lim.get('model')))}:", "", *preformatted(settings)]
+    lines += declared_sections(payload)
     return "\n".join(lines) + "\n"
+
+
+def declared_sections(payload: Mapping[str, Any]) -> list[str]:
+    """The sections of suites that declare a table renderer (harness/registry.py)."""
+    lines: list[str] = []
+    for _, found in declared_tables(payload):
+        lines += ["", f"## {cell(found.title)}", "", *table(found.columns, found.rows)]
+    return lines
 
 
 def preformatted(value: str) -> list[str]:
