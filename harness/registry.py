@@ -109,8 +109,8 @@ class Registry:
     """The suites of one session (or of the installed package), checked for clashes."""
 
     suites: tuple[Suite, ...] = ()
-    _sections: dict[str, MatrixSection] = field(default_factory=dict, repr=False)
-    _results: dict[str, ResultSection] = field(default_factory=dict, repr=False)
+    _sections: dict[str, MatrixSection] = field(default_factory=dict, init=False, repr=False)
+    _results: dict[str, ResultSection] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         owners: dict[tuple[str, str], str] = {}

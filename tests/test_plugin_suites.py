@@ -7,6 +7,7 @@ section with table and terminal renderers; nothing of the harness is edited for 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -177,3 +178,16 @@ def test_the_matrix_loader_imports_no_suite() -> None:
         "harness.thresholds",
         "harness.yamlsource",
     ]
+
+
+def test_the_suites_use_only_the_public_api() -> None:
+    # harness.api is the suites' contract; the session's objects may change under them.
+    internal = re.compile(r"^\s*(from|import) harness\.(plugin|session|serving|recording)\b", re.M)
+    suites = Path(__file__).resolve().parents[1] / "suites"
+    offenders = [
+        f"{path.relative_to(suites)}:{text[: m.start()].count(chr(10)) + 1}"
+        for path in sorted(suites.rglob("*.py"))
+        for text in [path.read_text(encoding="utf-8")]
+        for m in internal.finditer(text)
+    ]
+    assert offenders == [], f"suites import harness internals (use harness.api): {offenders}"
