@@ -50,6 +50,7 @@ from harness.results_model import Case, RunResults, load_run
 
 if TYPE_CHECKING:  # harness.limits imports scipy: only a run with cells pays for it
     from harness.limits.predict import Prediction
+    from harness.serving import Servers
 
 CHUNK_TOKENS = 512  # Ollama's default num_batch: weights are read once per chunk of a prefill
 # Tokens per filler word when no calibration is known yet (the calibration measures it).
@@ -401,7 +402,7 @@ def _size(engine: Any, model: str) -> ModelSize | str:
 # -- the hook and the in-cell progress ---------------------------------------------------
 
 
-def report_before_run(session: pytest.Session, harness: Any) -> None:
+def report_before_run(session: pytest.Session, servers: Servers) -> None:
     """Print the estimate of the selected cells and start the in-cell progress lines.
 
     Called once from the plugin's `pytest_collection_finish`, after the server started. Not
@@ -411,28 +412,28 @@ def report_before_run(session: pytest.Session, harness: Any) -> None:
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is None or hasattr(config, "workerinput"):
         return
-    ids: Mapping[int, str] = getattr(harness, "cell_ids", {})
+    settings, plan = servers.settings, servers.plan
     selected = [
-        (item.nodeid, ids.get(id(cell), cell.id), cell)
+        (item.nodeid, plan.ids.get(id(cell), cell.id), cell)
         for item, cell in ((item, _cell_of(item)) for item in session.items)
         if cell is not None
     ]
     if not selected:
         return
-    engine = harness.engine
+    engine = servers.engine
     kind = RunKind(
-        simulated=harness.simulated,
-        sim_profile=harness.sim_profile_used,
+        simulated=settings.simulated,
+        sim_profile=servers.sim_profile_used,
         server_url=engine.base_url,
     )
     estimate = estimate_cells(
         selected,
-        matrices=harness.matrices,
+        matrices=plan.matrices,
         engine=engine,
-        stored=stored_rates(harness.reports_dir, kind),
-        repeats=harness.repeats,
-        time_scale=harness.time_scale,
-        simulated=harness.simulated,
+        stored=stored_rates(settings.reports_dir, kind),
+        repeats=settings.repeats,
+        time_scale=settings.time_scale,
+        simulated=settings.simulated,
     )
     for line in estimate.lines(verbose=config.get_verbosity() > 0):
         reporter.write_line(line)

@@ -19,8 +19,8 @@ A matrix file (schema `version: 1`):
         overrides:                  # per context: any of repeats, num_predict, fill,
           128k: {thresholds: {ttft_s: 12}}   # prompt_tokens, options, thresholds
 
-Later features add top-level sections (limits, throughput, ...) through `SECTIONS`; every key
-not known is an error naming its line, so a typo never silently does nothing. For the same
+Suites add top-level sections (limits, throughput, ...) by declaring them (harness/registry.py);
+every key not known is an error naming its line, so a typo never silently does nothing. For the same
 reason a model, context or override listed twice is an error naming both lines (so is a key
 given twice, and an alias: see yamlsource.py).
 """
@@ -28,13 +28,14 @@ given twice, and an alias: see yamlsource.py).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from harness.errors import MatrixError
+from harness.registry import SectionParser, SuiteCase, current
 from harness.thresholds import THRESHOLD_KINDS, Threshold
 from harness.yamlsource import KeyPath, YamlSource, finite_number, load_yaml
 
@@ -72,10 +73,9 @@ class ModelSpec:
 
 
 @dataclass(frozen=True)
-class Cell:
+class Cell(SuiteCase):
     """One model x context case of one matrix: what a parametrized test receives."""
 
-    matrix: str
     model: str
     num_ctx: int
     settings: CellSettings
@@ -123,24 +123,25 @@ def format_context(tokens: int) -> str:
     return f"{tokens // 1024}k" if tokens % 1024 == 0 else str(tokens)
 
 
-# A section parser gets the source, its key path and raw value, and returns a frozen value.
-SectionParser = Callable[[YamlSource, KeyPath, Any], Any]
-SECTIONS: dict[str, SectionParser] = {}
 _TOP_KEYS = ("version", "name", "description", "marks", "sim_profile", "defaults", "models")
 _SETTING_KEYS = ("repeats", "num_predict", "fill", "prompt_tokens", "options", "thresholds")
 MIN_PROMPT_TOKENS = 16  # harness.prompts.MIN_PROMPT_TOKENS (not imported: it loads the engines)
 _MODEL_KEYS = ("name", "contexts", "marks", "use_case", "overrides", *_SETTING_KEYS)
 
 
-def load_matrix(path: Path) -> Matrix:
-    """Read and validate one matrix file; every problem is a MatrixError with file:line."""
-    import harness.sections  # noqa: F401  (registers the optional sections)
+def load_matrix(path: Path, sections: Mapping[str, SectionParser] | None = None) -> Matrix:
+    """Read and validate one matrix file; every problem is a MatrixError with file:line.
 
+    `sections`: the optional top-level keys and their parsers; by default those the
+    registered suites declare.
+    """
+    if sections is None:
+        sections = current().parsers()
     src = load_yaml(path)
     raw = src.data
     if not isinstance(raw, dict):
         raise src.error((), "a matrix must be a mapping", "start the file with `version: 1`")
-    _check_keys(src, (), raw, (*_TOP_KEYS, *SECTIONS))
+    _check_keys(src, (), raw, (*_TOP_KEYS, *sections))
     version = raw.get("version")
     if version != SCHEMA_VERSION:
         raise src.error(
@@ -158,9 +159,7 @@ def load_matrix(path: Path) -> Matrix:
         "model",
         "list each model once, with all its contexts (use overrides for per-context settings)",
     )
-    sections = {
-        key: parser(src, (key,), raw[key]) for key, parser in SECTIONS.items() if key in raw
-    }
+    parsed = {key: parser(src, (key,), raw[key]) for key, parser in sections.items() if key in raw}
     return Matrix(
         name=_string(src, ("name",), raw.get("name", path.stem)),
         path=path,
@@ -172,7 +171,7 @@ def load_matrix(path: Path) -> Matrix:
         sim_profile=(
             _string(src, ("sim_profile",), raw["sim_profile"]) if "sim_profile" in raw else None
         ),
-        sections=MappingProxyType(sections),
+        sections=MappingProxyType(parsed),
     )
 
 
@@ -376,8 +375,10 @@ def _resolve(spec: str, matrices_dir: Path) -> Path:
     return path  # a file that cannot be read is load_yaml's message, with the reason
 
 
-def load_matrices(paths: Iterable[Path]) -> list[Matrix]:
-    matrices = [load_matrix(p) for p in paths]
+def load_matrices(
+    paths: Iterable[Path], sections: Mapping[str, SectionParser] | None = None
+) -> list[Matrix]:
+    matrices = [load_matrix(p, sections) for p in paths]
     seen: dict[str, Path] = {}
     for m in matrices:
         if m.name in seen:

@@ -18,11 +18,13 @@ import pytest
 from harness import interrupt  # first: Ctrl-C while the modules below load is one line too
 
 # isort: split
-from harness.errors import EngineError, HarnessError, MatrixError
+from harness import hookspecs, registry
+from harness.api import HarnessRun
+from harness.errors import ConfigError, EngineError, HarnessError, MatrixError
 from harness.estimate import report_before_run
 from harness.gcpause import paused
 from harness.hardware import HardwareSampler
-from harness.matrix import Cell, load_matrices, resolve_matrix_paths
+from harness.matrix import Cell, Matrix, load_matrices, resolve_matrix_paths
 from harness.measure import (
     CellOutcome,
     HardwareReport,
@@ -32,17 +34,30 @@ from harness.measure import (
 )
 from harness.memory import memory_block
 from harness.options import add_options, option
+from harness.prompts import TokenCalibration
+from harness.recording import GATE_KEY, RECORDER_KEY, RunRecorder, regression_gate
+from harness.registry import MatrixSection, Registry, SuiteCase
 from harness.servers import group_index, group_name
-from harness.session import TRACEBACK_LOG, HarnessSession
+from harness.serving import SERVERS_KEY, Servers
+from harness.session import PLAN_KEY, SETTINGS_KEY, TRACEBACK_LOG, CellPlan, RunSettings
 from harness.summary import write_summary
 
-SESSION_KEY = pytest.StashKey[HarnessSession]()
+# The built-in suites (and installed third-party ones) are plugins of their own, each
+# declaring itself through `pytest_harness_suites` (harness/registry.py).
+pytest_plugins = registry.suite_modules()
+
+REGISTRY_KEY = pytest.StashKey[Registry]()
 CASE_KEY = pytest.StashKey[dict[str, Any]]()
 SECTIONS_KEY = pytest.StashKey[list[tuple[str, Any]]]()
+CALIBRATIONS_KEY = pytest.StashKey[dict[tuple[str, str], TokenCalibration]]()
 CASE_PROPERTY = "harness_case"
 SECTION_PROPERTY = "harness_section"
 SERVER_PROPERTY = "harness_server"
 TRACEBACK_PROPERTY = "harness_traceback"
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hookspecs)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -62,10 +77,35 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     try:
+        suites = Registry(tuple(s for found in config.hook.pytest_harness_suites() for s in found))
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[REGISTRY_KEY] = suites
+    registry.activate(suites)  # until unconfigure: results.py and the reports ask it
+    try:
         paths = resolve_matrix_paths(option(config, "matrix"), config.rootpath / "matrices")
-        matrices = load_matrices(paths)
+        matrices = load_matrices(paths, suites.parsers())
     except MatrixError as exc:
         raise pytest.UsageError(str(exc)) from None
+    _register_marks(config, matrices)
+    settings = config.stash[SETTINGS_KEY] = RunSettings.from_config(config)
+    plan = config.stash[PLAN_KEY] = CellPlan(matrices, len(settings.server_urls))
+    servers = config.stash[SERVERS_KEY] = Servers(config, settings, plan)
+    gate = config.stash[GATE_KEY] = regression_gate(config, matrices, settings.reports_dir)
+    config.stash[RECORDER_KEY] = RunRecorder(
+        config,
+        settings,
+        gate,
+        matrices_in_use=lambda: servers.matrices_in_use or [m.name for m in matrices],
+        server_fingerprints=servers.fingerprints,
+    )
+    config.stash[CALIBRATIONS_KEY] = {}
+    _prefer_loadgroup(config)
+    if settings.is_controller:
+        config.pluginmanager.register(ResultsCollector(config), "harness-results")
+
+
+def _register_marks(config: pytest.Config, matrices: list[Matrix]) -> None:
     # The marks the cells will carry, without building the cells (10,000 in a big matrix)
     # a second time: generate_tests builds them once.
     marks = sorted(
@@ -74,11 +114,6 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     for mark in marks:
         config.addinivalue_line("markers", f"{mark}: cells of matrices that declare `{mark}`")
-    harness = HarnessSession(config, matrices)
-    config.stash[SESSION_KEY] = harness
-    _prefer_loadgroup(config)
-    if harness.is_controller:
-        config.pluginmanager.register(ResultsCollector(harness), "harness-results")
 
 
 def _prefer_loadgroup(config: pytest.Config) -> None:
@@ -112,11 +147,11 @@ class XdistHooks:
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    harness = config.stash.get(SESSION_KEY, None)
+    settings = config.stash.get(SETTINGS_KEY, None)
     workers = getattr(config.option, "numprocesses", None) or 0
-    if harness is None or not workers:
+    if settings is None or not workers:
         return []
-    servers = len(harness.server_urls)
+    servers = len(settings.server_urls)
     lines = [f"harness: {servers} server(s), {workers} worker(s), --dist {config.option.dist}"]
     if workers > servers:
         lines.append(
@@ -127,25 +162,56 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    harness = config.stash.get(SESSION_KEY, None)
+    servers = config.stash.get(SERVERS_KEY, None)
     try:
-        if harness is not None:
-            harness.close()
+        if servers is not None:
+            servers.close()
     finally:
+        registry.deactivate(config.stash.get(REGISTRY_KEY, Registry()))
         interrupt.leave()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "cell" not in metafunc.fixturenames:
+    """Parametrize `cell` with the matrices' cells, and each suite's case fixture with the
+    cases of its matrix section (the suite declares both: harness/registry.py)."""
+    for section in metafunc.config.stash[REGISTRY_KEY].case_sections():
+        if section.case_fixture in metafunc.fixturenames:
+            _parametrize_section(metafunc, section)
+    if "cell" in metafunc.fixturenames:
+        _parametrize_cells(metafunc)
+
+
+def _parametrize_section(metafunc: pytest.Metafunc, section: MatrixSection) -> None:
+    fixture, cases = section.case_fixture, section.cases
+    if fixture is None or cases is None:  # case_sections() gives only sections with both
         return
-    harness = metafunc.config.stash[SESSION_KEY]
-    cells = harness.cells()
+    found: list[tuple[str, SuiteCase, tuple[str, ...]]] = [
+        (case_id, case, matrix.marks)
+        for matrix, parsed in metafunc.config.stash[PLAN_KEY].with_section(section.key)
+        for case_id, case in cases(matrix, parsed)
+    ]
+    ids = [case_id for case_id, _, _ in found]
+    params = [
+        pytest.param(
+            case,
+            # An id two matrices give is prefixed with the matrix, so ids stay unique.
+            id=case_id if ids.count(case_id) == 1 else f"{case.matrix}/{case_id}",
+            marks=matrix_marks(marks),
+        )
+        for case_id, case, marks in found
+    ]
+    metafunc.parametrize(fixture, params)
+
+
+def _parametrize_cells(metafunc: pytest.Metafunc) -> None:
+    plan = metafunc.config.stash[PLAN_KEY]
+    cells = plan.cells
     # Cells share a few combinations of marks and server; building the mark objects once
     # per combination, not per cell, saves most of this hook's time at 10,000 cells.
     marks: dict[tuple[tuple[str, ...], int], tuple[pytest.MarkDecorator, ...]] = {}
 
     def marks_of(cell: Cell) -> tuple[pytest.MarkDecorator, ...]:
-        key = (cell.marks, harness.server_index(cell))
+        key = (cell.marks, plan.server_index(cell))
         found = marks.get(key)
         if found is None:
             found = marks[key] = (
@@ -155,7 +221,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return found
 
     metafunc.parametrize(
-        "cell", [pytest.param(c, id=harness.cell_ids[id(c)], marks=marks_of(c)) for c in cells]
+        "cell", [pytest.param(c, id=plan.ids[id(c)], marks=marks_of(c)) for c in cells]
     )
 
 
@@ -186,23 +252,20 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     """Reach the server before the first test, so a missing one stops the run at once."""
     if session.config.option.collectonly:
         return
-    harness = session.config.stash[SESSION_KEY]
-    harness.selected_matrices = sorted(_matrices_of(session.items))
+    servers = session.config.stash[SERVERS_KEY]
+    servers.selected_matrices = sorted(_matrices_of(session.items))
     if any("engine" in getattr(item, "fixturenames", ()) for item in session.items):
-        harness.start()
-        report_before_run(session, harness)  # how long the cells should take (estimate.py)
+        servers.start()
+        report_before_run(session, servers)  # how long the cells should take (estimate.py)
 
 
 def _matrices_of(items: list[pytest.Item]) -> set[str]:
-    """The matrices the selected tests come from: every suite's case parameter (a Cell, a
-    limits or throughput case, ...) names its matrix."""
-    names = set()
+    """The matrices the selected tests come from: every suite's case (a Cell, a limits or
+    throughput case, ...) is a SuiteCase, which names its matrix."""
+    names: set[str] = set()
     for item in items:
         params = item.callspec.params if hasattr(item, "callspec") else {}
-        for value in params.values():
-            matrix = getattr(value, "matrix", None)
-            if isinstance(matrix, str):
-                names.add(matrix)
+        names.update(value.matrix for value in params.values() if isinstance(value, SuiteCase))
     return names
 
 
@@ -227,13 +290,13 @@ def pytest_runtest_makereport(
             # listing its models, a fixture that failed), the cell stays in the results.
             case, record_now = _errored_case(cell, call), True
     if case is not None and record_now:
-        harness = item.config.stash[SESSION_KEY]
+        fingerprints = item.config.stash[SERVERS_KEY].fingerprints
         case.update({"nodeid": item.nodeid, "outcome": report.outcome, "suite": _suite(item)})
         if report.skipped:
             case["verdict"] = "skipped"
         _agree_with_outcome(case, report)
         report.user_properties.append((CASE_PROPERTY, _wire(case)))
-        fp = harness.server_fingerprints.get(case.get("server", ""))
+        fp = fingerprints.get(case.get("server", ""))
         if fp:
             report.user_properties.append((SERVER_PROPERTY, _wire(fp)))
     return report
@@ -262,41 +325,43 @@ def _one_line(exc: BaseException) -> str:
 class ResultsCollector:
     """Controller-side hooks: receive finished cases (from workers too) and write them."""
 
-    def __init__(self, harness: HarnessSession) -> None:
-        self.harness = harness
+    def __init__(self, config: pytest.Config) -> None:
+        self.recorder = config.stash[RECORDER_KEY]
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         # Written now, not at the end: a killed run keeps every finished case.
         props: dict[str, Any] = dict(report.user_properties)
         if CASE_PROPERTY in props:
             server = props.get(SERVER_PROPERTY)
-            self.harness.record(_unwire(props[CASE_PROPERTY]), server and _unwire(server))
+            self.recorder.record(_unwire(props[CASE_PROPERTY]), server and _unwire(server))
         if TRACEBACK_PROPERTY in props:
-            self.harness.record_traceback(report.nodeid, str(props[TRACEBACK_PROPERTY]))
+            self.recorder.record_traceback(report.nodeid, str(props[TRACEBACK_PROPERTY]))
         for prop, value in report.user_properties:
             if prop == SECTION_PROPERTY:
                 name, content = _unwire(cast(str, value))
-                self.harness.record_section(name, content)
+                self.recorder.record_section(name, content)
 
     def pytest_sessionfinish(self) -> None:
-        self.harness.finish()
+        self.recorder.finish()
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.harness.writer is not None or self.harness.notes:
-            write_summary(terminalreporter, self.harness)
+        if self.recorder.writer is not None or self.recorder.notes:
+            write_summary(terminalreporter, self.recorder)
+            for line in self.recorder.terminal_lines():
+                terminalreporter.write_line(line)
 
 
 # -- fixtures ------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
-def harness_session(request: pytest.FixtureRequest) -> HarnessSession:
-    """The session's options, server and results writer."""
-    return request.config.stash[SESSION_KEY]
+def harness_run(request: pytest.FixtureRequest) -> HarnessRun:
+    """The session's settings and services, as suites may use them (harness.api)."""
+    return HarnessRun(request.config)
 
 
 @pytest.fixture
-def engine(request: pytest.FixtureRequest, harness_session: HarnessSession) -> Any:
+def engine(request: pytest.FixtureRequest) -> Any:
     """The engine (HTTP client) of the server this test runs on; the simulator with --engine sim.
 
     With several --server values each cell has its server (its `xdist_group` mark says
@@ -305,7 +370,7 @@ def engine(request: pytest.FixtureRequest, harness_session: HarnessSession) -> A
     mark = request.node.get_closest_marker("xdist_group")
     name = mark.args[0] if mark and mark.args else (mark.kwargs.get("name") if mark else None)
     index = group_index(str(name)) if name is not None else None
-    return harness_session.engine_for(index or 0)
+    return request.config.stash[SERVERS_KEY].engine_for(index or 0)
 
 
 @pytest.fixture
@@ -323,10 +388,16 @@ def record_section(request: pytest.FixtureRequest) -> Callable[[str, Any], None]
     """Add to a run-level section of results.json (`limits`, `throughput`, ...).
 
     A list section (limits, throughput, concurrency) gets the value appended; an object
-    section (extrapolation, capacity) is replaced by it. Written when the test ends.
+    section (extrapolation, capacity) is replaced by it; a section no suite declared is an
+    error here, before anything is written. Written when the test ends.
     """
+    suites = request.config.stash[REGISTRY_KEY]
 
     def record(name: str, value: Any) -> None:
+        try:
+            suites.result_kind(name)
+        except ConfigError as exc:
+            raise pytest.UsageError(str(exc)) from None
         request.node.stash.setdefault(SECTIONS_KEY, []).append((name, value))
 
     return record
@@ -344,9 +415,9 @@ def batch_engine(engine: Any) -> Callable[..., Any]:
 
 
 @pytest.fixture
-def hardware(harness_session: HarnessSession, engine: Any) -> Iterator[HardwareSampler]:
+def hardware(harness_run: HarnessRun, engine: Any) -> Iterator[HardwareSampler]:
     """A background hardware sampler running for this test (GPU, host, server, /api/ps)."""
-    sampler = harness_session.new_sampler(engine)
+    sampler = harness_run.new_sampler(engine)
     sampler.start()
     try:
         yield sampler
@@ -357,7 +428,7 @@ def hardware(harness_session: HarnessSession, engine: Any) -> Iterator[HardwareS
 @pytest.fixture
 def measure(
     request: pytest.FixtureRequest,
-    harness_session: HarnessSession,
+    harness_run: HarnessRun,
     engine: Any,
     hardware: HardwareSampler,
     record_case: Callable[[dict[str, Any]], None],
@@ -367,24 +438,25 @@ def measure(
     def finish_hardware() -> HardwareReport:
         hardware.stop()
         summary = hardware.summary()
-        return summary, memory_block(summary, harness_session.budget)
+        return summary, memory_block(summary, harness_run.budget)
+
+    config = request.config
+    settings, gate = config.stash[SETTINGS_KEY], config.stash[GATE_KEY]
 
     def run(cell: Cell) -> CellOutcome:
-        harness_session.require_model(cell.model, engine)
+        harness_run.require_model(cell.model, engine)
         outcome = measure_cell(
             engine,
             cell,
-            repeats=harness_session.repeats,
+            repeats=settings.repeats,
             settings=MeasureSettings(
-                time_scale=harness_session.time_scale, finish_hardware=finish_hardware
+                time_scale=settings.time_scale, finish_hardware=finish_hardware
             ),
             marker=hardware,
-            calibration_cache=harness_session.calibrations,
+            calibration_cache=config.stash[CALIBRATIONS_KEY],
         )
         outcome.case.update({"suite": _suite(request.node), "nodeid": request.node.nodeid})
-        regressions = harness_session.regression.check(
-            outcome.case, harness_session.run_fingerprint
-        )
+        regressions = gate.check(outcome.case, config.stash[RECORDER_KEY].run_fingerprint)
         if regressions:
             outcome.failures += regressions
             _fail_case(outcome.case, regressions)
@@ -424,12 +496,21 @@ def _unwire(text: str) -> Any:
 
 
 def _in_suite(item: pytest.Item) -> bool:
-    return "suites" in item.path.parts[:-1]
+    return _suite_dir(item) is not None
 
 
 def _suite(item: pytest.Item) -> str:
-    parts = item.path.parts
-    return parts[parts.index("suites") + 1] if "suites" in parts[:-1] else item.path.parent.name
+    return _suite_dir(item) or item.path.parent.name
+
+
+def _suite_dir(item: pytest.Item) -> str | None:
+    """`name` for a test under `<rootdir>/suites/<name>/` (a checkout's own folder may be
+    called `suites` too, so the path counts from the rootdir)."""
+    try:
+        parts = item.path.relative_to(item.config.rootpath).parts
+    except ValueError:
+        parts = item.path.parts
+    return parts[parts.index("suites") + 1] if "suites" in parts[:-2] else None
 
 
 def _bare_case(cell: Cell, reason: str, **extra: Any) -> dict[str, Any]:

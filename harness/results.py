@@ -23,9 +23,16 @@ from typing import IO, Any
 from harness.errors import ResultsError
 from harness.results_model import SCHEMA
 
-# Sections other suites add to results.json; listed so `finalize` keeps their shape stable.
-LIST_SECTIONS = ("limits", "throughput", "concurrency")
-OBJECT_SECTIONS = ("extrapolation", "capacity", "baseline")
+
+def section_kinds() -> dict[str, str]:
+    """Every results section a registered suite declares: "list" or "object".
+
+    Asked of the suites (harness/registry.py), so a new suite's section keeps every value
+    it records, and `finalize` gives each declared section its shape even when empty.
+    """
+    from harness.registry import current
+
+    return {section.name: section.kind for section in current().result_sections()}
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -139,6 +146,7 @@ def payload_from_jsonl(path: Path) -> dict[str, Any]:
     header = records[0]
     if header.get("schema") != SCHEMA:
         raise ResultsError(f"{path}:1: schema is {header.get('schema')!r}, expected {SCHEMA!r}")
+    kinds = section_kinds()
     payload: dict[str, Any] = {
         "schema": SCHEMA,
         "run_id": header["run_id"],
@@ -146,16 +154,20 @@ def payload_from_jsonl(path: Path) -> dict[str, Any]:
         "simulated": header.get("simulated", False),
         "fingerprint": header.get("fingerprint", {}),
         "cases": [],
-        **{name: [] for name in LIST_SECTIONS},
-        **{name: None for name in OBJECT_SECTIONS},
+        **{name: [] if kind == "list" else None for name, kind in kinds.items()},
     }
-    for record in records[1:]:
+    for number, record in enumerate(records[1:], start=2):
         kind = record.pop("kind", None)
         if kind == "case":
             payload["cases"].append(record)
         elif kind == "section":
             name, value = record["section"], record["value"]
-            if isinstance(payload.get(name), list):
+            if name not in kinds:
+                raise ResultsError(
+                    f"{path}:{number}: results section {name!r} is declared by no suite. "
+                    "Fix: declare it with ResultSection in the suite's Suite (docs/extending.md)"
+                )
+            if kinds[name] == "list":
                 payload[name].append(value)
             else:
                 payload[name] = value

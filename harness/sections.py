@@ -1,7 +1,8 @@
-"""Optional top-level matrix sections, registered in `harness.matrix.SECTIONS`.
+"""The core's own declarations: the `tolerances:` matrix section and the `baseline` results.
 
-Each feature that extends the matrix schema adds its parser here (or in its own module,
-imported here), so `load_matrix` knows every key before it judges one unknown.
+The other sections belong to their suites (`harness/<feature>/suite.py`), each declared
+through the `pytest_harness_suites` hook; this module is the `core` entry of the
+`llm_harness.suites` entry-point group (harness/registry.py).
 """
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Any
 
-from harness.matrix import SECTIONS
+import pytest
+
+from harness.registry import MatrixSection, ResultSection, Suite
 from harness.yamlsource import KeyPath, YamlSource, finite_number
 
 _TOLERANCE_METRICS = (
@@ -47,10 +50,14 @@ def parse_tolerances(src: YamlSource, at: KeyPath, raw: Any) -> MappingProxyType
     return MappingProxyType(out)
 
 
-SECTIONS.setdefault("tolerances", parse_tolerances)
+CORE = Suite(
+    name="core",
+    matrix_sections=(MatrixSection("tolerances", parse_tolerances),),
+    # Written by the baseline gate at the end of the run (regression.py).
+    results=(ResultSection("baseline", "object"),),
+)
 
-# Sections of other features: each registers itself in SECTIONS on import.
-from harness.batch import matrix_section as _throughput  # noqa: E402, F401
-from harness.concurrency import section as _concurrency  # noqa: E402, F401
-from harness.limits import section as _limits  # noqa: E402, F401
-from harness.workloads import section as _sustained  # noqa: E402, F401
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_harness_suites() -> list[Suite]:
+    return [CORE]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from harness.recording import RunRecorder
 from harness.results_model import Case, as_run
-from harness.session import HarnessSession
 
 
 class TerminalWriter(Protocol):
@@ -32,7 +32,7 @@ def case_row(case: Case) -> tuple[str, ...]:
     )
 
 
-def write_summary(tr: TerminalWriter, harness: HarnessSession) -> None:
+def write_summary(tr: TerminalWriter, harness: RunRecorder) -> None:
     title = "harness results" + (" (SIMULATED)" if harness.simulated else "")
     tr.write_sep("=", title)
     cases = [Case.from_json(c) for c in harness.cases]

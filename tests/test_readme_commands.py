@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import re
 import shlex
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from harness.baseline import BaselineStore
+from tests.suiterun import ROOT, run_suite
 
-ROOT = Path(__file__).resolve().parents[1]
 # Options whose value is a real server (or worker count) and not part of the selection.
 DROPPED = {"--engine", "--server", "--launch", "--launch-var", "-n"}
 
@@ -49,7 +46,7 @@ def as_collected(words: list[str]) -> list[str]:
             skip = True
         elif word.split("=", 1)[0] not in DROPPED:
             out.append(word)
-    return [*out, "--engine", "sim", "--collect-only", "-q", "-p", "no:randomly"]
+    return [*out, "--collect-only", "-q", "-p", "no:randomly"]
 
 
 COMMANDS = readme_commands((ROOT / "README.md").read_text(encoding="utf-8"))
@@ -62,15 +59,16 @@ def test_the_readme_names_the_suites_commands() -> None:
 
 
 @pytest.mark.parametrize("words", COMMANDS, ids=[" ".join(w) for w in COMMANDS])
-def test_readme_command_selects_tests(words: list[str], tmp_path: Path) -> None:
+def test_readme_command_selects_tests(words: list[str], pytester: pytest.Pytester) -> None:
     # `--baseline nightly` needs a stored baseline: the README stores it the night before.
-    BaselineStore(tmp_path / "baselines").save(
+    reports = pytester.path / "reports"
+    BaselineStore(reports / "baselines").save(
         "nightly", {"schema": "harness.results/1", "fingerprint": {}, "cases": []}
     )
-    cmd = [sys.executable, "-m", "pytest", *as_collected(words), "--reports-dir", str(tmp_path)]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    suite = words[0].removeprefix("suites/")
+    run = run_suite(pytester, suite, *as_collected(words)[1:], reports=reports, timeout=120)
+    run.check()
     # An empty parametrization collects one placeholder, `test_x[NOTSET]`: that is nothing.
-    items = [line for line in proc.stdout.splitlines() if "::" in line]
+    items = [line for line in run.stdout.splitlines() if "::" in line]
     real = [item for item in items if "[NOTSET]" not in item]
-    assert real, f"`pytest {' '.join(words)}` selects nothing:\n{proc.stdout[-2000:]}"
+    assert real, f"`pytest {' '.join(words)}` selects nothing:\n{run.stdout[-2000:]}"

@@ -17,7 +17,7 @@
       max_spread: 0.10              # req/s may vary this much across sizes
       memory_limit: 0.9375          # fraction of device memory (15 of 16 GB)
 
-Importing this module registers the parser in `harness.matrix.SECTIONS`.
+The suite declares the parser in its suite.py (harness/registry.py).
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from typing import Any
 
 from harness.batch.strategies import STRATEGIES
 from harness.batch.trim import TRIMMERS
-from harness.matrix import SECTIONS
 from harness.yamlsource import KeyPath, YamlSource
 
 
@@ -112,6 +111,3 @@ def _choices(src: YamlSource, at: KeyPath, raw: Any, allowed: tuple[str, ...]) -
         if value not in allowed:
             raise src.error(at, f"unknown value {value!r}", f"use one of: {', '.join(allowed)}")
     return tuple(dict.fromkeys(raw))
-
-
-SECTIONS["throughput"] = parse_throughput

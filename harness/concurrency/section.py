@@ -18,7 +18,7 @@
 `launch` template with `{num_parallel}`); against a running server it must name the one
 value that server uses, since no request can change OLLAMA_NUM_PARALLEL.
 
-Importing this module registers the parser in `harness.matrix.SECTIONS`.
+The suite declares the parser in its suite.py (harness/registry.py).
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.concurrency.slo import Slo
-from harness.matrix import SECTIONS
 from harness.yamlsource import KeyPath, YamlSource, finite_number
 
 DEFAULT_LEVELS = (1, 2, 4, 8, 16)
@@ -186,6 +185,3 @@ def parse_concurrency(src: YamlSource, at: KeyPath, raw: Any) -> ConcurrencySect
     if "launch" in raw:
         values["launch"] = _launch(src, (*at, "launch"), raw["launch"])
     return ConcurrencySection(**values)
-
-
-SECTIONS.setdefault("concurrency", parse_concurrency)

@@ -26,7 +26,6 @@ from typing import Any
 
 from harness.limits.recommend import Policy
 from harness.limits.search import DEFAULT_RESOLUTION
-from harness.matrix import SECTIONS
 from harness.yamlsource import KeyPath, YamlSource, finite_number
 
 _FRACTIONS = ("safety", "trim_fraction", "keep_fraction")
@@ -135,6 +134,3 @@ def parse_limits(src: YamlSource, at: KeyPath, raw: Any) -> LimitsSection:
     parsed = tuple(_model(src, (*at, "models", i), m, policy, top) for i, m in enumerate(models))
     src.once([((*at, "models", i), m.name) for i, m in enumerate(parsed)], "model", "list it once")
     return LimitsSection(models=parsed, resolution=int(resolution), recovery_s=recovery)
-
-
-SECTIONS.setdefault("limits", parse_limits)

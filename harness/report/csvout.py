@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
+from harness.registry import SectionTable
 from harness.results_model import Case, CaseBaseline, JsonObject, RunResults, as_run
 
 COLUMNS: tuple[str, ...] = (
@@ -66,4 +67,13 @@ def render(payload: RunResults | JsonObject) -> str:
     writer.writerow(COLUMNS)
     simulated = "true" if run.simulated else "false"
     writer.writerows(row(case, simulated) for case in run.cases)
+    return out.getvalue()
+
+
+def render_table(found: SectionTable) -> str:
+    """A section a suite declared with a table renderer, as its own CSV (harness/registry.py)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(found.columns)
+    writer.writerows(found.rows)
     return out.getvalue()

@@ -13,6 +13,7 @@ import html
 import re
 from collections.abc import Iterable, Sequence
 
+from harness.registry import declared_tables
 from harness.report import fmt
 from harness.report.rows import Problem, problem
 from harness.results_model import Case, JsonObject, Limit, RunResults, as_run, text
@@ -96,7 +97,16 @@ def render(payload: RunResults | JsonObject) -> str:
             settings = lim.recommendations.settings_text
             if settings:
                 lines += ["", f"{cell(lim.model)}:", "", *preformatted(settings)]
+    lines += declared_sections(run.raw)
     return "\n".join(lines) + "\n"
+
+
+def declared_sections(payload: JsonObject) -> list[str]:
+    """The sections of suites that declare a table renderer (harness/registry.py)."""
+    lines: list[str] = []
+    for _, found in declared_tables(payload):
+        lines += ["", f"## {cell(found.title)}", "", *table(found.columns, found.rows)]
+    return lines
 
 
 def preformatted(value: str) -> list[str]:

@@ -17,7 +17,7 @@
 tests use a few seconds). Under the simulator the duration is still wall-clock time: a run
 at `--sim-speed 50` does 50x the simulated work in it, and results are in simulated time.
 
-Importing this module registers the parser in `harness.matrix.SECTIONS`.
+The suite declares the parser in its suite.py (harness/registry.py).
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.errors import ConfigError
-from harness.matrix import SECTIONS
 from harness.yamlsource import KeyPath, YamlSource, finite_number
 
 KINDS = ("coding", "rag", "chat")
@@ -150,6 +149,3 @@ def _number(src: YamlSource, at: KeyPath, key: str, value: Any) -> Any:
         bound = f" in ({low}, {high}]" if high else f" > {low}"
         raise src.error(at, f"{key} is {value!r}", f"give {wanted}{bound}")
     return value if key in _INTEGERS else float(value)
-
-
-SECTIONS.setdefault("sustained", parse_sustained)

@@ -43,7 +43,7 @@ def batch_target(
     config = request.config
     requests = int(batch_api_option(config, "batch_api_requests") or DEFAULT_REQUESTS)
     url = batch_api_option(config, "batch_api")
-    harness = request.getfixturevalue("harness_session")
+    harness = request.getfixturevalue("harness_run")
     model = batch_api_option(config, "batch_api_model") or harness.matrices[0].models[0].name
     if url:
         yield Target(url.rstrip("/"), model, requests, api_key=os.environ.get(API_KEY_ENV) or None)

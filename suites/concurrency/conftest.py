@@ -1,4 +1,5 @@
-"""Cases of the concurrency suite: one per (matrix, model, context) of every `concurrency:`."""
+"""Fixtures of the concurrency suite; its cases (one per matrix, model and context of every
+`concurrency:` section) are declared in harness/concurrency/suite.py."""
 
 from __future__ import annotations
 
@@ -7,18 +8,7 @@ from typing import Any
 
 import pytest
 
-from harness.concurrency import CellState, ConcurrencySection
-from harness.plugin import SESSION_KEY, matrix_marks
-
-
-@dataclass(frozen=True)
-class ConcurrencyCase:
-    """One context of one model of a matrix's `concurrency` section."""
-
-    matrix: str
-    model: str
-    context: int
-    section: ConcurrencySection
+from harness.concurrency import CellState
 
 
 @dataclass
@@ -39,16 +29,3 @@ _STORE = pytest.StashKey[CapacityStore]()
 def capacity_store(request: pytest.FixtureRequest) -> CapacityStore:
     """Capacity entries and per-model memory lines shared by the suite's cases."""
     return request.config.stash.setdefault(_STORE, CapacityStore())
-
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "concurrency_case" not in metafunc.fixturenames:
-        return
-    params = []
-    for matrix, section in metafunc.config.stash[SESSION_KEY].with_section("concurrency"):
-        marks = matrix_marks(matrix.marks)
-        for model in section.models:
-            for ctx in section.contexts:
-                case = ConcurrencyCase(matrix.name, model, ctx, section)
-                params.append(pytest.param(case, id=f"{matrix.name}-{model}-{ctx}", marks=marks))
-    metafunc.parametrize("concurrency_case", params)

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from harness.api import HarnessRun
 from harness.concurrency import Budget, CellState, ServerSource, run_cell, slot_plan
 from harness.concurrency.cell import PROBE_CONTEXTS
 from harness.concurrency.report import NOTE_PREFIX, summary_notes
@@ -27,11 +28,9 @@ from harness.concurrency.servers import loaded_size
 from harness.engines import Engine
 from harness.errors import ConfigError
 from harness.limits.probe import capacity
-from harness.options import option
-from harness.session import HarnessSession
 
 
-def _budget_reader(harness_session: HarnessSession, model: str) -> Callable[[Engine], Budget]:
+def _budget_reader(harness_run: HarnessRun, model: str) -> Callable[[Engine], Budget]:
     """The memory budget, less what a loaded runner takes beyond its /api/ps size.
 
     /api/ps leaves out the runner's own overhead (the CUDA context, ~0.4 GiB on a real
@@ -40,7 +39,7 @@ def _budget_reader(harness_session: HarnessSession, model: str) -> Callable[[Eng
     """
 
     def read(engine: Engine) -> Budget:
-        sampler = harness_session.new_sampler(engine)
+        sampler = harness_run.new_sampler(engine)
         sampler.start()
         try:
             engine.load(model, {"num_ctx": PROBE_CONTEXTS[0]})
@@ -49,7 +48,7 @@ def _budget_reader(harness_session: HarnessSession, model: str) -> Callable[[Eng
         finally:
             sampler.stop()
         summary = sampler.summary()
-        cap = capacity(summary, harness_session.budget)
+        cap = capacity(summary, harness_run.budget)
         if cap.available_bytes is None:
             return Budget(gpu=cap.gpu, available_bytes=None)
         overhead = _runner_overhead(summary, cap.gpu, size)
@@ -72,26 +71,26 @@ def _runner_overhead(summary: dict[str, Any], gpu: bool, size: Any) -> int:
 
 def test_concurrency(
     concurrency_case: Any,
-    harness_session: HarnessSession,
+    harness_run: HarnessRun,
     engine: Engine,
     capacity_store: Any,
     record_section: Callable[[str, Any], None],
 ) -> None:
     case = concurrency_case
-    harness_session.require_model(case.model)
+    harness_run.require_model(case.model)
     try:
         plan = slot_plan(
             case.section,
-            simulated=harness_session.simulated,
-            sim_parallel=option(harness_session.config, "sim_parallel"),
+            simulated=harness_run.simulated,
+            sim_parallel=harness_run.option("sim_parallel"),
         )
     except ConfigError as exc:
         pytest.skip(str(exc))
     source = ServerSource(
-        engine_kind=harness_session.engine_kind,
+        engine_kind=harness_run.engine_kind,
         session_engine=engine,
-        sim_profile=harness_session.sim_profile_used,
-        sim_speed=harness_session.sim_speed,
+        sim_profile=harness_run.sim_profile,
+        sim_speed=harness_run.sim_speed,
         launch=case.section.launch,
     )
     state = capacity_store.states.setdefault((case.matrix, case.model), CellState())
@@ -101,21 +100,20 @@ def test_concurrency(
         case.context,
         plan=plan,
         source=source,
-        scale=harness_session.time_scale,
-        read_budget=_budget_reader(harness_session, case.model),
+        scale=harness_run.time_scale,
+        read_budget=_budget_reader(harness_run, case.model),
         state=state,
     )
     for sweep in sweeps:
         record_section("concurrency", sweep)
     capacity_store.entries[(case.model, case.context)] = entry
     whole = {
-        "simulated": harness_session.simulated,
+        "simulated": harness_run.simulated,
         "entries": list(capacity_store.entries.values()),
     }
     record_section("capacity", whole)
     # One line per model in the terminal summary, replaced as later contexts finish.
-    harness_session.notes[:] = [n for n in harness_session.notes if not n.startswith(NOTE_PREFIX)]
-    harness_session.notes.extend(summary_notes(whole))
+    harness_run.set_notes(NOTE_PREFIX, summary_notes(whole))
     failed = [s for s in sweeps if all(lv["errors"] == lv["requests"] for lv in s["levels"])]
     if failed:
         pytest.fail(f"{case.model} @ {case.context}: every request failed", pytrace=False)

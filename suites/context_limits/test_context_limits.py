@@ -13,11 +13,10 @@ from typing import Any
 
 import pytest
 
+from harness.api import HarnessRun
 from harness.engines import Engine
 from harness.limits import Discovery, discover
 from harness.limits.recovery import Backoff
-from harness.options import option
-from harness.session import HarnessSession
 
 
 def _case(limit: dict[str, Any], matrix: str) -> dict[str, Any]:
@@ -39,25 +38,25 @@ def _case(limit: dict[str, Any], matrix: str) -> dict[str, Any]:
 
 def test_context_limits(
     limit_case: Any,
-    harness_session: HarnessSession,
+    harness_run: HarnessRun,
     engine: Engine,
     hardware_name: str,
     record_section: Callable[[str, Any], None],
     record_case: Callable[[dict[str, Any]], None],
 ) -> None:
     spec = limit_case.model
-    harness_session.require_model(spec.name, engine)
+    harness_run.require_model(spec.name, engine)
     job = Discovery(
         model=spec.name,
         hardware=hardware_name,
-        new_sampler=lambda: harness_session.new_sampler(engine),
-        budget=harness_session.budget,
+        new_sampler=lambda: harness_run.new_sampler(engine),
+        budget=harness_run.budget,
         policy=spec.policy,
         options=spec.options,
         resolution=limit_case.section.resolution,
         recovery=Backoff(total_s=limit_case.section.recovery_s),
-        verify_fill=bool(option(harness_session.config, "verify_fill")),
-        time_scale=harness_session.time_scale,
+        verify_fill=bool(harness_run.option("verify_fill")),
+        time_scale=harness_run.time_scale,
         max_context=spec.max_context,
     )
     limit = {"matrix": limit_case.matrix, **discover(engine, job)}

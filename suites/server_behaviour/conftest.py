@@ -14,43 +14,42 @@ from typing import Any
 
 import pytest
 
+from harness.api import HarnessRun
 from harness.behaviour_checks import CHECKS, DEFAULT_MODEL, BehaviourSettings, Finding
-from harness.options import option
-from harness.session import HarnessSession
 
 MODEL_ENV = "HARNESS_BEHAVIOUR_MODEL"
 
 
-def _model(harness_session: HarnessSession, engine: Any) -> str:
+def _model(harness_run: HarnessRun, engine: Any) -> str:
     if os.environ.get(MODEL_ENV):
         return os.environ[MODEL_ENV]
     sizes = {t.name: t.size for t in engine.tags()}
     sizes.update({n.removesuffix(":latest"): s for n, s in list(sizes.items())})
     if DEFAULT_MODEL in sizes:
         return DEFAULT_MODEL
-    wanted = {m.name for matrix in harness_session.matrices for m in matrix.models}
+    wanted = {m.name for matrix in harness_run.matrices for m in matrix.models}
     pulled = sorted((sizes[n], n) for n in wanted if n in sizes)
     return pulled[0][1] if pulled else DEFAULT_MODEL
 
 
-def _num_parallel(harness_session: HarnessSession) -> int | None:
-    if harness_session.simulated:
-        return int(option(harness_session.config, "sim_parallel"))
+def _num_parallel(harness_run: HarnessRun) -> int | None:
+    if harness_run.simulated:
+        return int(harness_run.option("sim_parallel"))
     raw = os.environ.get("OLLAMA_NUM_PARALLEL", "").strip()
     return int(raw) if raw.isdigit() and int(raw) > 0 else None
 
 
 @pytest.fixture
-def behaviour_settings(harness_session: HarnessSession, engine: Any) -> BehaviourSettings:
+def behaviour_settings(harness_run: HarnessRun, engine: Any) -> BehaviourSettings:
     """Which model the checks drive, and what the server declares about itself."""
-    model = _model(harness_session, engine)
-    harness_session.require_model(model)
-    kv_type = "f16" if harness_session.simulated else os.environ.get("OLLAMA_KV_CACHE_TYPE")
+    model = _model(harness_run, engine)
+    harness_run.require_model(model)
+    kv_type = "f16" if harness_run.simulated else os.environ.get("OLLAMA_KV_CACHE_TYPE")
     return BehaviourSettings(
         model=model,
-        num_parallel=_num_parallel(harness_session),
+        num_parallel=_num_parallel(harness_run),
         kv_type=kv_type or "f16",
-        time_scale=harness_session.time_scale,
+        time_scale=harness_run.time_scale,
     )
 
 
@@ -58,7 +57,7 @@ def behaviour_settings(harness_session: HarnessSession, engine: Any) -> Behaviou
 def run_check(
     engine: Any,
     behaviour_settings: BehaviourSettings,
-    harness_session: HarnessSession,
+    harness_run: HarnessRun,
     record_case: Callable[[dict[str, Any]], None],
 ) -> Callable[[str], Finding]:
     """Run the named check, record it as a case, and fail or skip the test on its finding."""
@@ -75,7 +74,7 @@ def run_check(
                 "options": {"num_parallel": settings.num_parallel, "kv_type": settings.kv_type},
                 "server": engine.base_url,
                 "engine": engine.kind,
-                "time_scale": harness_session.time_scale,
+                "time_scale": harness_run.time_scale,
                 "use_case": "server behaviour (seed 004)",
                 "samples": [],
                 "metrics": {},

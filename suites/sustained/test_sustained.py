@@ -17,27 +17,27 @@ from typing import Any
 
 import pytest
 
+from harness.api import HarnessRun
 from harness.errors import ConfigError
 from harness.hardware import HardwareSampler
 from harness.memory import memory_block
-from harness.session import HarnessSession
 from harness.workloads import RunSettings, build_case, duration_s, run_sustained
 
 
 def test_sustained(
     sustained_case: Any,
-    harness_session: HarnessSession,
+    harness_run: HarnessRun,
     engine: Any,
     hardware: HardwareSampler,
     record_case: Callable[[dict[str, Any]], None],
 ) -> None:
     spec = sustained_case.spec
-    harness_session.require_model(spec.model)
+    harness_run.require_model(spec.model)
     try:
         seconds = duration_s(sustained_case.section)
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
-    settings = RunSettings(duration_s=seconds, time_scale=harness_session.time_scale)
+    settings = RunSettings(duration_s=seconds, time_scale=harness_run.time_scale)
     run = run_sustained(engine, spec, settings, mark=lambda phase: hardware.mark(phase))
     hardware.stop()
     summary = hardware.summary()
@@ -47,7 +47,7 @@ def test_sustained(
         server=engine.base_url,
         engine_kind=engine.kind,
         hardware=summary,
-        memory=memory_block(summary, harness_session.budget),
+        memory=memory_block(summary, harness_run.budget),
     )
     record_case(case)
     if case["verdict"] != "pass":

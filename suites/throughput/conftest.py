@@ -1,16 +1,14 @@
-"""Fixtures of the throughput suite: its cases from the matrices' `throughput` sections."""
+"""Fixtures of the throughput suite; its cases (one per matrix and strategy of every
+`throughput:` section) are declared in harness/batch/suite.py."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from harness.batch.matrix_section import ThroughputSection
 from harness.batchapi.options import batch_api_option
-from harness.plugin import SESSION_KEY, matrix_marks
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -24,29 +22,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if gone:
         config.hook.pytest_deselected(items=gone)
         items[:] = [i for i in items if i not in gone]
-
-
-@dataclass(frozen=True)
-class ThroughputCase:
-    """One matrix x strategy of the suite."""
-
-    matrix: str
-    model: str
-    strategy: str
-    section: ThroughputSection
-
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "throughput_case" not in metafunc.fixturenames:
-        return
-    params = []
-    for matrix, section in metafunc.config.stash[SESSION_KEY].with_section("throughput"):
-        model = section.model or matrix.models[0].name
-        marks = matrix_marks(matrix.marks)
-        for strategy in section.strategies:
-            case = ThroughputCase(matrix.name, model, strategy, section)
-            params.append(pytest.param(case, id=f"{matrix.name}-{model}-{strategy}", marks=marks))
-    metafunc.parametrize("throughput_case", params)
 
 
 @pytest.fixture(scope="session")

@@ -30,25 +30,25 @@ from harness.batchapi.options import batch_api_option
 def test_throughput(
     throughput_case: Any,
     batch_engine: Callable[..., Any],
-    harness_session: Any,
+    harness_run: Any,
     engine: Any,
     record_case: Callable[[dict[str, Any]], None],
     run_sections: Callable[[str, Any], None],
 ) -> None:
     case, section = throughput_case, throughput_case.section
-    harness_session.require_model(case.model)
+    harness_run.require_model(case.model)
     options = {"num_ctx": section.num_ctx} if section.num_ctx else {}
     engine.load(case.model, options, keep_alive=-1)  # load time is not batch time
-    probe = SimProbe(engine.base_url) if harness_session.simulated else nvml_probe()
+    probe = SimProbe(engine.base_url) if harness_run.simulated else nvml_probe()
     try:
-        _run(case, section, batch_engine, harness_session, engine, record_case, run_sections,
+        _run(case, section, batch_engine, harness_run, engine, record_case, run_sections,
              probe, options)  # fmt: skip
     finally:
         close_probe(probe)
 
 
 def _run(
-    case: Any, section: Any, batch_engine: Callable[..., Any], harness_session: Any,
+    case: Any, section: Any, batch_engine: Callable[..., Any], harness_run: Any,
     engine: Any, record_case: Callable[[dict[str, Any]], None],
     run_sections: Callable[[str, Any], None], probe: Any, options: dict[str, Any],
 ) -> None:  # fmt: skip
@@ -63,13 +63,13 @@ def _run(
         "keep_messages": section.keep_messages,
         # The simulator's own clock (or the client's for a real server): durations come out
         # in the profiled machine's time with nothing else multiplied by --sim-speed.
-        "clock_ns": harness_session.start().clock_ns,
+        "clock_ns": harness_run.clock_ns,
     }  # fmt: skip
     results: list[SizeResult] = []
     for size in section.sizes:
         result = run_size(
             batch_engine, section, model=case.model, strategy=case.strategy, size=size,
-            simulated=harness_session.simulated,
+            simulated=harness_run.simulated,
             settings=settings, memory_total=total,
         )  # fmt: skip
         results.append(result)
@@ -91,7 +91,7 @@ def _run(
 def test_throughput_batch_api(
     throughput_case: Any,
     request: pytest.FixtureRequest,
-    harness_session: Any,
+    harness_run: Any,
     record_case: Callable[[dict[str, Any]], None],
     run_sections: Callable[[str, Any], None],
 ) -> None:
@@ -105,8 +105,8 @@ def test_throughput_batch_api(
     with BatchApiClient(str(batch_api_option(request.config, "batch_api"))) as client:
         results = [
             run_size_via_api(client, section, model=case.model, size=size,
-                             time_scale=harness_session.time_scale,
-                             simulated=harness_session.simulated)
+                             time_scale=harness_run.time_scale,
+                             simulated=harness_run.simulated)
             for size in section.sizes
         ]  # fmt: skip
     for result in results:

@@ -7,27 +7,16 @@ client's wall time by the speed made 170,000 requests take 3.5 h at speed 2 and 
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.suiterun import run_suite_once
+
 SPEEDS = (2, 20, 50)
 
 
-def _req_s_by_strategy(tmp_path: Path, speed: int) -> dict[str, float]:
-    reports = tmp_path / f"speed{speed}"
-    cmd = [
-        sys.executable, "-m", "pytest", str(ROOT / "suites" / "throughput"), "--engine", "sim",
-        "--matrix", "smoke", "--sim-speed", str(speed), "--reports-dir", str(reports), "-q",
-        "-p", "no:randomly",
-    ]  # fmt: skip
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout[-3000:]
-    entries = json.loads((reports / "latest" / "results.json").read_text())["throughput"]
+def _req_s_by_strategy(pytester: pytest.Pytester, speed: int) -> dict[str, float]:
+    args = ("--matrix", "smoke", "--sim-speed", str(speed), "-q", "-p", "no:randomly")
+    entries = run_suite_once(pytester, "throughput", *args).check().payload["throughput"]
     totals: dict[str, tuple[int, float]] = {}
     for e in entries:
         n, t = totals.get(e["strategy"], (0, 0.0))
@@ -35,10 +24,9 @@ def _req_s_by_strategy(tmp_path: Path, speed: int) -> dict[str, float]:
     return {strategy: n / t for strategy, (n, t) in totals.items()}
 
 
-@pytest.fixture(scope="module")
-def rates(tmp_path_factory: pytest.TempPathFactory) -> dict[int, dict[str, float]]:
-    tmp = tmp_path_factory.mktemp("sim_speed")
-    return {speed: _req_s_by_strategy(tmp, speed) for speed in SPEEDS}
+@pytest.fixture
+def rates(pytester: pytest.Pytester) -> dict[int, dict[str, float]]:
+    return {speed: _req_s_by_strategy(pytester, speed) for speed in SPEEDS}
 
 
 def test_req_s_agrees_within_5_percent_across_speeds(rates: dict[int, dict[str, float]]) -> None:

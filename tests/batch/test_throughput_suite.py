@@ -1,16 +1,14 @@
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
+
+import pytest
 
 from harness.batch.extrapolate import SizeRun
 from harness.batch.matrix_section import ThroughputSection
 from harness.batch.throughput import SizeResult, judge
+from tests.suiterun import run_suite
 
-ROOT = Path(__file__).resolve().parents[2]
 MATRIX = """\
 version: 1
 name: tput
@@ -29,18 +27,15 @@ throughput:
 """
 
 
-def test_suite_runs_every_size_and_strategy_and_records_sections(tmp_path: Path) -> None:
-    matrix = tmp_path / "tput.yaml"
+def test_suite_runs_every_size_and_strategy_and_records_sections(
+    pytester: pytest.Pytester,
+) -> None:
+    matrix = pytester.path / "tput.yaml"
     matrix.write_text(MATRIX)
-    reports = tmp_path / "reports"
-    cmd = [
-        sys.executable, "-m", "pytest", str(ROOT / "suites" / "throughput"), "--engine", "sim",
-        "--matrix", str(matrix), "--reports-dir", str(reports), "-q", "-p", "no:randomly",
-    ]  # fmt: skip
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stdout[-3000:]
-    assert "2 passed" in proc.stdout
-    payload = json.loads((reports / "latest" / "results.json").read_text())
+    run = run_suite(pytester, "throughput", "--matrix", str(matrix), "-q", "-p", "no:randomly",
+                    timeout=120).check()  # fmt: skip
+    run.result.assert_outcomes(passed=2)
+    payload = run.payload
     entries = payload["throughput"]
     assert [(e["strategy"], e["size"]) for e in entries] == [
         ("independent", 10), ("independent", 20), ("conversation", 10), ("conversation", 20)
@@ -63,7 +58,7 @@ def test_suite_runs_every_size_and_strategy_and_records_sections(tmp_path: Path)
     assert plan["growth"]["source"] == "measured"
     assert 30 < plan["growth"]["tokens_per_request"] < 100  # 30 user + 8 reply + template
     assert plan["trim_threshold"] == 28_000
-    assert plan["command"] in proc.stdout
+    assert plan["command"] in run.stdout
 
 
 def _result(size: int, req_s: float, errors: int = 0, memory: float | None = 0.5) -> SizeResult:

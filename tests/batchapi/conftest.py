@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +16,7 @@ from harness.batchapi.server import BatchApiServer
 from harness.batchapi.worker import BatchWorker
 from harness.engines import Engine, create_engine
 from harness.sim.server import SimServer
+from tests.suiterun import SuiteRun, run_suite
 
 MODEL = "qwen2.5:3b-instruct"
 ROOT = Path(__file__).resolve().parents[2]
@@ -111,13 +109,11 @@ def _recv(sock: socket.socket) -> bytes:
     return chunk
 
 
-def run_suite(url: str, tmp_path: Path, *args: str, requests: int = 300,
-              env: dict[str, str] | None = None) -> Any:  # fmt: skip
-    """The batch_api suite in a subprocess against `url`, with `env` added to the environment."""
-    cmd = [
-        sys.executable, "-m", "pytest", str(ROOT / "suites" / "batch_api"), "-q",
-        "-p", "no:randomly", "--batch-api", url, "--batch-api-requests", str(requests),
-        "--batch-api-model", MODEL, "--reports-dir", str(tmp_path / "reports"), *args,
-    ]  # fmt: skip
-    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=180,
-                          env={**os.environ, **(env or {})})  # fmt: skip
+def run_batch_suite(pytester: pytest.Pytester, url: str, *args: str, requests: int = 300,
+                    env: dict[str, str] | None = None) -> SuiteRun:  # fmt: skip
+    """The batch_api suite against `url`, with `env` added to the environment."""
+    return run_suite(
+        pytester, "batch_api", "-q", "-p", "no:randomly", "--batch-api", url,
+        "--batch-api-requests", str(requests), "--batch-api-model", MODEL, *args,
+        engine=None, env=env, timeout=180,
+    )  # fmt: skip

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
+
+import pytest
 
 from harness.batchapi.client import API_KEY_ENV
 from harness.batchapi.server import BatchApiServer
 from harness.batchapi.worker import BatchWorker
-from tests.batchapi.conftest import ROOT, run_suite
+from tests.batchapi.conftest import run_batch_suite
 from tests.batchapi.test_kill_restart import ServeBatch
+from tests.suiterun import run_suite
 
 MANY = "test_many_requests_each_answered_once"
 MALFORMED = "test_malformed_lines_are_reported_per_line_and_the_rest_completes"
@@ -45,24 +45,24 @@ class AnswersOneTwice(BatchWorker):
                 yield record
 
 
-def test_suite_passes_against_serve_batch(tmp_path: Path) -> None:
-    server = ServeBatch(tmp_path / "data")
+def test_suite_passes_against_serve_batch(pytester: pytest.Pytester) -> None:
+    server = ServeBatch(pytester.path / "data")
     try:
         url = server.start(speed=1000.0)
-        proc = run_suite(url, tmp_path, requests=1000)
+        proc = run_batch_suite(pytester, url, requests=1000)
     finally:
         server.stop()
-    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert proc.ret == 0, proc.stdout[-3000:]
     # Without control of the model server, the outage test cannot run.
     assert "6 passed, 1 skipped" in proc.stdout, proc.stdout[-2000:]
 
 
 def test_suite_names_a_dropped_answer(
-    start_server: Callable[..., BatchApiServer], tmp_path: Path
+    start_server: Callable[..., BatchApiServer], pytester: pytest.Pytester
 ) -> None:
     server = start_server(worker_class=DropsOneAnswer)
-    proc = run_suite(server.url, tmp_path, "-k", f"{MANY} or {CONCURRENT}")
-    assert proc.returncode == 1, proc.stdout[-3000:]
+    proc = run_batch_suite(pytester, server.url, "-k", f"{MANY} or {CONCURRENT}")
+    assert proc.ret == 1, proc.stdout[-3000:]
     out = proc.stdout
     assert f"FAILED suites/batch_api/test_batch_api.py::{MANY}" in out
     assert f"FAILED suites/batch_api/test_batch_api.py::{CONCURRENT}" in out
@@ -74,11 +74,11 @@ def test_suite_names_a_dropped_answer(
 
 
 def test_suite_names_a_custom_id_answered_twice(
-    start_server: Callable[..., BatchApiServer], tmp_path: Path
+    start_server: Callable[..., BatchApiServer], pytester: pytest.Pytester
 ) -> None:
     server = start_server(worker_class=AnswersOneTwice)
-    proc = run_suite(server.url, tmp_path, "-k", f"{MANY} or {MALFORMED}")
-    assert proc.returncode == 1, proc.stdout[-3000:]
+    proc = run_batch_suite(pytester, server.url, "-k", f"{MANY} or {MALFORMED}")
+    assert proc.ret == 1, proc.stdout[-3000:]
     out = proc.stdout
     assert f"FAILED suites/batch_api/test_batch_api.py::{MANY}" in out
     assert f"FAILED suites/batch_api/test_batch_api.py::{MALFORMED}" in out
@@ -88,29 +88,29 @@ def test_suite_names_a_custom_id_answered_twice(
 
 
 def test_suite_sends_the_environment_s_key_to_a_server_that_requires_one(
-    start_server: Callable[..., BatchApiServer], tmp_path: Path
+    start_server: Callable[..., BatchApiServer], pytester: pytest.Pytester
 ) -> None:
     server = start_server(api_key="sk-suite")
     chosen = ("-k", f"{ERRORS} or {MALFORMED}")
-    proc = run_suite(server.url, tmp_path, *chosen, env={API_KEY_ENV: "sk-suite"})
-    assert proc.returncode == 0, proc.stdout[-3000:]
+    proc = run_batch_suite(pytester, server.url, *chosen, env={API_KEY_ENV: "sk-suite"})
+    assert proc.ret == 0, proc.stdout[-3000:]
     assert "2 passed" in proc.stdout, proc.stdout[-2000:]
-    proc = run_suite(server.url, tmp_path, *chosen)  # no key: every request is refused
-    assert proc.returncode == 1, proc.stdout[-3000:]
+    proc = run_batch_suite(pytester, server.url, *chosen)  # no key: every request is refused
+    assert proc.ret == 1, proc.stdout[-3000:]
     assert "2 failed" in proc.stdout, proc.stdout[-2000:]
     assert "401: POST /v1/files: You didn't provide an API key" in proc.stdout
     assert "answered 401 (You didn't provide an API key. Send it" in proc.stdout
     assert f"set ${API_KEY_ENV} to the server's API key" in proc.stdout
 
 
-def test_suite_passes_embedded_over_the_simulator_including_the_outage(tmp_path: Path) -> None:
+def test_suite_passes_embedded_over_the_simulator_including_the_outage(
+    pytester: pytest.Pytester,
+) -> None:
     # No --batch-api: the suite starts serve-batch in-process over its own simulator.
-    cmd = [
-        sys.executable, "-m", "pytest", str(ROOT / "suites" / "batch_api"), "-q",
-        "-p", "no:randomly", "--engine", "sim", "--matrix", "smoke", "--sim-speed", "1000",
-        "--sim-parallel", "4", "--batch-api-requests", "1000",
-        "--reports-dir", str(tmp_path / "reports"),
-    ]  # fmt: skip
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=180)
-    assert proc.returncode == 0, proc.stdout[-3000:]
+    proc = run_suite(
+        pytester, "batch_api", "-q", "-p", "no:randomly", "--matrix", "smoke",
+        "--sim-speed", "1000", "--sim-parallel", "4", "--batch-api-requests", "1000",
+        timeout=180,
+    )  # fmt: skip
+    assert proc.ret == 0, proc.stdout[-3000:]
     assert "7 passed" in proc.stdout, proc.stdout[-2000:]

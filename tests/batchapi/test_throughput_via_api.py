@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Callable
-from pathlib import Path
+
+import pytest
 
 from harness.batch.matrix_section import ThroughputSection
 from harness.batchapi.client import BatchApiClient
 from harness.batchapi.server import BatchApiServer
 from harness.batchapi.throughput import batch_lines, run_size_via_api
-from tests.batchapi.conftest import MODEL, ROOT
+from tests.batchapi.conftest import MODEL
+from tests.suiterun import run_suite
 
 MATRIX = f"""\
 version: 1
@@ -53,20 +53,16 @@ def test_run_size_gives_the_in_process_figures(
 
 
 def test_throughput_suite_runs_through_the_batch_api(
-    start_server: Callable[..., BatchApiServer], tmp_path: Path
+    start_server: Callable[..., BatchApiServer], pytester: pytest.Pytester
 ) -> None:
-    matrix = tmp_path / "tput.yaml"
+    matrix = pytester.path / "tput.yaml"
     matrix.write_text(MATRIX)
-    reports = tmp_path / "reports"
-    cmd = [
-        sys.executable, "-m", "pytest", str(ROOT / "suites" / "throughput"), "--engine", "sim",
-        "--sim-speed", "1000", "--matrix", str(matrix), "--reports-dir", str(reports), "-q",
-        "-p", "no:randomly", "--batch-api", start_server().url, "-rs",
-    ]  # fmt: skip
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stdout[-3000:]
-    assert "1 passed, 1 skipped, 2 deselected" in proc.stdout
-    payload = json.loads((reports / "latest" / "results.json").read_text())
+    run = run_suite(
+        pytester, "throughput", "--sim-speed", "1000", "--matrix", str(matrix), "-q",
+        "-p", "no:randomly", "--batch-api", start_server().url, "-rs", timeout=120,
+    ).check()  # fmt: skip
+    run.result.assert_outcomes(passed=1, skipped=1, deselected=2)
+    payload = run.payload
     assert [(e["strategy"], e["size"], e["errors"]) for e in payload["throughput"]] == [
         ("batch-api", 20, 0), ("batch-api", 40, 0)
     ]  # fmt: skip

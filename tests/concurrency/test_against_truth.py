@@ -12,11 +12,7 @@ it keeps that turnaround under TURNAROUND_SHARE of one request's modelled durati
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -31,8 +27,8 @@ from harness.prompts import PromptBuilder
 from harness.sim.server import SimServer
 from harness.sim.truth import truth
 from tests.noise import WakeNoise, round_trip_s
+from tests.suiterun import run_suite_once
 
-ROOT = Path(__file__).resolve().parents[2]
 PROFILE, MODEL, FASTEST = "ryzen16-128gb", "qwen2.5:3b-instruct", 20.0
 OPTIONS = {"num_ctx": 2048, "num_predict": 48, "temperature": 0}
 TURNAROUND_SHARE = 0.02
@@ -110,18 +106,10 @@ def test_requests_beyond_the_slots_queue(speed: float) -> None:
     assert second["ttft_s"]["p50"] > 1.5 * first["ttft_s"]["p50"]
 
 
-@pytest.fixture(scope="module")
-def smoke_payload(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    reports = tmp_path_factory.mktemp("reports")
-    command = [
-        sys.executable, "-m", "pytest", str(ROOT / "suites" / "concurrency"),
-        "--engine", "sim", "--matrix", "smoke", "--reports-dir", str(reports), "-q",
-        "-p", "no:cacheprovider",
-    ]  # fmt: skip
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    payload: dict[str, Any] = json.loads((reports / "latest" / "results.json").read_text())
-    return payload
+@pytest.fixture
+def smoke_payload(pytester: pytest.Pytester) -> dict[str, Any]:
+    run = run_suite_once(pytester, "concurrency", "--matrix", "smoke", "-q", timeout=120)
+    return run.check().payload
 
 
 def test_capacity_never_recommends_what_the_truth_says_does_not_fit(

@@ -10,11 +10,7 @@ prefix cache help would land outside that window.
 
 from __future__ import annotations
 
-import json
 import statistics
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,47 +21,34 @@ from harness.sim.profiles import hardware_profile, model_profile
 from harness.sim.server import SimServer
 from harness.sim.truth import truth
 from tests.noise import WakeNoise, round_trip_s
+from tests.suiterun import run_suite
 
-ROOT = Path(__file__).resolve().parents[2]
-SUITE = ROOT / "suites" / "context_scaling"
 # Wake-ups between the harness's send and its reading of the first chunk: the server's
 # handler, the runner, the handler again for the write, the harness's read.
 TTFT_HANDOFFS = 4
 
 
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    reports = tmp_path_factory.mktemp("reports")
-    command = [
-        sys.executable,
-        "-m",
-        "pytest",
-        str(SUITE),
-        "--engine",
-        "sim",
-        "--matrix",
-        "smoke",
-        "--reports-dir",
-        str(reports),
-        "-q",
-    ]
+_SMOKE: dict[str, Any] = {}  # one run, shared by the tests of this module
+
+
+@pytest.fixture
+def smoke_run(pytester: pytest.Pytester) -> dict[str, Any]:
+    if _SMOKE:
+        return _SMOKE
     with (
         WakeNoise() as noise,
         SimServer(profile="tiny") as probe,
         httpx.Client(base_url=probe.url) as client,
     ):
         floor_s = round_trip_s(lambda: client.get("/api/version"))
-        done = subprocess.run(
-            command, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
-        )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    latest = reports / "latest"
-    return {
-        "stdout": done.stdout,
-        "latest": latest,
-        "payload": json.loads((latest / "results.json").read_text()),
-        "handling_s": floor_s + noise.allowance_s(TTFT_HANDOFFS),
-    }
+        run = run_suite(pytester, "context_scaling", "--matrix", "smoke", "-q").check()
+    _SMOKE.update(
+        stdout=run.stdout,
+        latest=run.latest,
+        payload=run.payload,
+        handling_s=floor_s + noise.allowance_s(TTFT_HANDOFFS),
+    )
+    return _SMOKE
 
 
 def test_every_cell_passes_and_is_written(smoke_run: dict[str, Any]) -> None:

@@ -1,10 +1,8 @@
-"""The context_limits suite end to end, as `make demo` runs it, in a subprocess."""
+"""The context_limits suite end to end, as `make demo` runs it (tests/suiterun.py)."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,31 +10,14 @@ import pytest
 
 from harness.limits import format_recommendations, write_context_limit_results
 from harness.sim.truth import truth
-
-ROOT = Path(__file__).resolve().parents[2]
-SUITE = ROOT / "suites" / "context_limits"
+from tests.suiterun import run_suite, run_suite_once
 
 
-def pytest_run(*args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "pytest", str(SUITE), *args]
-    return subprocess.run(
-        command, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
-    )
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    reports = tmp_path_factory.mktemp("reports")
-    done = pytest_run(
-        "-m", "gpu", "--engine", "sim", "--sim-speed", "200", "--reports-dir", str(reports), "-q"
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    latest = reports / "latest"
-    return {
-        "stdout": done.stdout,
-        "latest": latest,
-        "payload": json.loads((latest / "results.json").read_text()),
-    }
+@pytest.fixture
+def demo(pytester: pytest.Pytester) -> dict[str, Any]:
+    run = run_suite_once(pytester, "context_limits", "-m", "gpu", "--sim-speed", "200", "-q")
+    run.check()
+    return {"stdout": run.stdout, "latest": run.latest, "payload": run.payload}
 
 
 def test_the_demo_finds_the_gpu_limit(demo: dict[str, Any]) -> None:
@@ -64,10 +45,10 @@ def test_the_reports_show_the_settings(demo: dict[str, Any], tmp_path: Path) -> 
     assert "MAX_CONTEXT_TOKENS = " in format_recommendations(demo["payload"]["limits"][0])
 
 
-def test_cases_come_from_the_limits_sections_with_their_marks() -> None:
-    done = pytest_run("-m", "cpu", "--collect-only", "-q")
-    assert done.returncode == 0, done.stdout + done.stderr
-    ids = [line.split("[", 1)[1].rstrip("]") for line in done.stdout.splitlines() if "::" in line]
+def test_cases_come_from_the_limits_sections_with_their_marks(pytester: pytest.Pytester) -> None:
+    run = run_suite(pytester, "context_limits", "-m", "cpu", "--collect-only", "-q", engine=None)
+    run.check()
+    ids = [line.split("[", 1)[1].rstrip("]") for line in run.stdout.splitlines() if "::" in line]
     assert ids == [
         "orieg/gemma3-tools:27b-it-qat",
         "liquid-rag:latest",

@@ -7,16 +7,12 @@ agrees with the server (tests/real_ollama/test_sim_agrees.py).
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import httpx
+import pytest
 
 from harness.sim.server import SimServer
+from tests.suiterun import ROOT, run_suite
 
-ROOT = Path(__file__).resolve().parents[2]
 MATRIX = ROOT / "tests" / "real_ollama" / "gemma3-270m.yaml"
 BUDGET_BYTES = 520_000_000
 MODEL = "gemma3:270m"
@@ -34,16 +30,13 @@ def _ps_line() -> tuple[float, float]:
 
 
 def test_the_real_groups_limits_scenario_gives_the_same_answer_on_the_simulator(
-    tmp_path: Path,
+    pytester: pytest.Pytester,
 ) -> None:
-    command = [
-        sys.executable, "-m", "pytest", str(ROOT / "suites" / "context_limits"),
-        "--engine", "sim", "--sim-speed", "20", "--matrix", str(MATRIX),
-        "--ram-budget", str(BUDGET_BYTES), "--reports-dir", str(tmp_path), "-q",
-    ]  # fmt: skip
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stdout[-3000:]
-    (limit,) = json.loads((tmp_path / "latest" / "results.json").read_text())["limits"]
+    run = run_suite(
+        pytester, "context_limits", "--sim-speed", "20", "--matrix", str(MATRIX),
+        "--ram-budget", str(BUDGET_BYTES), "-q", timeout=600,
+    )  # fmt: skip
+    (limit,) = run.check().payload["limits"]
     base, slope = _ps_line()
     assert limit["memory"]["name"] == "ps"
     assert abs(limit["bytes_per_token"] / slope - 1) <= 0.05

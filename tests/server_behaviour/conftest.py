@@ -1,4 +1,8 @@
-"""The suite's runs, made once per switch and shared by the tests that ask about them."""
+"""The suite's runs, made once per switch and shared by the tests that ask about them.
+
+pytester is per test, so the runs are kept here for the session (their files stay in the
+pytester folder of the test that made them until the session ends).
+"""
 
 from __future__ import annotations
 
@@ -8,15 +12,16 @@ import pytest
 
 from tests.server_behaviour.suite_runs import SuiteRun, run_suite
 
+_RUNS: dict[str | None, SuiteRun] = {}
 
-@pytest.fixture(scope="session")
-def suite_run(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str | None], SuiteRun]:
+
+@pytest.fixture
+def suite_run(pytester: pytest.Pytester) -> Callable[[str | None], SuiteRun]:
     """The run of the suite with `switch` on (None: a healthy server), made once."""
-    runs: dict[str | None, SuiteRun] = {}
 
     def get(switch: str | None) -> SuiteRun:
-        if switch not in runs:
-            runs[switch] = run_suite(tmp_path_factory.mktemp(switch or "healthy"), switch)
-        return runs[switch]
+        if switch not in _RUNS:
+            _RUNS[switch] = run_suite(pytester, switch)
+        return _RUNS[switch]
 
     return get

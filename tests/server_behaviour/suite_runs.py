@@ -1,19 +1,19 @@
 """Runs of suites/server_behaviour against the simulator, one per broken-server switch.
 
-Each run is a subprocess (`pytest suites/server_behaviour --engine sim ...`), as a user
-would type it, with `--junitxml` giving every check's outcome by name.
+Each run is `pytest suites/server_behaviour --engine sim ...` through the shared pytester
+helper (tests/suiterun.py), with `--junitxml` giving every check's outcome by name.
 """
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-SUITE = ROOT / "suites" / "server_behaviour"
+import pytest
+
+from tests.suiterun import run_suite as run_any_suite
+
 # Slower than real time on purpose: the prefix-cache check compares TTFTs of ~5 ms and
 # ~40 ms at speed 1; at 0.5 the gap doubles against the fixed jitter of a busy machine.
 SIM_SPEED = "0.5"
@@ -44,15 +44,9 @@ def parse_junit(path: Path) -> dict[str, tuple[str, str]]:
     return outcomes
 
 
-def run_suite(tmp: Path, switch: str | None) -> SuiteRun:
-    junit = tmp / "junit.xml"
+def run_suite(pytester: pytest.Pytester, switch: str | None) -> SuiteRun:
+    junit = pytester.path / f"junit-{switch or 'healthy'}.xml"
     command = [
-        sys.executable,
-        "-m",
-        "pytest",
-        str(SUITE),
-        "--engine",
-        "sim",
         "--sim-profile",
         "tiny",
         "--matrix",
@@ -61,17 +55,13 @@ def run_suite(tmp: Path, switch: str | None) -> SuiteRun:
         SIM_SPEED,
         "--sim-parallel",
         SIM_PARALLEL,
-        "--reports-dir",
-        str(tmp / "reports"),
         "--junitxml",
         str(junit),
         "-q",
     ]
     if switch:
         command += ["--sim-behaviour", switch]
-    done = subprocess.run(
-        command, cwd=ROOT, capture_output=True, text=True, timeout=240, check=False
-    )
-    output = done.stdout[-4000:] + done.stderr[-2000:]
+    done = run_any_suite(pytester, "server_behaviour", *command, timeout=240)
+    output = done.output[-6000:]
     assert junit.is_file(), output
     return SuiteRun(switch, parse_junit(junit), output)

@@ -7,46 +7,23 @@ reported in simulated time).
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from harness.workloads.section import DURATION_ENV
+from tests.suiterun import run_suite_once
 
-ROOT = Path(__file__).resolve().parents[2]
 WALL_S, SPEED = 2.0, 2.0
 
 
-@pytest.fixture(scope="module")
-def payload(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    reports = tmp_path_factory.mktemp("reports")
-    command = [
-        sys.executable,
-        "-m",
-        "pytest",
-        str(ROOT / "suites" / "sustained"),
-        "--engine",
-        "sim",
-        "--matrix",
-        "smoke",
-        "--sim-speed",
-        str(SPEED),
-        "--reports-dir",
-        str(reports),
-        "-q",
-    ]
-    env = {**os.environ, DURATION_ENV: str(WALL_S)}
-    done = subprocess.run(
-        command, cwd=ROOT, capture_output=True, text=True, timeout=240, check=False, env=env
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
-    result: dict[str, Any] = json.loads((reports / "latest" / "results.json").read_text())
-    return result
+@pytest.fixture
+def payload(pytester: pytest.Pytester) -> dict[str, Any]:
+    run = run_suite_once(
+        pytester, "sustained", "--matrix", "smoke", "--sim-speed", str(SPEED), "-q",
+        env={DURATION_ENV: str(WALL_S)}, timeout=240,
+    )  # fmt: skip
+    return run.check().payload
 
 
 def test_one_passing_case_per_workload(payload: dict[str, Any]) -> None:
