@@ -14,8 +14,10 @@ from typing import Any
 import pytest
 
 from harness.baseline import CompareConfig
-from harness.engines import Engine, Timeouts
+from harness.engines import Engine, Timeouts, find_engine_kind
+from harness.engines.base import Catalogue, ServerMemory
 from harness.engines.launched import LaunchedEngine
+from harness.engines.loading import unload_all
 from harness.errors import ConfigError, EngineError, ResultsError, ServerUnreachable
 from harness.fingerprint import machine_fingerprint, server_fingerprint
 from harness.hardware import Budget, HardwareSampler, SamplerConfig, build_backends
@@ -40,7 +42,7 @@ class HarnessSession:
         self.matrices = matrices
         self.engine_kind: str = option(config, "engine")
         # The simulator is one server of its own; --server values are for real servers.
-        self.server_urls = server_urls(config)[: 1 if self.engine_kind == "sim" else None]
+        self.server_urls = server_urls(config)[: 1 if self.simulated else None]
         self.reports_dir: Path = reports_dir(config)
         self.repeats: int | None = option(config, "repeats")
         self.sim_speed: float = option(config, "sim_speed")
@@ -110,7 +112,7 @@ class HarnessSession:
 
     @property
     def simulated(self) -> bool:
-        return self.engine_kind == "sim"
+        return find_engine_kind(self.engine_kind).simulated
 
     @property
     def time_scale(self) -> float:
@@ -223,12 +225,13 @@ class HarnessSession:
         and each case's memory delta belong to this case alone.
         """
         try:
-            for loaded in engine.ps():
-                engine.unload(loaded.name)
+            unload_all(engine)  # a server without load control keeps what it has
         except EngineError:
-            pass  # a server without /api/ps (OpenAI-compatible) keeps what it has
+            pass  # a server that does not answer now is reported by the case itself
         backends = build_backends(
-            engine=engine, server_url=engine.base_url, simulated=self.simulated
+            engine=engine if isinstance(engine, ServerMemory) else None,
+            server_url=engine.base_url,
+            simulated=self.simulated,
         )
         return HardwareSampler(
             backends, config=SamplerConfig(hz=option(self.config, "sample_hz")), budget=self.budget
@@ -237,8 +240,8 @@ class HarnessSession:
     def require_model(self, model: str, engine: Engine | None = None) -> None:
         """Skip (with the pull command) when the server does not have `model`."""
         engine = engine or self.engine
-        if isinstance(engine, LaunchedEngine):
-            return  # the launch template names the model; there is nothing to pull
+        if isinstance(engine, LaunchedEngine) or not isinstance(engine, Catalogue):
+            return  # the launch template names the model, or the server lists none
         if engine.base_url not in self._tags:
             self._tags[engine.base_url] = {t.name for t in engine.tags()}
         tags = self._tags[engine.base_url]

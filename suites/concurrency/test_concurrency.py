@@ -25,6 +25,7 @@ from harness.concurrency.cell import PROBE_CONTEXTS
 from harness.concurrency.report import NOTE_PREFIX, summary_notes
 from harness.concurrency.servers import loaded_size
 from harness.engines import Engine
+from harness.engines.loading import load_model
 from harness.errors import ConfigError
 from harness.limits.probe import capacity
 from harness.options import option
@@ -43,7 +44,7 @@ def _budget_reader(harness_session: HarnessSession, model: str) -> Callable[[Eng
         sampler = harness_session.new_sampler(engine)
         sampler.start()
         try:
-            engine.load(model, {"num_ctx": PROBE_CONTEXTS[0]})
+            load_model(engine, model, {"num_ctx": PROBE_CONTEXTS[0]})
             sampler.mark("after")
             size = loaded_size(engine, model)
         finally:
