@@ -41,7 +41,6 @@ from harness.behaviour_checks.prefill import (
 from harness.engines.base import (
     Engine,
     LoadControl,
-    ModelDetails,
     ServerMemory,
     missing_capabilities,
 )
@@ -56,7 +55,7 @@ def _controlled(check: Callable[[ControlledServer, BehaviourSettings], Finding])
     def run(engine: Engine, settings: BehaviourSettings) -> Finding:
         if isinstance(engine, ControlledServer):
             return check(engine, settings)
-        lacks = missing_capabilities(engine, LoadControl, ServerMemory, ModelDetails)
+        lacks = missing_capabilities(engine, LoadControl, ServerMemory)
         return cannot_judge(
             f"this {engine.kind} server has no {', '.join(lacks)}: the check loads, unloads "
             "and reads what the server holds (/api/ps), which its API does not offer",

@@ -20,7 +20,6 @@ from harness.engines.base import (
     Engine,
     LoadControl,
     LoadedModel,
-    ModelDetails,
     ServerMemory,
     StreamMeasurement,
 )
@@ -30,7 +29,7 @@ DEFAULT_MODEL = "qwen2.5:3b-instruct"
 
 
 @runtime_checkable
-class ControlledServer(Engine, LoadControl, ServerMemory, ModelDetails, Protocol):
+class ControlledServer(Engine, LoadControl, ServerMemory, Protocol):
     """What most checks drive: a server that loads and unloads on request and reports what
     it holds (Ollama, the simulator). Checks of a server without these cannot judge."""
 

@@ -26,7 +26,7 @@ from harness.behaviour_checks.base import (
     wrong,
 )
 from harness.behaviour_checks.kv import kv_bytes_per_token
-from harness.engines.base import Engine, LoadedModel, StreamMeasurement
+from harness.engines.base import Engine, LoadedModel, ModelDetails, StreamMeasurement
 from harness.hardware.runners import runner_ids
 from harness.limits.predict import Prediction, shape_from_show
 from harness.prompts import PromptBuilder, is_truncated
@@ -198,6 +198,8 @@ def kv_cache_grows_with_slots(engine: ControlledServer, settings: BehaviourSetti
     the server's compute graph (a real Ollama grows gemma3:270m by 5,120 bytes per token from
     2,048 to 4,096 and by exactly 4,096 from 4,096 on), which is not the KV cache.
     """
+    if not isinstance(engine, ModelDetails):
+        return cannot_judge("the server gives no model details (/api/show): no KV prediction")
     low = settings.num_ctx * 2
     expected, how = _growth_per_slot(
         engine.show(settings.model), settings.model, low, settings.kv_type
