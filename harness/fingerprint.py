@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import __version__
-from harness.engines.base import Engine
+from harness.engines.base import Catalogue, Engine
 from harness.errors import EngineError
 
 # Server settings that change memory or speed; recorded when the harness can see them.
@@ -102,6 +102,8 @@ def server_fingerprint(engine: Engine, models: Iterable[str]) -> dict[str, Any]:
     out: dict[str, Any] = {"engine": engine.kind, "server_url": engine.base_url}
     try:
         out["server_version"] = engine.version()
+        if not isinstance(engine, Catalogue):
+            return out  # a server that lists no models: no digests or sizes to record
         tags = engine.tags()
     except EngineError as exc:
         out["server_version"] = None

@@ -24,9 +24,11 @@ from harness.engines.base import (
     Engine,
     LoadedModel,
     LoadResult,
+    ServerContext,
+    ServerMemory,
     StreamMeasurement,
-    context_control,
 )
+from harness.engines.loading import load_model, unload_model
 from harness.matrix import Cell
 from harness.prompts import (
     PromptBuilder,
@@ -125,7 +127,7 @@ def measure_cell(
     mark: Callable[..., None] = marker.mark if marker else (lambda phase, at_ns=None: None)
     try:
         mark("load")
-        loaded = engine.load(cell.model, cell.options, keep_alive=cfg.keep_alive)
+        loaded = load_model(engine, cell.model, cell.options, keep_alive=cfg.keep_alive)
         case["load"] = _load_block(loaded, cfg.time_scale)
         cap = _loaded_context(engine, cell.model)
         if cap is not None and cap.context_length is not None:
@@ -157,7 +159,7 @@ def measure_cell(
     for _ in range(n_repeats + 1):  # the first request is the warm-up
         if marker is not None and marker.over_budget:
             reason = getattr(marker, "over_budget_reason", None) or "memory budget crossed"
-            engine.unload(cell.model)  # give the memory back before the machine swaps
+            unload_model(engine, cell.model)  # give the memory back before the machine swaps
             return _ended(case, "over_budget", f"over budget: {reason}", samples[1:], cfg)
         words = calibration.words_for(target)
         sent_at = time.perf_counter_ns()
@@ -231,9 +233,10 @@ def _case_skeleton(engine: Engine, cell: Cell, cfg: MeasureSettings) -> dict[str
 
 def _context_block(engine: Engine, num_ctx: int) -> dict[str, Any]:
     """Whether the cell's num_ctx reached the server, and the server's own where it tells."""
-    settable = context_control(engine) != "none"
-    told = getattr(engine, "server_context", None)
-    server = None if settable or told is None else told()
+    settable = engine.context_control != "none"
+    server = None
+    if not settable and isinstance(engine, ServerContext):
+        server = engine.server_context()
     return {"requested": num_ctx, "set_by_harness": settable, "server_context": server}
 
 
@@ -250,6 +253,8 @@ def _calibration(
 
 
 def _loaded_context(engine: Engine, model: str) -> LoadedModel | None:
+    if not isinstance(engine, ServerMemory):
+        return None  # the server does not say what it loaded: the case has no "loaded" block
     for entry in engine.ps():
         if entry.name == model or entry.name.split(":")[0] == model:
             return entry

@@ -13,15 +13,17 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any
 
-from harness.engines import Engine, Timeouts, create_engine
+from harness.engines import Engine, Timeouts, create_engine, find_engine_kind
+from harness.engines.base import Simulated
 from harness.engines.launched import LaunchedEngine
 from harness.errors import EngineError, ServerUnreachable
 from harness.hosts import parse_ollama_host
 from harness.launcher import Launcher, LaunchSpec
 from harness.matrix import Cell
+from harness.sim.engine import SimSettings
+
+__all__ = ["ServerPool", "SimSettings", "assign_servers", "open_engine"]
 
 GROUP_PREFIX = "server"
 
@@ -51,24 +53,6 @@ def assign_servers(cells: Iterable[Cell], servers: int) -> dict[tuple[str, str],
     return out
 
 
-@dataclass(frozen=True)
-class SimSettings:
-    profile: str
-    speed: float
-    faults: str | None
-    behaviour: tuple[str, ...]
-    num_parallel: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "profile": self.profile,
-            "speed": self.speed,
-            "faults": self.faults,
-            "behaviour": ",".join(self.behaviour) or None,
-            "num_parallel": self.num_parallel,
-        }
-
-
 class ServerPool:
     """Engines for the session's servers, created and checked once, closed at the end."""
 
@@ -85,39 +69,32 @@ class ServerPool:
         self.timeouts = timeouts
         self.sim = sim
         self.launch = launch
-        self._sim_server: Any = None
         self._engines: list[Engine] = []
 
     def start(self) -> None:
-        """Start the simulator (if asked) and check every server answers.
+        """Start the simulator (for a simulated kind given `sim`) and check every server
+        answers.
 
         Raises ServerUnreachable naming the server that did not answer.
         """
         if self._engines:
             return
+        simulator = find_engine_kind(self.kind).simulator
         if self.launch is not None:
             # One server that the harness starts per context: nothing to reach yet.
             launcher = Launcher(self.launch)
             self._engines = [LaunchedEngine(launcher, self.kind, timeouts=self.timeouts)]
             self.urls = [f"launch:{self.launch.template}"]
             return
-        if self.sim is not None:
-            from harness.sim.behaviour import Behaviour
-            from harness.sim.server import SimServer
-
-            self._sim_server = SimServer(
-                profile=self.sim.profile,
-                speed=self.sim.speed,
-                faults=self.sim.faults,
-                behaviour=Behaviour(**dict.fromkeys(self.sim.behaviour, True)),
-                num_parallel=self.sim.num_parallel,
-            )
-            self.urls = [self._sim_server.start()]
+        started = None
+        if self.sim is not None and simulator is not None:
+            started = simulator(self.sim, self.timeouts)
+            self.urls = [started.base_url]
         for url in self.urls:
-            engine = create_engine(self.kind, url, self.timeouts)
+            engine = started or create_engine(self.kind, url, self.timeouts)
             self._engines.append(engine)
             try:
-                engine.version() if engine.kind == "ollama" else engine.tags()
+                engine.check()
             except EngineError as exc:
                 self.close()
                 raise ServerUnreachable(f"{url}: {exc}") from exc
@@ -137,29 +114,25 @@ class ServerPool:
         modelled work counts at its simulated length and nothing else is multiplied by the
         speed; else the client's perf_counter_ns. Durations read from it need no time_scale."""
         self.start()
-        if self._sim_server is not None:
-            clock: Callable[[], int] = self._sim_server.clock_ns
-            return clock
-        return time.perf_counter_ns
+        first = self._engines[0]
+        return first.clock_ns if isinstance(first, Simulated) else time.perf_counter_ns
 
     def close(self) -> None:
         for engine in self._engines:
             engine.close()
-        self._engines = []
-        if self._sim_server is not None:
-            self._sim_server.stop()
-            self._sim_server = None
+        self._engines = []  # a simulator's engine stopped its server as it closed
 
 
 @contextmanager
 def open_engine(kind: str, server: str | None, sim: SimSettings | None) -> Iterator[Engine]:
-    """One server for a command-line tool: --server (else $OLLAMA_HOST), or a simulator.
+    """One server for a command-line tool: --server (else $OLLAMA_HOST), or a simulator
+    started with `sim` when `kind` is a simulated one.
 
     A server that still does not answer after the retries is ServerUnreachable saying what
     to do, as in the plugin: a network fault, never bad input.
     """
     url = (server or parse_ollama_host(os.environ.get("OLLAMA_HOST"))).rstrip("/")
-    pool = ServerPool(kind, [url], sim if kind == "sim" else None)
+    pool = ServerPool(kind, [url], sim)
     try:
         pool.start()
     except ServerUnreachable as exc:

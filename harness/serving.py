@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 
 from harness.engines import Engine, Timeouts
+from harness.engines.base import Catalogue, ServerMemory
 from harness.engines.launched import LaunchedEngine
+from harness.engines.loading import unload_all
 from harness.errors import ConfigError, EngineError, ServerUnreachable
 from harness.fingerprint import server_fingerprint
 from harness.hardware import Budget, HardwareSampler, SamplerConfig, build_backends
@@ -142,12 +144,13 @@ class Servers:
         and each case's memory delta belong to this case alone.
         """
         try:
-            for loaded in engine.ps():
-                engine.unload(loaded.name)
+            unload_all(engine)  # a server without load control keeps what it has
         except EngineError:
-            pass  # a server without /api/ps (OpenAI-compatible) keeps what it has
+            pass  # a server that does not answer now is reported by the case itself
         backends = build_backends(
-            engine=engine, server_url=engine.base_url, simulated=self.settings.simulated
+            engine=engine if isinstance(engine, ServerMemory) else None,
+            server_url=engine.base_url,
+            simulated=self.settings.simulated,
         )
         return HardwareSampler(
             backends, config=SamplerConfig(hz=option(self.config, "sample_hz")), budget=self.budget
@@ -156,8 +159,8 @@ class Servers:
     def require_model(self, model: str, engine: Engine | None = None) -> None:
         """Skip (with the pull command) when the server does not have `model`."""
         engine = engine or self.engine
-        if isinstance(engine, LaunchedEngine):
-            return  # the launch template names the model; there is nothing to pull
+        if isinstance(engine, LaunchedEngine) or not isinstance(engine, Catalogue):
+            return  # the launch template names the model, or the server lists none
         if engine.base_url not in self._tags:
             self._tags[engine.base_url] = {t.name for t in engine.tags()}
         tags = self._tags[engine.base_url]

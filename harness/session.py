@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from harness.engines import find_engine_kind
 from harness.matrix import Cell, Matrix
 from harness.options import option, reports_dir, server_urls
 from harness.servers import assign_servers
@@ -43,7 +44,9 @@ class RunSettings:
         return cls(
             engine_kind=kind,
             # The simulator is one server of its own; --server values are for real servers.
-            server_urls=tuple(server_urls(config)[: 1 if kind == "sim" else None]),
+            server_urls=tuple(
+                server_urls(config)[: 1 if find_engine_kind(kind).simulated else None]
+            ),
             reports_dir=reports_dir(config),
             repeats=option(config, "repeats"),
             sim_speed=option(config, "sim_speed"),
@@ -54,7 +57,7 @@ class RunSettings:
 
     @property
     def simulated(self) -> bool:
-        return self.engine_kind == "sim"
+        return find_engine_kind(self.engine_kind).simulated
 
     @property
     def time_scale(self) -> float:

@@ -29,6 +29,7 @@ from harness.batch.progress import Progress
 from harness.batch.strategies import STRATEGIES
 from harness.batch.trim import TRIMMERS
 from harness.engines import ENGINE_KINDS, Engine
+from harness.engines.base import Simulated
 from harness.errors import ConfigError, EngineError, HarnessError
 from harness.options import positive_float, positive_int
 from harness.servers import SimSettings, open_engine
@@ -167,7 +168,7 @@ def _register_run(sub: Any) -> None:
 def _server(args: argparse.Namespace) -> Iterator[tuple[Engine, MemoryProbe | None]]:
     sim = SimSettings(args.sim_profile, args.sim_speed, args.sim_faults, (), 1)
     with open_engine(args.engine, args.server, sim) as engine:
-        probe = SimProbe(engine.base_url) if args.engine == "sim" else nvml_probe()
+        probe = SimProbe(engine.base_url) if isinstance(engine, Simulated) else nvml_probe()
         from harness.hardware.locality import is_local_url  # the hardware package is heavy
 
         if probe is None and is_local_url(engine.base_url):

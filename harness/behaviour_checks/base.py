@@ -13,12 +13,25 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
-from harness.engines.base import NS_PER_S, Engine, LoadedModel, StreamMeasurement
+from harness.engines.base import (
+    NS_PER_S,
+    Engine,
+    LoadControl,
+    LoadedModel,
+    ServerMemory,
+    StreamMeasurement,
+)
 from harness.prompts import PromptBuilder, TokenCalibration, calibrate
 
 DEFAULT_MODEL = "qwen2.5:3b-instruct"
+
+
+@runtime_checkable
+class ControlledServer(Engine, LoadControl, ServerMemory, Protocol):
+    """What most checks drive: a server that loads and unloads on request and reports what
+    it holds (Ollama, the simulator). Checks of a server without these cannot judge."""
 
 
 @dataclass(frozen=True)
@@ -55,7 +68,7 @@ def cannot_judge(message: str, **details: Any) -> Finding:
     return Finding(None, message, details)
 
 
-def loaded(engine: Engine, model: str) -> LoadedModel | None:
+def loaded(engine: ServerMemory, model: str) -> LoadedModel | None:
     """The `/api/ps` entry of `model` (an implied `:latest` matches), or None."""
     for entry in engine.ps():
         if entry.name in (model, f"{model}:latest") or entry.name.removesuffix(":latest") == model:
@@ -74,7 +87,7 @@ def wait_for(predicate: Callable[[], bool], timeout_s: float, poll_s: float = 0.
         time.sleep(poll_s)
 
 
-def unload(engine: Engine, settings: BehaviourSettings) -> bool:
+def unload(engine: ControlledServer, settings: BehaviourSettings) -> bool:
     """Unload the model and wait until `/api/ps` no longer lists it."""
     engine.unload(settings.model)
     return wait_for(lambda: loaded(engine, settings.model) is None, settings.unload_wait_s)

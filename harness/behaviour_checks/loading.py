@@ -13,6 +13,7 @@ from typing import Any
 
 from harness.behaviour_checks.base import (
     BehaviourSettings,
+    ControlledServer,
     Finding,
     calibrated,
     cannot_judge,
@@ -25,7 +26,7 @@ from harness.behaviour_checks.base import (
     wrong,
 )
 from harness.behaviour_checks.kv import kv_bytes_per_token
-from harness.engines.base import Engine, LoadedModel, StreamMeasurement
+from harness.engines.base import Engine, LoadedModel, ModelDetails, StreamMeasurement
 from harness.hardware.runners import runner_ids
 from harness.limits.predict import Prediction, shape_from_show
 from harness.prompts import PromptBuilder, is_truncated
@@ -56,7 +57,7 @@ class Seen:
         return None if e is None else (e.size, e.size_vram, e.context_length, e.digest)
 
 
-def _seen(engine: Engine, settings: BehaviourSettings, got: StreamMeasurement) -> Seen:
+def _seen(engine: ControlledServer, settings: BehaviourSettings, got: StreamMeasurement) -> Seen:
     return Seen(
         runner_ids(engine.base_url),
         loaded(engine, settings.model),
@@ -77,7 +78,9 @@ def _witness(seen: Seen) -> str:
     return "runner ids" if seen.runners is not None else "/api/ps only"
 
 
-def identical_requests_do_not_reload(engine: Engine, settings: BehaviourSettings) -> Finding:
+def identical_requests_do_not_reload(
+    engine: ControlledServer, settings: BehaviourSettings
+) -> Finding:
     unload(engine, settings)
     cold = _seen(engine, settings, _ask(engine, settings, settings.num_ctx))
     again = _seen(engine, settings, _ask(engine, settings, settings.num_ctx))
@@ -101,7 +104,7 @@ def identical_requests_do_not_reload(engine: Engine, settings: BehaviourSettings
     return ok(f"identical requests reuse the loaded model ({facts['witness']})", **facts)
 
 
-def num_ctx_change_reloads_once(engine: Engine, settings: BehaviourSettings) -> Finding:
+def num_ctx_change_reloads_once(engine: ControlledServer, settings: BehaviourSettings) -> Finding:
     unload(engine, settings)
     cold = _seen(engine, settings, _ask(engine, settings, settings.num_ctx))
     bigger = settings.num_ctx * 2
@@ -133,7 +136,7 @@ def num_ctx_change_reloads_once(engine: Engine, settings: BehaviourSettings) -> 
     return ok(f"num_ctx {settings.num_ctx} -> {bigger} reloaded exactly once", **facts)
 
 
-def context_is_per_sequence(engine: Engine, settings: BehaviourSettings) -> Finding:
+def context_is_per_sequence(engine: ControlledServer, settings: BehaviourSettings) -> Finding:
     """`/api/ps` reports the num_ctx asked for, and one sequence really holds that much."""
     ctx = settings.num_ctx
     unload(engine, settings)
@@ -188,13 +191,15 @@ def _growth_per_slot(
     return float(grown), "predicted growth (global layers only: sliding windows stay fixed)"
 
 
-def kv_cache_grows_with_slots(engine: Engine, settings: BehaviourSettings) -> Finding:
+def kv_cache_grows_with_slots(engine: ControlledServer, settings: BehaviourSettings) -> Finding:
     """Doubling num_ctx adds num_ctx x slots x (KV bytes per token) to `/api/ps` size.
 
     It doubles from 2 x to 4 x the behaviour context: the first doubling can cross a step in
     the server's compute graph (a real Ollama grows gemma3:270m by 5,120 bytes per token from
     2,048 to 4,096 and by exactly 4,096 from 4,096 on), which is not the KV cache.
     """
+    if not isinstance(engine, ModelDetails):
+        return cannot_judge("the server gives no model details (/api/show): no KV prediction")
     low = settings.num_ctx * 2
     expected, how = _growth_per_slot(
         engine.show(settings.model), settings.model, low, settings.kv_type
@@ -239,7 +244,7 @@ def kv_cache_grows_with_slots(engine: Engine, settings: BehaviourSettings) -> Fi
     return ok(f"the KV cache grows with {slots:.2f} slot(s) of num_ctx", **facts)
 
 
-def keep_alive_zero_unloads(engine: Engine, settings: BehaviourSettings) -> Finding:
+def keep_alive_zero_unloads(engine: ControlledServer, settings: BehaviourSettings) -> Finding:
     _ask(engine, settings, settings.num_ctx, keep_alive=0)
     gone = wait_for(lambda: loaded(engine, settings.model) is None, settings.unload_wait_s)
     if not gone:
@@ -253,7 +258,7 @@ def keep_alive_zero_unloads(engine: Engine, settings: BehaviourSettings) -> Find
     return ok("keep_alive 0 unloaded the model after the request")
 
 
-def negative_keep_alive_keeps(engine: Engine, settings: BehaviourSettings) -> Finding:
+def negative_keep_alive_keeps(engine: ControlledServer, settings: BehaviourSettings) -> Finding:
     _ask(engine, settings, settings.num_ctx, keep_alive=-1)
     wait_for(lambda: False, 1.5)  # longer than the short keep_alive check waits
     entry = loaded(engine, settings.model)
@@ -273,7 +278,7 @@ def negative_keep_alive_keeps(engine: Engine, settings: BehaviourSettings) -> Fi
     return ok("keep_alive -1 keeps the model loaded", expires_in_s=left)
 
 
-def short_keep_alive_expires(engine: Engine, settings: BehaviourSettings) -> Finding:
+def short_keep_alive_expires(engine: ControlledServer, settings: BehaviourSettings) -> Finding:
     _ask(engine, settings, settings.num_ctx, keep_alive="1s")
     limit = 1.0 + settings.unload_wait_s
     if not wait_for(lambda: loaded(engine, settings.model) is None, limit):

@@ -15,6 +15,7 @@ from typing import Any
 from harness import errors
 from harness.behaviour_checks.base import (
     BehaviourSettings,
+    ControlledServer,
     Finding,
     calibrated,
     cannot_judge,
@@ -93,7 +94,9 @@ def _cold_cost(engine: Engine, settings: BehaviourSettings) -> tuple[float, floa
     return t0 - per_token * n0, per_token
 
 
-def prefix_cache_follows_new_tokens(engine: Engine, settings: BehaviourSettings) -> Finding:
+def prefix_cache_follows_new_tokens(
+    engine: ControlledServer, settings: BehaviourSettings
+) -> Finding:
     unload(engine, settings)
     # A load request reports no load_duration, so a first chat measures the cold load.
     first = engine.chat(

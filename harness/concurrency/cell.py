@@ -23,6 +23,7 @@ from harness.concurrency.servers import (
 from harness.concurrency.sweep import SweepPlan, run_sweep
 from harness.engines import Engine
 from harness.engines.base import StreamMeasurement
+from harness.engines.loading import load_model
 from harness.prompts import PromptBuilder, calibrate
 
 # Both past any sliding window (so memory is linear in num_ctx) and inside every model's
@@ -86,7 +87,7 @@ def _sweep_one(
     state: CellState,
 ) -> dict[str, Any]:
     options = {"num_ctx": context, "num_predict": section.num_predict, "temperature": 0}
-    engine.load(model, {"num_ctx": context})
+    load_model(engine, model, {"num_ctx": context})
     placed = loaded_size(engine, model)
     builder = PromptBuilder(seed=section.seed)
     words = calibrate(engine, model, options, builder).words_for(section.prompt_tokens)

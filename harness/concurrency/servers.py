@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.concurrency.section import ConcurrencySection
-from harness.engines import Engine, create_engine
+from harness.engines import Engine, create_engine, find_engine_kind
+from harness.engines.base import LoadControl, ServerMemory
 from harness.errors import ConfigError, EngineError
 
 PARALLEL_ENV = "OLLAMA_NUM_PARALLEL"
@@ -82,18 +83,17 @@ def slot_server(source: ServerSource, slots: int, plan: SlotPlan, num_ctx: int) 
         yield source.session_engine
         return
     if plan.source == "simulator":
-        from harness.engines.ollama import OllamaEngine
-        from harness.sim.server import SimServer
+        from harness.sim.engine import SimSettings
 
-        server = SimServer(
-            profile=source.sim_profile or "tiny", speed=source.sim_speed, num_parallel=slots
-        )
-        engine = OllamaEngine(server.start())
+        simulator = find_engine_kind(source.engine_kind).simulator
+        if simulator is None:
+            raise ConfigError(f"engine {source.engine_kind!r} cannot start a simulator")
+        settings = SimSettings(source.sim_profile or "tiny", source.sim_speed, num_parallel=slots)
+        engine = simulator(settings, None)
         try:
             yield engine
         finally:
-            engine.close()
-            server.stop()
+            engine.close()  # stops the simulator it started
         return
     from harness.launcher import Launcher, LaunchSpec
 
@@ -113,7 +113,10 @@ def slot_server(source: ServerSource, slots: int, plan: SlotPlan, num_ctx: int) 
 
 
 def loaded_size(engine: Engine, model: str) -> tuple[int, int, int | None] | None:
-    """(size, size_vram, context_length) of `model` in /api/ps, or None if not listed."""
+    """(size, size_vram, context_length) of `model` in /api/ps, or None if not listed (or
+    the server reports no memory)."""
+    if not isinstance(engine, ServerMemory):
+        return None
     names = {model, f"{model}:latest"}
     loaded = engine.ps()
     found = next((m for m in loaded if m.name in names), None)
@@ -130,6 +133,8 @@ def memory_line(
     Two loads are cheap (no prompt), which is why this is used instead of a full
     context-limit search; the search's fit can be passed in instead (capacity.py).
     """
+    if not isinstance(engine, LoadControl) or not isinstance(engine, ServerMemory):
+        return None  # no loads at a context, or no sizes to fit: nothing to measure
     points: list[dict[str, int]] = []
     for ctx in contexts:
         try:

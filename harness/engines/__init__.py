@@ -1,8 +1,15 @@
-"""HTTP clients for model servers, chosen by kind (`--engine`)."""
+"""HTTP clients for model servers, chosen by kind (`--engine`) from one registry.
+
+`ENGINES` maps each `--engine` value to how its engine is made; every list of engine kinds
+(the option's choices, the CLIs') is read from it. Adding an engine is one module beside
+this one and one entry here.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from harness.engines.base import Engine
 from harness.engines.http import Timeouts
@@ -10,27 +17,62 @@ from harness.engines.ollama import OllamaEngine
 from harness.engines.openai import OpenAIEngine
 from harness.errors import ConfigError
 
+if TYPE_CHECKING:
+    from harness.sim.engine import SimSettings
+
 EngineFactory = Callable[[str, Timeouts | None], Engine]
+SimulatorFactory = Callable[["SimSettings", Timeouts | None], Engine]
 
-# `sim` is not here: it starts the simulator and then talks to it with the ollama engine,
-# so the harness reaches it through exactly the code a real server gets.
-ENGINES: dict[str, EngineFactory] = {
-    "ollama": OllamaEngine,
-    "openai": OpenAIEngine,
+
+@dataclass(frozen=True)
+class EngineKind:
+    """One `--engine` value: how to reach a server of that kind at a URL, and, for the
+    simulator, how to start one (results are then in simulated time)."""
+
+    connect: EngineFactory
+    simulator: SimulatorFactory | None = None
+
+    @property
+    def simulated(self) -> bool:
+        return self.simulator is not None
+
+
+def _start_simulator(settings: SimSettings, timeouts: Timeouts | None) -> Engine:
+    from harness.sim.engine import start_simulator  # the simulator loads only when used
+
+    return start_simulator(settings, timeouts)
+
+
+ENGINES: dict[str, EngineKind] = {
+    "ollama": EngineKind(OllamaEngine),
+    "openai": EngineKind(OpenAIEngine),
+    # The simulator speaks Ollama's API: at a URL it is reached with the Ollama engine.
+    "sim": EngineKind(OllamaEngine, simulator=_start_simulator),
 }
-ENGINE_KINDS: tuple[str, ...] = ("ollama", "openai", "sim")
+ENGINE_KINDS: tuple[str, ...] = tuple(ENGINES)
 
 
-def create_engine(kind: str, base_url: str, timeouts: Timeouts | None = None) -> Engine:
-    """The engine of `kind` for `base_url`; an unknown kind lists the known ones."""
-    wire_kind = "ollama" if kind == "sim" else kind
+def find_engine_kind(kind: str) -> EngineKind:
+    """The registry entry of `kind`; an unknown kind lists the known ones."""
     try:
-        factory = ENGINES[wire_kind]
+        return ENGINES[kind]
     except KeyError:
         raise ConfigError(
             f"unknown engine {kind!r}; known engines: {', '.join(ENGINE_KINDS)}"
         ) from None
-    return factory(base_url, timeouts)
 
 
-__all__ = ["ENGINE_KINDS", "Engine", "Timeouts", "create_engine"]
+def create_engine(kind: str, base_url: str, timeouts: Timeouts | None = None) -> Engine:
+    """The engine of `kind` for the server at `base_url`."""
+    return find_engine_kind(kind).connect(base_url, timeouts)
+
+
+__all__ = [
+    "ENGINES",
+    "ENGINE_KINDS",
+    "Engine",
+    "EngineKind",
+    "Timeouts",
+    "create_engine",
+    "find_engine_kind",
+]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 Message = Mapping[str, Any]
 
@@ -133,45 +133,39 @@ class ModelTag:
     details: Mapping[str, Any] = field(default_factory=dict)
 
 
-# Where an engine's `ps()` sizes come from, declared by an engine as `memory_accounting`:
-# "server" (the server's own accounting, /api/ps), "process_rss" (a server the harness
-# launched: its process tree's RSS) or "none" (ps() is always empty).
-MemoryAccounting = Literal["server", "process_rss", "none"]
-
-
-def memory_accounting(engine: object) -> MemoryAccounting:
-    """The engine's declared accounting; an engine that declares none is Ollama-like."""
-    declared: MemoryAccounting = getattr(engine, "memory_accounting", "server")
-    return declared
-
-
-# How a num_ctx reaches the server, declared by an engine as `context_control`: "per_request"
-# (Ollama's `options.num_ctx`), "per_start" (a launched server restarted at each context) or
-# "none" (an OpenAI-compatible server keeps the context it was started with).
+# How a num_ctx reaches the server, declared by every engine as `context_control`:
+# "per_request" (Ollama's `options.num_ctx`), "per_start" (a launched server restarted at
+# each context) or "none" (an OpenAI-compatible server keeps the context it was started with).
 ContextControl = Literal["per_request", "per_start", "none"]
 
 
-def context_control(engine: object) -> ContextControl:
-    declared: ContextControl = getattr(engine, "context_control", "per_request")
-    return declared
-
-
 class Engine(Protocol):
-    """A client for one model server. Implementations live beside this module."""
+    """The core every engine has: identity and one streamed chat request, timed.
+
+    What only some servers offer is a capability below, which callers test for with
+    `isinstance` and report as missing (never faked): a model catalogue, model details,
+    load control, the server's memory, the server's fixed context, a simulator.
+    Implementations live beside this module; `harness.engines.ENGINES` lists the kinds.
+    """
 
     @property
-    def kind(self) -> str: ...
+    def kind(self) -> str:
+        """The API the engine speaks ("ollama", "openai"): what results record."""
+        ...
 
     @property
     def base_url(self) -> str: ...
 
-    def version(self) -> str: ...
+    @property
+    def context_control(self) -> ContextControl: ...
 
-    def tags(self) -> list[ModelTag]: ...
+    def version(self) -> str:
+        """The server's version, or a word saying it has none to give."""
+        ...
 
-    def show(self, model: str) -> dict[str, Any]: ...
-
-    def ps(self) -> list[LoadedModel]: ...
+    def check(self) -> None:
+        """One cheap request that proves the server answers; raises EngineError if not."""
+        ...
 
     def chat(
         self,
@@ -183,6 +177,27 @@ class Engine(Protocol):
         truncate: bool | None = None,
     ) -> StreamMeasurement: ...
 
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Catalogue(Protocol):
+    """The models a server holds (Ollama's /api/tags, OpenAI's /v1/models)."""
+
+    def tags(self) -> list[ModelTag]: ...
+
+
+@runtime_checkable
+class ModelDetails(Protocol):
+    """A model's metadata in /api/show's shape (`model_info`, `details`)."""
+
+    def show(self, model: str) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class LoadControl(Protocol):
+    """Loading a model at a context, and unloading it to give its memory back."""
+
     def load(
         self,
         model: str,
@@ -192,4 +207,42 @@ class Engine(Protocol):
 
     def unload(self, model: str) -> None: ...
 
-    def close(self) -> None: ...
+
+# Where a ServerMemory's `ps()` sizes come from: "server" (the server's own accounting,
+# /api/ps) or "process_rss" (a server the harness launched: its process tree's RSS).
+MemoryAccounting = Literal["server", "process_rss"]
+
+
+@runtime_checkable
+class ServerMemory(Protocol):
+    """What the server holds loaded, and how much memory each model takes."""
+
+    @property
+    def memory_accounting(self) -> MemoryAccounting: ...
+
+    def ps(self) -> list[LoadedModel]: ...
+
+
+def memory_accounting(engine: object) -> MemoryAccounting | Literal["none"]:
+    """Where the engine's memory figures come from; "none" for an engine that has none."""
+    return engine.memory_accounting if isinstance(engine, ServerMemory) else "none"
+
+
+@runtime_checkable
+class ServerContext(Protocol):
+    """The context a server was started with, for a server whose context is fixed."""
+
+    def server_context(self) -> int | None: ...
+
+
+@runtime_checkable
+class Simulated(Protocol):
+    """A simulated server (harness.sim): its own clock, where modelled work counts at its
+    simulated length, and its devices' memory at /sim/state."""
+
+    def clock_ns(self) -> int: ...
+
+
+def missing_capabilities(engine: object, *capabilities: type) -> list[str]:
+    """The names of the `capabilities` (protocols above) that `engine` does not have."""
+    return [cap.__name__ for cap in capabilities if not isinstance(engine, cap)]

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.engines.base import (
+    Catalogue,
     ContextControl,
     Engine,
     LoadedModel,
@@ -32,7 +33,12 @@ DEFAULT_CONTEXT = 4096
 
 
 class LaunchedEngine:
-    """The Engine protocol over a launched server; `kind` is the protocol it speaks."""
+    """The Engine protocol over a launched server; `kind` is the protocol it speaks.
+
+    Core plus Catalogue and ModelDetails (from the model file the template names),
+    LoadControl (a load (re)starts the server at its context, an unload stops it) and
+    ServerMemory with "process_rss" accounting (the server process tree's RSS).
+    """
 
     memory_accounting: MemoryAccounting = "process_rss"
     context_control: ContextControl = "per_start"
@@ -78,6 +84,9 @@ class LaunchedEngine:
     def version(self) -> str:
         return "launched"  # answering must not start a server at an arbitrary context
 
+    def check(self) -> None:
+        return None  # nothing runs until the first load names its context
+
     @property
     def model_path(self) -> Path | None:
         """The model file the template starts the server with (`--launch-var model_path=`)."""
@@ -92,7 +101,8 @@ class LaunchedEngine:
         return "llama_cpp.server" in self.launcher.spec.template
 
     def tags(self) -> list[ModelTag]:
-        tags = self._current().tags() if self.launcher.running else []
+        inner = self._current() if self.launcher.running else None
+        tags: list[ModelTag] = inner.tags() if isinstance(inner, Catalogue) else []
         path = self.model_path
         if path is None:
             return tags

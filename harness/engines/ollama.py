@@ -35,7 +35,10 @@ from harness.retry import CONTROL_RETRY, RetryPolicy
 
 
 class OllamaEngine:
-    """A client of one Ollama server (or the simulator, which speaks the same API)."""
+    """A client of one Ollama server (or the simulator, which speaks the same API).
+
+    Core plus every capability: Catalogue, ModelDetails, LoadControl, ServerMemory.
+    """
 
     kind = "ollama"
     memory_accounting: MemoryAccounting = "server"
@@ -71,6 +74,9 @@ class OllamaEngine:
 
     def version(self) -> str:
         return str(self._control("GET", "/api/version").get("version", "unknown"))
+
+    def check(self) -> None:
+        self.version()
 
     def tags(self) -> list[ModelTag]:
         return [

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -19,9 +18,6 @@ import httpx
 from harness import errors
 from harness.engines.base import (
     ContextControl,
-    LoadedModel,
-    LoadResult,
-    MemoryAccounting,
     Message,
     ModelTag,
     ServerCounters,
@@ -51,10 +47,14 @@ _OPTION_FIELDS = {
 
 
 class OpenAIEngine:
-    """A client of an OpenAI-compatible server (llama.cpp's server, vLLM, LM Studio, Ollama /v1)."""
+    """A client of an OpenAI-compatible server (llama.cpp's server, vLLM, LM Studio, Ollama /v1).
+
+    Core plus Catalogue (/v1/models) and ServerContext. The API has no model details, no
+    load or unload and no memory figures, so this engine does not claim them: callers
+    test for them and say what they did instead (`harness.engines.loading`).
+    """
 
     kind = "openai"
-    memory_accounting: MemoryAccounting = "none"
     context_control: ContextControl = "none"
 
     def __init__(
@@ -75,6 +75,9 @@ class OpenAIEngine:
     def version(self) -> str:
         return "unknown"  # the OpenAI API has no version endpoint
 
+    def check(self) -> None:
+        self.tags()
+
     def tags(self) -> list[ModelTag]:
         # A control request: nothing is measured, so a transient fault is retried.
         return self._retry.call(self._models)
@@ -89,12 +92,6 @@ class OpenAIEngine:
         except ValueError as exc:
             raise errors.MalformedChunk(f"{url} answered with non-JSON: {exc}") from exc
         return [ModelTag(name=m["id"], size=0, digest="") for m in listed]
-
-    def show(self, model: str) -> dict[str, Any]:
-        return {}
-
-    def ps(self) -> list[LoadedModel]:
-        return []
 
     def server_context(self) -> int | None:
         """The context the server was started with, where it tells: vLLM's `max_model_len`
@@ -121,28 +118,6 @@ class OpenAIEngine:
             if isinstance(value, int) and value > 0:
                 return value
         return None
-
-    def load(
-        self,
-        model: str,
-        options: Mapping[str, Any] | None = None,
-        keep_alive: float | str | None = None,
-    ) -> LoadResult:
-        # No load endpoint: a one-token request makes the server ready and is timed as the load.
-        start = time.perf_counter_ns()
-        try:
-            self.chat(model, [{"role": "user", "content": "hi"}], options={"num_predict": 1})
-        except errors.EmptyAnswer:
-            pass  # one token may well be an end-of-turn: the server answered, so it is ready
-        return LoadResult(
-            model=model,
-            done_reason="load",
-            load_duration_ns=None,
-            wall_ns=time.perf_counter_ns() - start,
-        )
-
-    def unload(self, model: str) -> None:
-        return None  # nothing to ask: such servers keep their model until they stop
 
     def chat(
         self,

@@ -23,6 +23,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from harness.engines.base import Catalogue, ModelDetails
+
 # Gemma 3 interleaves 5 sliding-window layers with 1 global one (OLLAMA.md).
 GEMMA3_LOCAL_PER_GLOBAL = 5
 F16_BYTES = 2
@@ -268,9 +270,12 @@ def estimated_weights(show: Mapping[str, Any]) -> int:
 
 
 def predict_model(engine: Any, model: str, num_batch: int = DEFAULT_NUM_BATCH) -> Prediction:
-    """Ask the server for the model's metadata (/api/show) and file size (/api/tags)."""
-    show = engine.show(model)
-    sizes = {t.name: t.size for t in engine.tags()}
+    """Ask the server for the model's metadata (/api/show) and file size (/api/tags).
+
+    A server that offers neither gives an empty shape: the search then runs up to the
+    section's `max_context` and the first probe sets the scale."""
+    show = engine.show(model) if isinstance(engine, ModelDetails) else {}
+    sizes = {t.name: t.size for t in engine.tags()} if isinstance(engine, Catalogue) else {}
     weights = sizes.get(model) or sizes.get(f"{model}:latest") or estimated_weights(show)
     if not weights and len(sizes) == 1:
         weights = next(iter(sizes.values()))  # a launched server serves one model file

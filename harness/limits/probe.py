@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from harness import errors
-from harness.engines.base import LoadedModel, memory_accounting
+from harness.engines.base import LoadedModel, ServerMemory, memory_accounting
 from harness.hardware import Budget
 from harness.limits.source import PS, SourceChoice, choose_source, rss_bytes
 from harness.memory import SOURCES
@@ -172,7 +172,8 @@ class Prober:
         try:
             sampler.mark("load")
             self.engine.load(self.model, {**self.options, "num_ctx": num_ctx})
-            entry = _find(self.engine.ps(), self.model)
+            loaded = self.engine.ps() if isinstance(self.engine, ServerMemory) else []
+            entry = _find(loaded, self.model)
             sampler.mark("after")  # wakes the backends for a reading with the model loaded
         except errors.ModelNotFound:
             raise

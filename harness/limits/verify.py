@@ -10,6 +10,7 @@ import zlib
 from collections.abc import Mapping
 from typing import Any
 
+from harness.engines.loading import unload_model
 from harness.errors import EngineError
 from harness.prompts import PromptBuilder, calibrate, is_truncated, target_prompt_tokens
 
@@ -49,6 +50,6 @@ def verify_fill(
 
 def _unload(engine: Any, model: str) -> None:
     try:
-        engine.unload(model)
+        unload_model(engine, model)
     except EngineError:
         pass

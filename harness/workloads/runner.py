@@ -18,6 +18,7 @@ from typing import Any
 
 from harness import errors
 from harness.engines.base import NS_PER_S, Engine, StreamMeasurement
+from harness.engines.loading import load_model
 from harness.samples import sample_record, scaled_s
 from harness.stats import import_numpy_now
 from harness.workloads.section import WorkloadSpec
@@ -71,7 +72,9 @@ def run_sustained(
     import_numpy_now()  # samples take percentiles; numpy's import must not land in the loop
     try:
         note("load")
-        loaded = engine.load(spec.model, {"num_ctx": spec.num_ctx}, keep_alive=settings.keep_alive)
+        loaded = load_model(
+            engine, spec.model, {"num_ctx": spec.num_ctx}, keep_alive=settings.keep_alive
+        )
         run.load = {
             "load_duration_s": scaled_s(loaded.load_duration_ns, settings.time_scale),
             "wall_s": loaded.wall_ns * settings.time_scale / NS_PER_S,

@@ -26,6 +26,7 @@ from harness.concurrency.cell import PROBE_CONTEXTS
 from harness.concurrency.report import NOTE_PREFIX, summary_notes
 from harness.concurrency.servers import loaded_size
 from harness.engines import Engine
+from harness.engines.loading import load_model
 from harness.errors import ConfigError
 from harness.limits.probe import capacity
 
@@ -42,7 +43,7 @@ def _budget_reader(harness_run: HarnessRun, model: str) -> Callable[[Engine], Bu
         sampler = harness_run.new_sampler(engine)
         sampler.start()
         try:
-            engine.load(model, {"num_ctx": PROBE_CONTEXTS[0]})
+            load_model(engine, model, {"num_ctx": PROBE_CONTEXTS[0]})
             sampler.mark("after")
             size = loaded_size(engine, model)
         finally:

@@ -25,6 +25,7 @@ from harness.batch.throughput import (
     run_size,
 )
 from harness.batchapi.options import batch_api_option
+from harness.engines.loading import load_model
 
 
 def test_throughput(
@@ -38,7 +39,7 @@ def test_throughput(
     case, section = throughput_case, throughput_case.section
     harness_run.require_model(case.model)
     options = {"num_ctx": section.num_ctx} if section.num_ctx else {}
-    engine.load(case.model, options, keep_alive=-1)  # load time is not batch time
+    load_model(engine, case.model, options, keep_alive=-1)  # load time is not batch time
     probe = SimProbe(engine.base_url) if harness_run.simulated else nvml_probe()
     try:
         _run(case, section, batch_engine, harness_run, engine, record_case, run_sections,

@@ -80,6 +80,8 @@ class FakeEngine:
 
     kind = "ollama"
     base_url = "http://fake"
+    context_control = "per_request"
+    memory_accounting = "server"
 
     def __init__(self, server: FakeServer) -> None:
         self.server = server
