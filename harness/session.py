@@ -311,6 +311,9 @@ class HarnessSession:
             payload, name_for_history=None if history_name is None else Path(history_name).stem
         )
         self.notes += self.regression.warnings
+        from harness.plan import sections as plan_sections
+
+        payload.update(plan_sections(payload))  # job_plan, recommendations (issue 18)
         write_json_atomic(self.writer.run_dir / "results.json", payload)
         if payload.get("limits"):
             # The file the seed's own script wrote, for people who used it.

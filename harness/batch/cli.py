@@ -30,6 +30,7 @@ from harness.batch.trim import TRIMMERS
 from harness.engines import ENGINE_KINDS, Engine
 from harness.errors import ConfigError, EngineError, HarnessError
 from harness.options import positive_float, positive_int
+from harness.plan.preset import add_plan_option, apply_plan
 from harness.servers import SimSettings, open_engine
 
 
@@ -136,6 +137,7 @@ def _register_run(sub: Any) -> None:
     run.add_argument("--sim-faults", metavar="SPEC", help="e.g. disconnect=0.05,seed=3")
     run.add_argument("--progress", action="store_true", help="progress line even without a TTY")
     run.set_defaults(func=cmd_run)
+    add_plan_option(run)  # last: it wraps the defaults of the options a plan can set
 
 
 @contextmanager
@@ -168,6 +170,7 @@ def settings_from_args(args: argparse.Namespace) -> BatchSettings:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    apply_plan(args)  # --plan's settings where the command line gave none
     if not args.input.is_file():
         raise ConfigError(f"batch input {str(args.input)!r} is not a file")
     settings = settings_from_args(args)

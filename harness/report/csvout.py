@@ -65,7 +65,14 @@ def row(case: Mapping[str, Any], simulated: str) -> list[str]:
 def render(payload: Mapping[str, Any]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(COLUMNS)
+    from harness.plan.render import CSV_COLUMNS, csv_rows
+
+    # One row per case, then one per throughput size, projection, limit, capacity entry,
+    # job plan and use-case recommendation, told apart by `section` (empty on case rows).
+    writer.writerow((*COLUMNS, *CSV_COLUMNS))
     simulated = "true" if payload.get("simulated") is True else "false"
-    writer.writerows(row(case, simulated) for case in records(payload.get("cases")))
+    pad = [""] * len(CSV_COLUMNS)
+    writer.writerows(row(case, simulated) + pad for case in records(payload.get("cases")))
+    header = (*COLUMNS, *CSV_COLUMNS)
+    writer.writerows([extra.get(c, "") for c in header] for extra in csv_rows(payload))
     return out.getvalue()

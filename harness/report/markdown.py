@@ -99,6 +99,9 @@ def render(payload: Mapping[str, Any]) -> str:
             settings = text(dig(lim, "recommendations", "settings_text"))
             if settings:
                 lines += ["", f"{cell(text(lim.get('model')))}:", "", *preformatted(settings)]
+    from harness.plan.render import markdown_lines
+
+    lines += markdown_lines(payload)  # throughput, projections, capacity, plan, use cases
     return "\n".join(lines) + "\n"
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.gcpause import paused
+from harness.plan.render import write_files as write_plan_files
 from harness.report import csvout, markdown, model, tables
 from harness.report.payload import RESULTS_FILE, load_results
 
@@ -91,6 +92,7 @@ def render_payload(payload: Mapping[str, Any], out_dir: Path) -> list[Path]:
             _write(out_dir / HTML_FILE, render_html(payload)),
             _write(out_dir / MARKDOWN_FILE, markdown.render(payload)),
             _write(out_dir / CSV_FILE, csvout.render(payload)),
+            *write_plan_files(payload, out_dir),  # job-plan.yaml, presets/*.yaml
         ]
 
 
