@@ -140,7 +140,7 @@ def _memory(
     if fitted and num_ctx and limit is not None:
         peak = (limit.base_bytes or 0) + (limit.bytes_per_token or 0) * num_ctx * parallel
         return Memory(
-            Interval(int(round(peak))), "predicted",
+            Interval(round(peak)), "predicted",
             f"the limits fit at num_ctx {num_ctx:,} x {parallel} slot(s)", budget, budget_source,
         )  # fmt: skip
     if chosen.peak_memory_bytes is None:

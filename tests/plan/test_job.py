@@ -57,8 +57,10 @@ def test_limits_give_num_ctx_threshold_and_predicted_memory(payload: dict[str, A
     payload["limits"] = [limit_entry()]
     plan = plan_job(payload)
     assert plan.num_ctx == 84_992
-    assert plan.trim is not None and plan.trim.trim_threshold == 72_243
-    assert plan.memory is not None and plan.memory.basis == "predicted"
+    assert plan.trim is not None
+    assert plan.trim.trim_threshold == 72_243
+    assert plan.memory is not None
+    assert plan.memory.basis == "predicted"
     assert plan.memory.peak_bytes.value == 8 * 2**30 + 66_560 * 84_992
     assert "context_limits" in plan.measured
     assert "context limits" not in {m.what for m in plan.missing}
@@ -80,13 +82,16 @@ def test_no_safe_num_ctx_means_no_settings(payload: dict[str, Any]) -> None:
     assert "pytest suites/context_limits --matrix gpu" in blocking.fix
     text = "\n".join(plan_lines(plan))
     assert "NO SETTINGS" in text
-    assert "--trim-interval" not in text and "apply:" not in text
+    assert "--trim-interval" not in text
+    assert "apply:" not in text
 
 
 def test_every_strategy_failed_means_no_settings(payload: dict[str, Any]) -> None:
-    payload["cases"] = [throughput_case(s, 0.14, verdict="fail") for s in ("independent", "conversation")]  # fmt: skip
+    strategies = ("independent", "conversation")
+    payload["cases"] = [throughput_case(s, 0.14, verdict="fail") for s in strategies]
     plan = plan_job(payload)
-    assert not plan.ready and plan.strategy is None
+    assert not plan.ready
+    assert plan.strategy is None
     assert "size 1000 degraded" in plan.missing[0].why
 
 
@@ -94,7 +99,8 @@ def test_no_throughput_says_so() -> None:
     plan = plan_job({"simulated": True, "cases": [], "limits": [limit_entry()]})
     assert not plan.ready
     assert plan.measured == ("context_limits",)
-    assert plan.missing[0].what == "throughput" and plan.missing[0].blocking
+    assert plan.missing[0].what == "throughput"
+    assert plan.missing[0].blocking
 
 
 def test_another_job_size_follows_the_fitted_line(payload: dict[str, Any]) -> None:
@@ -104,7 +110,8 @@ def test_another_job_size_follows_the_fitted_line(payload: dict[str, Any]) -> No
     assert plan.time_s.value == pytest.approx(2.0 + 0.14 * 10_000)
     assert plan.time_s.high == pytest.approx(plan.time_s.value * 1.2)
     chosen = plan.chosen
-    assert chosen is not None and chosen.trims is not None
+    assert chosen is not None
+    assert chosen.trims is not None
     assert chosen.trims.value == pytest.approx(1700 * 10_000 / 170_000)
 
 
@@ -119,7 +126,8 @@ def test_over_budget_blocks(payload: dict[str, Any]) -> None:
 def test_simulated_plans_say_so(payload: dict[str, Any]) -> None:
     payload["simulated"] = True
     plan = plan_job(payload)
-    assert plan.memory is not None and plan.memory.basis == "simulated"
+    assert plan.memory is not None
+    assert plan.memory.basis == "simulated"
     assert "SIMULATED" in plan_lines(plan)[0]
 
 

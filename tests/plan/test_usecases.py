@@ -31,12 +31,16 @@ def test_largest_passing_context_wins_and_the_next_is_runner_up() -> None:
     )
     coding, chat = recommendations(payload)
     assert coding.use_case == "Large coding"
-    assert coding.best is not None and coding.best.num_ctx == 131072
-    assert coding.runner_up is not None and coding.runner_up.num_ctx == 65536
+    assert coding.best is not None
+    assert coding.best.num_ctx == 131072
+    assert coding.runner_up is not None
+    assert coding.runner_up.num_ctx == 65536
     assert (coding.passed, coding.candidates) == (2, 3)
     # Same context: the faster decode wins.
-    assert chat.best is not None and chat.best.model == "gemma3:latest"
-    assert chat.runner_up is not None and chat.runner_up.model == "qwen2.5:3b-instruct"
+    assert chat.best is not None
+    assert chat.best.model == "gemma3:latest"
+    assert chat.runner_up is not None
+    assert chat.runner_up.model == "qwen2.5:3b-instruct"
     assert coding.preset == "presets/cpu-large-coding.yaml"
     assert Recommendation.from_json(coding.to_json()) == coding
 
@@ -44,8 +48,10 @@ def test_largest_passing_context_wins_and_the_next_is_runner_up() -> None:
 def test_no_passing_cell_gives_no_pick_and_no_preset(tmp_path: Path) -> None:
     payload = _payload(cell(BIG, 262144, "Maximum analysis", "fail", 2.1))
     (rec,) = recommendations(payload)
-    assert rec.best is None and rec.preset is None
-    assert "no cell met its criteria" in rec.reason and "ttft_s p50 13 > 12" in rec.reason
+    assert rec.best is None
+    assert rec.preset is None
+    assert "no cell met its criteria" in rec.reason
+    assert "ttft_s p50 13 > 12" in rec.reason
     assert write_presets(tmp_path, None, [rec], "r2") == []
     assert "none: no cell met" in recommendation_lines([rec])[1]
 
@@ -61,9 +67,11 @@ def test_presets_and_every_output_carry_the_recommendation(tmp_path: Path) -> No
     assert "PARAMETER num_ctx 131072" in preset["modelfile"]
     assert "SIMULATED" in recommendation_lines(recs)[0]
     md = "\n".join(markdown_lines(payload))
-    assert "## Use-case recommendations" in md and f"{BIG} at 128K" in md
+    assert "## Use-case recommendations" in md
+    assert f"{BIG} at 128K" in md
     view = throughput_view(payload)
-    assert view is not None and view.recommendations is not None
+    assert view is not None
+    assert view.recommendations is not None
     assert view.recommendations.rows[0][2].startswith(f"{BIG} at 128K")
     (row,) = [r for r in csv_rows(payload) if r["section"] == "recommendation"]
     assert (row["model"], row["num_ctx"], row["use_case"]) == (BIG, "131072", "Large coding")
