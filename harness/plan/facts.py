@@ -196,6 +196,25 @@ def strategy_runs(payload: Mapping[str, Any]) -> list[StrategyRun]:
                 settings=_batch_facts(case),
             )
         )
+    # Entries with no case of their strategy (a run cut short, an older writer): shown, with
+    # no verdict, so never the basis of settings.
+    seen = {r.strategy for r in out}
+    for strategy in dict.fromkeys(text(e.get("strategy")) for e in entries):
+        if strategy in seen:
+            continue
+        rows = [e for e in entries if text(e.get("strategy")) == strategy]
+        out.append(
+            StrategyRun(
+                strategy=strategy,
+                model=text(rows[0].get("model")),
+                passed=False,
+                reason="no verdict recorded for this strategy (its test case is missing)",
+                rows=tuple(sorted((_size_row(r) for r in rows), key=lambda r: r.size)),
+                extrapolation=mapping(by_strategy.get(strategy)),
+                growth=None,
+                settings=None,
+            )
+        )
     return out
 
 

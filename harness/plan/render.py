@@ -137,7 +137,7 @@ def recommendation_rows(recs: Sequence[Recommendation]) -> list[tuple[str, ...]]
 
 def markdown_lines(payload: Mapping[str, Any]) -> list[str]:
     """matrix.md's sections from this package (empty when the run measured none of it)."""
-    from harness.report.markdown import preformatted, table
+    from harness.report.markdown import cell, preformatted, table
 
     plan, recs = stored_or_computed(payload)
     runs = strategy_runs(payload)
@@ -146,7 +146,7 @@ def markdown_lines(payload: Mapping[str, Any]) -> list[str]:
         lines += ["", "## Batch throughput", "", TABLE_NOTE + "."]
         for run in runs:
             verdict = "pass" if run.passed else f"FAIL: {run.reason}"
-            lines += ["", f"**{run.model}, {run.strategy}**: {verdict}", ""]
+            lines += ["", cell(f"**{run.model}, {run.strategy}**: {verdict}"), ""]
             lines += table(TABLE_HEADER, size_rows(run))
     if plan.projections:
         lines += ["", f"## Extrapolation to {plan.requests:,} requests", ""]
