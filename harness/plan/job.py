@@ -245,6 +245,11 @@ def _trim(
         ))  # fmt: skip
         return None
     ts = trim_settings(threshold, run.growth)
+    notes.append(
+        f"the trim interval and kept messages follow the measured growth "
+        f"({run.growth.tokens_per_request:,} tokens a request), not the limits suite's assumed "
+        "tokens_per_request: use these for conversation batching"
+    )
     s = run.settings
     strategy = s.trim_strategy if s else "sliding_window"
     if s is not None and (s.trim_threshold, s.trim_interval, s.keep_messages) != (

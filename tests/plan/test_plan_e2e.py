@@ -87,6 +87,8 @@ def test_every_file_carries_the_same_plan(run: tuple[Path, str]) -> None:
     assert "Job plan" in html
     assert "Extrapolation to 170,000 requests (projected from SIMULATED sizes)" in html
     assert "prompt_tok_s" not in html  # the old snake_case columns are gone
+    for strategy in ("independent", "conversation"):  # both projections in the chart
+        assert f"{strategy} extrapolated to 170,000" in html
     rows = list(csv.DictReader((run_dir / "matrix.csv").read_text().splitlines()))
     (plan_row,) = [r for r in rows if r["section"] == "job_plan"]
     assert plan_row["trim_interval"] == str(trim["trim_interval"])
