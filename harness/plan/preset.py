@@ -38,6 +38,22 @@ BATCH_KEYS: dict[str, str] = {
 _INT_KEYS = ("num_ctx", "concurrency", "trim_threshold", "trim_interval", "keep_messages")
 
 
+class _Dumper(yaml.SafeDumper):
+    """Multi-line strings (a Modelfile) as literal blocks, readable and pasteable."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def _dump(doc: dict[str, Any]) -> str:
+    return yaml.dump(doc, Dumper=_Dumper, sort_keys=False, width=100, allow_unicode=True)
+
+
 def slug(value: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", value.lower()).strip("-") or "use-case"
 
@@ -89,7 +105,7 @@ def plan_yaml(plan: JobPlan, run_id: str) -> str:
         head.append("# Options given on the command line win over `batch:`.")
     else:
         head.append("# NOT READY: a measurement is missing or failed (see `missing:`).")
-    body = yaml.safe_dump(plan_document(plan, run_id), sort_keys=False, width=100)
+    body = _dump(plan_document(plan, run_id))
     return "\n".join(head) + "\n" + body
 
 
@@ -120,7 +136,7 @@ def preset_yaml(rec: Recommendation, run_id: str) -> str | None:
         "modelfile": f"FROM {pick.model}\nPARAMETER num_ctx {pick.num_ctx}\n",
     }
     head = f"# {rec.use_case}: {pick.model} at num_ctx {pick.num_ctx:,} ({label}, run {run_id})\n"
-    return head + yaml.safe_dump(doc, sort_keys=False, width=100)
+    return head + _dump(doc)
 
 
 def write_presets(

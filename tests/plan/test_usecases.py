@@ -75,3 +75,13 @@ def test_presets_and_every_output_carry_the_recommendation(tmp_path: Path) -> No
     assert view.recommendations.rows[0][2].startswith(f"{BIG} at 128K")
     (row,) = [r for r in csv_rows(payload) if r["section"] == "recommendation"]
     assert (row["model"], row["num_ctx"], row["use_case"]) == (BIG, "131072", "Large coding")
+
+
+def test_the_report_has_a_use_case_section_and_no_empty_throughput_one() -> None:
+    from harness.report.render import render_html
+
+    html = render_html(_payload(cell(BIG, 131072, "Large coding", "pass", 4.2)))
+    section = html.split('<section id="use-cases">')[1].split("</section>")[0]
+    assert f"{BIG} at 128K" in section
+    assert "presets/cpu-large-coding.yaml" in section
+    assert 'id="throughput"' not in html  # nothing measured for a job plan
