@@ -34,6 +34,10 @@ def register(subparsers: Any) -> None:
         help="requests in the job (default: the run's projection target, 170,000 unless its "
         "throughput section's extrapolate_to says otherwise)",
     )  # fmt: skip
+    parser.add_argument(
+        "--model", metavar="NAME",
+        help="the model of the job (default: the first the throughput suite measured)",
+    )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print the plan as JSON")
     parser.add_argument(
         "--write", action="store_true",
@@ -55,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     run_dir = resolve_run(str(args.run), Path(args.reports_dir))
     payload = load_results(run_dir / RESULTS_FILE)
     # Always recomputed: the function is pure, so a stored run gets today's plan.
-    plan = plan_job(payload, args.job_requests)
+    plan = plan_job(payload, args.job_requests, args.model)
     _, recs = stored_or_computed(payload)
     if args.json:
         out = {"job_plan": plan.to_json(), "recommendations": [r.to_json() for r in recs]}

@@ -157,9 +157,15 @@ def _capacity_note(caps: Sequence[CapacityFacts], num_ctx: int | None) -> str | 
     return f"capacity (concurrency suite, its own workload): {cap.recommendation}"
 
 
-def plan_job(payload: Mapping[str, Any], requests: int | None = None) -> JobPlan:
-    """The plan for a job of `requests` (default: the run's projection target, else 170,000)."""
-    runs = strategy_runs(payload)
+def plan_job(
+    payload: Mapping[str, Any], requests: int | None = None, model: str | None = None
+) -> JobPlan:
+    """The plan for a job of `requests` (default: the run's projection target, else 170,000)
+    with `model` (default: the first model the throughput suite measured)."""
+    every = strategy_runs(payload)
+    chosen_model = model or (every[0].model if every else None)
+    runs = [r for r in every if r.model == chosen_model]
+    others = sorted({r.model for r in every} - {chosen_model or ""})
     sim = simulated(payload)
     basis = "simulated" if sim else "measured"
     targets = [number(r.extrapolation.get("target")) for r in runs]
@@ -171,8 +177,13 @@ def plan_job(payload: Mapping[str, Any], requests: int | None = None) -> JobPlan
     )  # fmt: skip
     missing: list[Missing] = []
     projections = tuple(p for r in runs if (p := projection(r, n)) is not None)
+    if others:
+        missing.append(Missing(
+            "one model", f"this run measured throughput for {', '.join(others)} too; the plan "
+            f"is for {chosen_model}", "harness plan RUN --model NAME for another", blocking=False,
+        ))  # fmt: skip
     if not runs:
-        model = next((c.model for c in caps), None) or next((x.model for x in lims), None)
+        model = model or next((c.model for c in caps), None) or next((x.model for x in lims), None)
         missing.append(Missing(
             "throughput", "this run measured no batch throughput, so no strategy, time or "
             "token savings", "pytest suites/throughput --matrix NAME", blocking=True,

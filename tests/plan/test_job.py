@@ -137,3 +137,17 @@ def test_round_trip(payload: dict[str, Any]) -> None:
     again = JobPlan.from_json(plan.to_json())
     assert again == plan
     assert again.to_json()["ready"] is True
+
+
+def test_one_model_per_plan(payload: dict[str, Any]) -> None:
+    other = throughput_case("conversation", 0.05)
+    other.update(id="qwen-conversation", model="qwen2.5:3b-instruct")
+    payload["cases"].append(other)
+    plan = plan_job(payload)
+    assert plan.model == "gemma3:12b"  # the first measured, never the faster other model
+    assert plan.time_s is not None
+    assert plan.time_s.value == pytest.approx(2.0 + 0.14 * 170_000)
+    assert any("qwen2.5:3b-instruct" in m.why for m in plan.missing if m.what == "one model")
+    qwen = plan_job(payload, model="qwen2.5:3b-instruct")
+    assert qwen.model == "qwen2.5:3b-instruct"
+    assert [p.strategy for p in qwen.projections] == ["conversation"]
