@@ -11,11 +11,12 @@ the memory budget).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from harness.batch.growth import Growth
+from harness.batch.matrix_section import ThroughputSection
 from harness.report.payload import dig, mapping, number, records, text
 
 
@@ -290,8 +291,10 @@ def scaling_cells(payload: Mapping[str, Any]) -> list[Cell]:
     return out
 
 
-def throughput_case_settings(section: Any, memory_total: int | None) -> dict[str, Any]:
-    """The `batch_settings` a throughput case records (section: a ThroughputSection)."""
+def throughput_case_settings(
+    section: ThroughputSection, memory_total: int | None
+) -> dict[str, Any]:
+    """The `num_ctx` and `batch_settings` a throughput case records for the job plan."""
     budget = None if memory_total is None else int(memory_total * section.memory_limit)
     return {
         "num_ctx": section.num_ctx,
@@ -306,7 +309,3 @@ def throughput_case_settings(section: Any, memory_total: int | None) -> dict[str
             "memory_limit": section.memory_limit,
         },
     }
-
-
-def first(items: Sequence[Any]) -> Any:
-    return items[0] if items else None

@@ -69,10 +69,10 @@ def render(payload: Mapping[str, Any]) -> str:
 
     # One row per case, then one per throughput size, projection, limit, capacity entry,
     # job plan and use-case recommendation, told apart by `section` (empty on case rows).
-    writer.writerow((*COLUMNS, *CSV_COLUMNS))
+    header = (*COLUMNS, *CSV_COLUMNS)
+    writer.writerow(header)
     simulated = "true" if payload.get("simulated") is True else "false"
     pad = [""] * len(CSV_COLUMNS)
     writer.writerows(row(case, simulated) + pad for case in records(payload.get("cases")))
-    header = (*COLUMNS, *CSV_COLUMNS)
     writer.writerows([extra.get(c, "") for c in header] for extra in csv_rows(payload))
     return out.getvalue()
