@@ -184,9 +184,10 @@ def plan_job(
         ))  # fmt: skip
     if not runs:
         model = model or next((c.model for c in caps), None) or next((x.model for x in lims), None)
+        matrix = next((x.matrix for x in lims if x.matrix), "NAME")
         missing.append(Missing(
             "throughput", "this run measured no batch throughput, so no strategy, time or "
-            "token savings", "pytest suites/throughput --matrix NAME", blocking=True,
+            "token savings", f"pytest suites/throughput --matrix {matrix}", blocking=True,
         ))  # fmt: skip
         return _empty(n, sim, model, projections, measured, missing, caps)
     passing = [p for p in projections if p.passed]

@@ -143,7 +143,7 @@ def plan_lines(plan: JobPlan, plan_path: str | None = None) -> list[str]:
     if plan.ready:
         lines += _settings_lines(plan, plan_path)
     else:
-        lines.append("  NO SETTINGS: a measurement the plan needs is missing or failed")
+        lines.append("  NO JOB SETTINGS: a measurement the plan needs is missing or failed (below)")
     for m in plan.missing:
         tag = "MISSING" if m.blocking else "not measured"
         lines.append(f"  {tag}: {m.what}: {m.why}; to measure: {m.fix}")

@@ -46,7 +46,7 @@ def test_a_plan_without_settings_exits_1(
 ) -> None:
     payload["cases"] = [throughput_case("conversation", 0.14, num_ctx=None)]
     assert main(["plan", str(_run_dir(tmp_path, payload))]) == 1
-    assert "NO SETTINGS" in capsys.readouterr().out
+    assert "NO JOB SETTINGS" in capsys.readouterr().out
 
 
 def test_a_missing_run_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

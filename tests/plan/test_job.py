@@ -81,7 +81,7 @@ def test_no_safe_num_ctx_means_no_settings(payload: dict[str, Any]) -> None:
     assert blocking.what == "num_ctx"
     assert "pytest suites/context_limits --matrix gpu" in blocking.fix
     text = "\n".join(plan_lines(plan))
-    assert "NO SETTINGS" in text
+    assert "NO JOB SETTINGS" in text
     assert "--trim-interval" not in text
     assert "apply:" not in text
 
