@@ -40,6 +40,8 @@ def _between(iv: Interval | None, kind: str) -> str:
     if iv.low == iv.high == iv.value:
         return " (no spread)"
     f = _FORMATS[kind]
+    if kind == "time":  # after '23,802 s (6.6 h)' another parenthesis would read as one
+        return f", 95% interval {f(iv.low)} to {f(iv.high)}"
     return f" ({f(iv.low)} to {f(iv.high)})"
 
 

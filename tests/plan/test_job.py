@@ -151,3 +151,19 @@ def test_one_model_per_plan(payload: dict[str, Any]) -> None:
     qwen = plan_job(payload, model="qwen2.5:3b-instruct")
     assert qwen.model == "qwen2.5:3b-instruct"
     assert [p.strategy for p in qwen.projections] == ["conversation"]
+
+
+def test_the_extrapolation_block_reads_like_seed_000(payload: dict[str, Any]) -> None:
+    from harness.plan.text import projection_lines
+
+    plan = plan_job(payload)
+    lines = projection_lines(plan.projections[1], simulated=False)
+    assert lines[0] == (
+        "EXTRAPOLATION TO 170,000 REQUESTS, conversation "
+        "(projected from measured sizes 100 / 1,000)"
+    )
+    assert lines[1] == "  Estimated time: 23,802 s (6.6 h), 95% interval 5h 57m to 7h 56m"
+    assert lines[2] == "  Estimated throughput: 7.14 req/s (5.95 to 7.94)"
+    assert "  Estimated token savings: 60.0% (largest size; 50.0% to 60.0% over the sizes)" in lines
+    assert "  Estimated trims: 1,700 (1,500 to 1,900)" in lines
+    assert "  Estimated peak memory: 10.00 GiB (10.00 GiB to 11.00 GiB)" in lines
