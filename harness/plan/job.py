@@ -136,8 +136,9 @@ def _memory(
     budget_source = "the throughput section's memory_limit of the device" if budget else ""
     if limit is not None and limit.budget_bytes:
         budget, budget_source = limit.budget_bytes, "the limits suite's memory budget"
-    fitted = limit is not None and limit.base_bytes is not None and limit.bytes_per_token
-    if fitted and num_ctx and limit is not None:
+    # A failed search's line is not a measurement to predict from.
+    fitted = limit is not None and limit.passed and limit.base_bytes is not None
+    if fitted and num_ctx and limit is not None and limit.bytes_per_token:
         peak = (limit.base_bytes or 0) + (limit.bytes_per_token or 0) * num_ctx * parallel
         return Memory(
             Interval(round(peak)), "predicted",

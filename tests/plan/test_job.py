@@ -70,6 +70,8 @@ def test_a_failed_limit_search_is_not_used(payload: dict[str, Any]) -> None:
     payload["limits"] = [limit_entry(verdict="fail")]
     plan = plan_job(payload)
     assert plan.num_ctx == 32768  # the throughput run's, not the failed search's 84,992
+    assert plan.memory is not None
+    assert plan.memory.basis == "measured"  # the run's peak, not the failed search's line
     assert any("failed" in m.why for m in plan.missing)
 
 
