@@ -13,7 +13,7 @@ live session, so `harness report` and `harness plan` print what the run printed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,7 +66,7 @@ def terminal_lines(
     return lines
 
 
-def _iv(iv: Interval | None, show: Any) -> str:
+def _iv(iv: Interval | None, show: Callable[[float], str]) -> str:
     if iv is None:
         return "-"
     out: str = show(iv.value)
