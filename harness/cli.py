@@ -24,6 +24,7 @@ from harness.errors import EngineError, HarnessError
 SUBCOMMAND_MODULES: tuple[str, ...] = (
     "harness.sim.cli",
     "harness.report.cli",
+    "harness.plan.cli",
     "harness.baseline_cli",
     "harness.batch.cli",
     "harness.synth_cli",

@@ -156,6 +156,11 @@ class RunRecorder:
             payload, name_for_history=None if history_name is None else Path(history_name).stem
         )
         self.notes += self.gate.warnings
+        from harness.plan import sections as plan_sections
+
+        # Derived from the suites' sections, not recorded by one: the job plan and the
+        # use-case recommendations (harness/plan).
+        payload.update(plan_sections(payload))
         run_dir = self.writer.run_dir
         write_json_atomic(run_dir / "results.json", payload)
         for section in current().result_sections():

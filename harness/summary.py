@@ -50,8 +50,17 @@ def write_summary(tr: TerminalWriter, harness: RunRecorder) -> None:
         for limit in limits:
             for line in format_recommendations(limit.raw).splitlines():
                 tr.write_line(line)
+    plan_trims = False
+    if finished is not None:  # seed 000's tables, the job plan, use cases
+        from harness.plan.render import plan_has_trim, terminal_lines
+
+        run_dir = harness.writer.run_dir if harness.writer is not None else None
+        for line in terminal_lines(finished, run_dir):
+            tr.write_line(line)
+        plan_trims = plan_has_trim(finished)
     for case in cases:
-        if case.trim_plan:  # conversation batching: settings from measured growth
+        # Conversation batching: settings from measured growth, unless the plan gives them.
+        if case.trim_plan and not plan_trims:
             from harness.batch.analyze import plan_lines
 
             tr.write_line(f"{case.id}:")

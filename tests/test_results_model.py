@@ -9,6 +9,7 @@ matrix.csv that run rendered. Old files must keep loading, comparing and renderi
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 from pathlib import Path
@@ -64,8 +65,18 @@ def test_to_json_is_the_file_as_read(run: RunResults) -> None:
 
 
 def test_an_old_file_renders_the_markdown_and_csv_it_rendered_then(run: RunResults) -> None:
-    assert markdown.render(run) == (FIXTURES / "matrix.md").read_text(encoding="utf-8")
-    assert csvout.render(run) == (FIXTURES / "matrix.csv").read_text(encoding="utf-8")
+    """What it rendered then is unchanged; the job-plan sections (issue 18) come after it:
+    matrix.md's new sections follow the old text, matrix.csv's new columns follow the old
+    ones on every old row, and its new rows follow the old rows."""
+    then_md = (FIXTURES / "matrix.md").read_text(encoding="utf-8")
+    now_md = markdown.render(run)
+    assert now_md.startswith(then_md.rstrip("\n") + "\n")
+    assert "## Extrapolation to 170,000 requests" in now_md[len(then_md) :]
+    then_csv = list(csv.reader((FIXTURES / "matrix.csv").read_text(encoding="utf-8").splitlines()))
+    now_csv = list(csv.reader(csvout.render(run).splitlines()))
+    width = len(then_csv[0])
+    assert [row[:width] for row in now_csv[: len(then_csv)]] == then_csv
+    assert all(row[width:] == [""] * (len(row) - width) for row in now_csv[1 : len(then_csv)])
 
 
 def test_a_stored_baseline_still_compares(run: RunResults, tmp_path: Path) -> None:

@@ -32,6 +32,7 @@ from harness.engines import ENGINE_KINDS, Engine
 from harness.engines.base import Simulated
 from harness.errors import ConfigError, EngineError, HarnessError
 from harness.options import positive_float, positive_int
+from harness.plan.preset import add_plan_option, apply_plan
 from harness.servers import SimSettings, open_engine
 
 
@@ -162,6 +163,7 @@ def _register_run(sub: Any) -> None:
         help="memory share that counts as near the budget (default: --memory-warning - 0.05)",
     )  # fmt: skip
     run.set_defaults(func=cmd_run)
+    add_plan_option(run)  # last: it wraps the defaults of the options a plan can set
 
 
 @contextmanager
@@ -213,6 +215,7 @@ def limits_and_adaptive(args: argparse.Namespace, settings: BatchSettings) -> Ba
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    apply_plan(args)  # --plan's settings where the command line gave none
     if not args.input.is_file():
         raise ConfigError(f"batch input {str(args.input)!r} is not a file")
     settings = limits_and_adaptive(args, settings_from_args(args))

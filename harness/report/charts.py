@@ -16,7 +16,7 @@ from typing import Any
 
 from harness.report import fmt
 from harness.report.svg import Axis, Band, Marker, Series, line_chart
-from harness.results_model import Case, Limit, Night, number, text
+from harness.results_model import Case, Limit, Night, mapping, number, text
 
 MAX_SERIES = 10
 OK_OUTCOMES = frozenset({"ok", "pass", "passed", "fits"})
@@ -138,15 +138,22 @@ def throughput_chart(
     series = [Series(name, sorted(points)) for name, points in groups.items()]
     bands: list[Band] = []
     markers: list[Marker] = []
-    target, time_s = number(extrapolation.get("target")), number(extrapolation.get("time_s"))
-    if target is not None and time_s is not None:
-        anchor = _anchor(groups, text(extrapolation.get("strategy")))
-        low = number(extrapolation.get("time_s_low"))
-        high = number(extrapolation.get("time_s_high"))
+    # Every strategy's projection (results.json keeps them under `by_strategy`).
+    projections = [mapping(p) for p in mapping(extrapolation.get("by_strategy")).values()] or [
+        extrapolation
+    ]
+    for ex in projections:
+        target, time_s = number(ex.get("target")), number(ex.get("time_s"))
+        if target is None or time_s is None:
+            continue
+        strategy = text(ex.get("strategy"))
+        anchor = _anchor(groups, strategy)
+        low, high = number(ex.get("time_s_low")), number(ex.get("time_s_high"))
         start = [anchor] if anchor else []
+        name = f"{strategy} extrapolated" if len(projections) > 1 else "extrapolated"
         series.append(
             Series(
-                f"extrapolated to {fmt.count(target)}",
+                f"{name} to {fmt.count(target)}",
                 [*start, (target, time_s)],
                 dashed=True,
                 color="#000000",
@@ -165,7 +172,8 @@ def throughput_chart(
                     color="#999999",
                 )
             )
-        markers.append(Marker(target, f"target {fmt.count(target)}"))
+        if not markers:
+            markers.append(Marker(target, f"target {fmt.count(target)}"))
     title = "Batch time by number of requests"
     times = [y for s in series for _, y in s.points] + [
         v for b in bands for _, lo, hi in b.points for v in (lo, hi)

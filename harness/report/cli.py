@@ -1,4 +1,5 @@
-"""`harness report RUN`: re-render a stored run's report.html, matrix.md and matrix.csv.
+"""`harness report RUN`: re-render a stored run's report.html, matrix.md and matrix.csv (and
+its job-plan.yaml and presets/ when it measured anything for them).
 
 RUN is a run folder, a results.json file, a run id under --reports-dir, or `latest` (the
 newest run there, by run id, which starts with its timestamp).

@@ -64,9 +64,16 @@ def render(payload: RunResults | JsonObject) -> str:
     run = as_run(payload)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(COLUMNS)
+    from harness.plan.render import CSV_COLUMNS, csv_rows
+
+    # One row per case, then one per throughput size, projection, limit, capacity entry,
+    # job plan and use-case recommendation, told apart by `section` (empty on case rows).
+    header = (*COLUMNS, *CSV_COLUMNS)
+    writer.writerow(header)
     simulated = "true" if run.simulated else "false"
-    writer.writerows(row(case, simulated) for case in run.cases)
+    pad = [""] * len(CSV_COLUMNS)
+    writer.writerows(row(case, simulated) + pad for case in run.cases)
+    writer.writerows([extra.get(c, "") for c in header] for extra in csv_rows(run.raw))
     return out.getvalue()
 
 

@@ -98,6 +98,9 @@ def render(payload: RunResults | JsonObject) -> str:
             if settings:
                 lines += ["", f"{cell(lim.model)}:", "", *preformatted(settings)]
     lines += declared_sections(run.raw)
+    from harness.plan.render import markdown_lines
+
+    lines += markdown_lines(run.raw)  # throughput, projections, capacity, plan, use cases
     return "\n".join(lines) + "\n"
 
 

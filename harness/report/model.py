@@ -4,10 +4,10 @@ Everything here is plain strings and numbers, computed once, so the templates ar
 ready values (the matrix of a 10,000-case run is one loop with no per-cell logic).
 
 The typed fields come from `harness.results_model`; the sections it does not type yet are
-read from `RunResults.section(name)` through its lenient readers:
-- throughput[]: strategy, size, total_s, req_s, plus any other scalar keys (shown as columns)
+read from the run's JSON:
+- throughput[], extrapolation, capacity, limits, job_plan, recommendations: read by
+  harness.plan (its `plan_view`: seed 000's tables, projections, plan, use cases)
 - concurrency[] and capacity{entries}: see harness/report/capacity.py
-- extrapolation: target, time_s, time_s_low, time_s_high, and other scalars shown as text
 - history (typed): tonight is added as the last point (unless a history entry has this
   run_id) for the metric names the history uses, taken from cases[].metrics[name].p50
   (`name` or `name_p50`), stability.score (`stability`) and memory.delta_bytes
@@ -17,10 +17,11 @@ read from `RunResults.section(name)` through its lenient readers:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
+from harness.plan.render import PlanView
+from harness.plan.render import throughput_view as plan_view
 from harness.report import fmt
 from harness.report.capacity import Capacity, capacity_view
 from harness.report.charts import (
@@ -38,7 +39,6 @@ from harness.results_model import (
     RunResults,
     as_run,
     mapping,
-    number,
     records,
     text,
 )
@@ -58,13 +58,6 @@ class Limit:
 
 
 @dataclass(frozen=True)
-class Throughput:
-    columns: tuple[str, ...]
-    rows: list[tuple[str, ...]]
-    extrapolation: str
-
-
-@dataclass(frozen=True)
 class Report:
     title: str
     run_id: str
@@ -75,7 +68,7 @@ class Report:
     problems: list[Problem]
     stability: Stability | None
     limits: list[Limit]
-    throughput: Throughput | None
+    throughput: PlanView | None
     charts: dict[str, list[Chart]] = field(default_factory=dict)
     capacity: Capacity | None = None
 
@@ -111,7 +104,7 @@ def build(payload: RunResults | JsonObject) -> Report:
         problems=[p for case in cases if (p := problem(case)) is not None],
         stability=stability(cases),
         limits=[limit(lim) for lim in run.limits],
-        throughput=throughput_view(throughput, extrapolation),
+        throughput=plan_view(run.raw),  # throughput, projections, job plan, use cases
         charts=charts,
         capacity=capacity_view(run),
     )
@@ -179,57 +172,6 @@ def limit(lim: LimitResult) -> Limit:
         trim=fmt.ctx(recs.trim_threshold),
         settings=recs.settings_text,
     )
-
-
-THROUGHPUT_FORMATS = {
-    "size": fmt.count,
-    "total_s": fmt.seconds,
-    "req_s": fmt.rate,
-}
-
-
-def throughput_view(
-    rows: Sequence[Mapping[str, Any]], extrapolation: Mapping[str, Any]
-) -> Throughput | None:
-    if not rows and not extrapolation:
-        return None
-    columns: dict[str, None] = {"strategy": None, "size": None, "total_s": None, "req_s": None}
-    for row in rows:
-        columns.update({k: None for k, v in row.items() if _scalar(v)})
-    present = tuple(c for c in columns if any(c in row for row in rows))
-    body = [tuple(_cell(row.get(c), c) for c in present) for row in rows]
-    return Throughput(present, body, extrapolation_text(extrapolation))
-
-
-def _scalar(value: Any) -> bool:
-    return value is None or isinstance(value, str | int | float)
-
-
-def _cell(value: Any, column: str) -> str:
-    formatter = THROUGHPUT_FORMATS.get(column)
-    n = number(value)
-    if n is None:
-        return text(value) if _scalar(value) else ""
-    if formatter is not None:
-        return formatter(n)
-    if column.endswith("_bytes"):
-        return fmt.size(n)
-    if column.endswith("_s"):
-        return fmt.seconds(n)
-    return fmt.general(n)
-
-
-def extrapolation_text(ex: Mapping[str, Any]) -> str:
-    target, time_s = number(ex.get("target")), number(ex.get("time_s"))
-    if target is None or time_s is None:
-        return ""
-    out = f"{fmt.count(target)} requests: about {fmt.seconds(time_s)}"
-    low, high = number(ex.get("time_s_low")), number(ex.get("time_s_high"))
-    if low is not None and high is not None:
-        out += f" (interval {fmt.seconds(low)} to {fmt.seconds(high)})"
-    known = {"target", "time_s", "time_s_low", "time_s_high"}
-    extra = [f"{k} {_cell(v, k)}" for k, v in ex.items() if k not in known and _scalar(v)]
-    return out + ("; " + ", ".join(extra) if extra else "")
 
 
 def current_metrics(cases: Sequence[Case]) -> dict[str, dict[str, float]]:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.gcpause import paused
+from harness.plan.render import write_files as write_plan_files
 from harness.registry import declared_tables
 from harness.report import csvout, markdown, model, tables
 from harness.results_model import RESULTS_FILE, JsonObject, RunResults, as_run, load_run
@@ -100,6 +101,7 @@ def render_payload(payload: RunResults | JsonObject, out_dir: Path) -> list[Path
                 _write(out_dir / f"{name}.csv", csvout.render_table(table))
                 for name, table in declared_tables(run.raw)
             ),
+            *write_plan_files(run.raw, out_dir),  # job-plan.yaml, presets/*.yaml
         ]
 
 

@@ -26,6 +26,7 @@ from harness.batch.throughput import (
 )
 from harness.batchapi.options import batch_api_option
 from harness.engines.loading import load_model
+from harness.plan.facts import throughput_case_settings
 
 
 def test_throughput(
@@ -82,9 +83,10 @@ def _run(
     entries = [r.entry for r in results]
     # Conversation batching: the trim settings its measured growth calls for (issue 18).
     plan = conversation_trim_plan(results, section) if case.strategy == "conversation" else None
-    record_case(
-        case_dict(case.matrix, case.model, case.strategy, entries, failures, projection, plan)
-    )
+    record_case({
+        **case_dict(case.matrix, case.model, case.strategy, entries, failures, projection, plan),
+        **throughput_case_settings(section, total),  # what the job plan needs (issue 18)
+    })  # fmt: skip
     if failures:
         pytest.fail(f"{case.model} {case.strategy}: " + "; ".join(failures), pytrace=False)
 

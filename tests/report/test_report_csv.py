@@ -4,6 +4,7 @@ import csv
 import io
 from typing import TYPE_CHECKING
 
+from harness.plan.render import CSV_COLUMNS
 from harness.report import csvout
 
 if TYPE_CHECKING:
@@ -25,7 +26,9 @@ def _read(text: str) -> tuple[list[str], list[dict[str, str]]]:
 def test_one_row_per_case_with_raw_numbers(payloads: Payloads) -> None:
     run = payloads.realistic()
     header, rows = _read(csvout.render(run))
-    assert header == EXPECTED_COLUMNS
+    # The case columns, then the plan package's (rows for sizes, limits, plans: `section`).
+    assert header == EXPECTED_COLUMNS + list(CSV_COLUMNS)
+    rows = [r for r in rows if not r["section"]]
     assert len(rows) == len(run["cases"])
     first = rows[0]
     assert first["id"] == "gemma3:12b-8k"
@@ -49,4 +52,5 @@ def test_awkward_text_survives_the_round_trip(payloads: Payloads) -> None:
 
 
 def test_no_cases_gives_just_the_header(payloads: Payloads) -> None:
-    assert csvout.render(payloads.run([])) == ",".join(EXPECTED_COLUMNS) + "\n"
+    expected = ",".join(EXPECTED_COLUMNS + list(CSV_COLUMNS)) + "\n"
+    assert csvout.render(payloads.run([])) == expected

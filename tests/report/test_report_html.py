@@ -27,7 +27,8 @@ def _section_ids(html: str) -> set[str]:
 def test_render_run_writes_three_files(run_dir: WriteRun, payloads: Payloads) -> None:
     folder = run_dir(payloads.realistic())
     paths = render_run(folder)
-    assert [p.name for p in paths] == ["report.html", "matrix.md", "matrix.csv"]
+    # and job-plan.yaml: the run searched limits, so its plan says what else is missing
+    assert [p.name for p in paths] == ["report.html", "matrix.md", "matrix.csv", "job-plan.yaml"]
     assert all(p.parent == folder and p.stat().st_size > 0 for p in paths)
     assert not list(folder.glob(".*.tmp"))
 
@@ -105,7 +106,7 @@ def test_fingerprint_settings_stability_and_failures(payloads: Payloads) -> None
     problems = html.split('<section id="problems">')[1].split("</section>")[0]
     assert "model not pulled: ollama pull liquid-rag:latest" in problems
     assert "cudaMalloc failed: out of memory" in problems
-    assert "19h 50m (interval 18h 20m to 21h 40m)" in html
+    assert "19h 50m (18h 20m to 21h 40m)" in html  # the projection, with its interval
 
 
 def test_page_is_self_contained(payloads: Payloads) -> None:

@@ -1,0 +1,78 @@
+"""Seed 001's use-case recommendations: per use case, the best cell that met its criteria.
+
+A matrix gives each model a `use_case:`; every context-scaling cell of that model is a
+candidate for it. A cell qualifies when its verdict is `pass` (every threshold of the cell,
+the seed's per-context criteria, was met and nothing regressed). Among those the best is
+the largest context (what a use case that names a context asks for: "Complex refactoring:
+27B at 128K"), then the higher decode tok/s, then the lower TTFT; the runner-up is the next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from harness.plan.facts import Cell, scaling_cells, simulated
+from harness.plan.model import Pick, Recommendation
+from harness.plan.preset import slug
+
+
+def _rank(cell: Cell) -> tuple[float, float, float]:
+    return (
+        cell.num_ctx,
+        cell.decode_tok_s if cell.decode_tok_s is not None else float("-inf"),
+        -(cell.ttft_s if cell.ttft_s is not None else float("inf")),
+    )
+
+
+def _pick(cell: Cell) -> Pick:
+    return Pick(
+        case_id=cell.case_id,
+        model=cell.model,
+        num_ctx=cell.num_ctx,
+        ttft_s=cell.ttft_s,
+        decode_tok_s=cell.decode_tok_s,
+        stability=cell.stability,
+        peak_memory_bytes=cell.peak_memory_bytes,
+        options=dict(cell.options),
+        thresholds=dict(cell.thresholds),
+    )
+
+
+def recommend(cells: Sequence[Cell], *, simulated: bool = False) -> list[Recommendation]:
+    """One Recommendation per (matrix, use case), in the order the use cases first appear."""
+    groups: dict[tuple[str, str], list[Cell]] = {}
+    for cell in cells:
+        groups.setdefault((cell.matrix, cell.use_case), []).append(cell)
+    out = []
+    for (matrix, use_case), members in groups.items():
+        ranked = sorted((c for c in members if c.passed), key=_rank, reverse=True)
+        best = ranked[0] if ranked else None
+        runner = ranked[1] if len(ranked) > 1 else None
+        if best is not None:
+            reason = (
+                f"largest context that met its criteria ({len(ranked)} of {len(members)} "
+                "cells passed)"
+            )
+        else:
+            failed = "; ".join(f"{c.case_id}: {c.reason or 'failed'}" for c in members[:3])
+            reason = f"no cell met its criteria ({failed})"
+        out.append(
+            Recommendation(
+                use_case=use_case,
+                matrix=matrix,
+                simulated=simulated,
+                best=None if best is None else _pick(best),
+                runner_up=None if runner is None else _pick(runner),
+                candidates=len(members),
+                passed=len(ranked),
+                reason=reason,
+                preset=None if best is None else f"presets/{slug(matrix)}-{slug(use_case)}.yaml",
+            )
+        )
+    return out
+
+
+def recommendations(payload: Mapping[str, Any]) -> list[Recommendation]:
+    """The recommendations of a run's results payload."""
+    return recommend(scaling_cells(payload), simulated=simulated(payload))
