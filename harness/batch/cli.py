@@ -205,7 +205,10 @@ def limits_and_adaptive(args: argparse.Namespace, settings: BatchSettings) -> Ba
     options = dict(settings.options)
     if args.limits is not None:
         if args.trim_threshold != ContextSettings().trim_threshold:
-            raise ConfigError("give --limits or --trim-threshold, not both")
+            raise ConfigError(
+                "--limits sets the trim threshold: leave out --trim-threshold, or use a --plan "
+                "without one"
+            )
         choice = read_limits(args.limits, args.model)
         context = replace(context, trim_threshold=choice.trim_threshold)
         if not args.num_ctx:

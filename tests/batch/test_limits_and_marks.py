@@ -125,7 +125,7 @@ def test_batch_run_takes_the_threshold_and_context_from_the_limits_run(
     err = capsys.readouterr().err
     assert "(gemma3:4b, bounded by memory): trim threshold 40,038 tokens, context 47,104" in err
     assert main([*args, "--limits", str(STORED), "--trim-threshold", "9000"]) == 2
-    assert "give --limits or --trim-threshold, not both" in capsys.readouterr().err
+    assert "--limits sets the trim threshold: leave out --trim-threshold" in capsys.readouterr().err
     failed = write_run(tmp_path / "failed", [limits_entry("gemma3:4b", passed=False)])
     assert main([*args, "--limits", str(failed)]) == 2
     assert "did not pass" in capsys.readouterr().err
@@ -213,10 +213,12 @@ def _run_args(*extra: str) -> Any:
     import argparse
 
     from harness.batch.cli import register
+    from harness.plan.preset import apply_plan
 
     parser = argparse.ArgumentParser(prog="harness")
     register(parser.add_subparsers(dest="command"))
-    return parser.parse_args(["batch", "run", "in.jsonl", "--out", "o.jsonl", *extra])
+    # As `cmd_run` does first: options neither given nor in a --plan get their defaults.
+    return apply_plan(parser.parse_args(["batch", "run", "in.jsonl", "--out", "o.jsonl", *extra]))
 
 
 def test_limits_set_the_context_unless_num_ctx_is_given_and_adaptive_flags_apply() -> None:
