@@ -47,6 +47,9 @@ class Sample:
     error: str | None = None
     chunk_ns: tuple[int, ...] = ()  # arrival of every content chunk
     server_id: str | None = None  # the server's id of the request, when the engine knows it
+    # The server's own time to the first token (load + prompt evaluation), when it counts
+    # them (Ollama): what the client's TTFT is compared against on a real server.
+    server_prefill_ns: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -96,7 +99,14 @@ def measure(send: Send, scheduled_ns: int) -> Sample:
         chunk_ns=m.chunk_ns,
         # Set by an engine that reads the server's request id (the benchmarks' traced one).
         server_id=getattr(m, "server_id", None),
+        server_prefill_ns=_prefill_ns(m),
     )
+
+
+def _prefill_ns(m: StreamMeasurement) -> int | None:
+    if m.counters.prompt_eval_duration_ns is None:
+        return None
+    return m.counters.prompt_eval_duration_ns + (m.counters.load_duration_ns or 0)
 
 
 def closed_loop(send: Send, concurrency: int, requests: int) -> list[Sample]:
