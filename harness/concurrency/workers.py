@@ -53,7 +53,10 @@ STREAMS_PER_PROCESS = 8  # above this, one process's GIL adds more than ~1 ms (i
 MAX_PROCESSES = 64
 # How far ahead of now a level starts: enough for every worker to read its job and wake.
 LEVEL_LEAD_NS = 50_000_000
-SWITCH_INTERVAL_S = 0.0005  # a thread holding the GIL hands it over this soon (default 5 ms)
+# A worker's thread that holds the GIL without blocking (parsing several chunks that came in
+# one read) is asked to hand it over after this long (Python's default is 5 ms), so another
+# stream's arrival waits at most about this for its clock read.
+SWITCH_INTERVAL_S = 0.0005
 STARTUP_TIMEOUT_S = 60.0
 
 
@@ -116,7 +119,11 @@ class _Job:
 def _worker_main(conn: Connection, request: ChatRequest, index: int) -> None:
     """A worker: build the engine, then run jobs until told to stop (None)."""
     sys.setswitchinterval(SWITCH_INTERVAL_S)
-    engine = request.engine()
+    try:
+        engine = request.engine()
+    except Exception as exc:  # a bad kind or URL: said once, by the parent, not per request
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        return
     send = Sender(request, engine, seed=request.seed * 1_000 + index)
     # Everything imported and built so far lives as long as the worker: out of the
     # collector's way, so the collection before each level has little to walk.
@@ -159,11 +166,14 @@ class _Worker:
         self.process.join(1.0)
         return f"load worker {self.index} exited with code {self.process.exitcode}"
 
-    def stop(self) -> None:
+    def hang_up(self) -> None:
         try:
             self.conn.send(None)
         except OSError:
             pass  # already gone
+
+    def stop(self) -> None:
+        self.hang_up()
         self.process.join(10.0)
         if self.process.is_alive():
             self.process.kill()  # our own child, by its handle
@@ -192,6 +202,8 @@ class LoadPool:
 
     def close(self) -> None:
         for worker in self._workers:
+            worker.hang_up()  # all at once, so they wind down together
+        for worker in self._workers:
             worker.stop()
         self._workers = []
 
@@ -214,9 +226,12 @@ class LoadPool:
             if not worker.conn.poll(STARTUP_TIMEOUT_S):
                 raise RuntimeError(f"load worker {worker.index} did not start in time")
             try:
-                worker.ready_ns = worker.conn.recv()[1]
+                kind, value = worker.conn.recv()
             except EOFError:
                 raise RuntimeError(f"{worker.exit_note()} while starting") from None
+            if kind == "error":
+                raise RuntimeError(f"load worker {worker.index} could not start: {value}")
+            worker.ready_ns = value
         return self._workers[:count]
 
     def closed_loop(self, concurrency: int, requests: int) -> list[Sample]:
