@@ -292,6 +292,17 @@ class TimingErrors:
     itl: list[int]  # per content chunk: client arrival - server write
     unmatched: int  # requests whose chunk counts differed (left out)
 
+    @classmethod
+    def join(cls, parts: Iterable[TimingErrors]) -> TimingErrors:
+        """The differences of several runs, as one (their percentiles over all samples)."""
+        runs = list(parts)
+        return cls(
+            ttft=[x for r in runs for x in r.ttft],
+            send=[x for r in runs for x in r.send],
+            itl=[x for r in runs for x in r.itl],
+            unmatched=sum(r.unmatched for r in runs),
+        )
+
     @property
     def ttft_total(self) -> list[int]:
         """Client TTFT - server TTFT: all the harness adds to one TTFT figure (both ends)."""

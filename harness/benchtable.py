@@ -68,10 +68,10 @@ ROWS: tuple[Row, ...] = (
         "p50 < 1, p99 < 5 ms",
     ),
     Row(
-        "the same, all 64 streams in one process (what the worker processes buy)",
+        "the same, all 64 streams in one process (alternating with the above)",
         (
-            ("test_timing_error[64-one-process]", "ttft_error_p50_ms"),
-            ("test_timing_error[64-one-process]", "ttft_error_p99_ms"),
+            ("test_timing_error[64]", "one_process_ttft_error_p50_ms"),
+            ("test_timing_error[64]", "one_process_ttft_error_p99_ms"),
         ),
         " ms",
         "-",
