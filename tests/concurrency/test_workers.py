@@ -105,6 +105,6 @@ def test_a_sweep_of_a_chat_request_runs_in_workers_against_the_simulator() -> No
 def test_a_worker_that_cannot_build_its_engine_says_why() -> None:
     with (
         LoadPool(ChatRequest("nonesuch", "http://127.0.0.1:9", "m")) as pool,
-        pytest.raises(RuntimeError, match="could not start: .*nonesuch"),
+        pytest.raises(RuntimeError, match=r"could not start: .*nonesuch"),
     ):
         pool.closed_loop(1, 1)
