@@ -1,10 +1,13 @@
 """The load generator in worker processes: as many as the streams need, on one shared clock.
 
-One process's GIL serves its client threads one at a time: at 64 streams on one process the
-TTFT it reported was 22 ms late at the median (issue 21). A `LoadPool` spreads the streams
-of a level over `processes_for(streams)` spawned workers, at most `STREAMS_PER_PROCESS`
-each; every worker runs load.py's closed or open loop over its share and sends its samples
-back when the level ends. Nothing crosses a process boundary while a level is timed.
+With 64 client threads in the pytest process, the TTFT the harness reported was 22 ms late
+at the median (issue 21). In that process a collection stops every thread while it walks
+a large heap, and one GIL hands 64 streams their turns one at a time. A `LoadPool` spreads the
+streams of a level over `processes_for(streams)` spawned workers, at most
+`STREAMS_PER_PROCESS` each, with small heaps and the collector held off for the level
+(gcpause.held); every worker runs load.py's closed or open loop over its share and sends
+its samples back when the level ends. Nothing crosses a process boundary while a level is
+timed. `make bench` times 64 streams from 8 workers and from one, alternating.
 
 Timestamps stay comparable across processes: `time.perf_counter_ns` (like
 `time.monotonic_ns`) reads CLOCK_MONOTONIC on Linux, one clock for every process on the
