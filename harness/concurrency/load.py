@@ -158,12 +158,13 @@ def open_loop(
 
     Samples come back in the order of `offsets_ns`.
     """
-    start = time.perf_counter_ns() + START_LEAD_NS if start_ns is None else start_ns
     workers = max(1, min(max_in_flight, len(offsets_ns)))
     with (
         held(),
         ThreadPoolExecutor(max_workers=workers, thread_name_prefix="concurrency-open") as pool,
     ):
+        # After held()'s collection, which on a large heap takes longer than the lead.
+        start = time.perf_counter_ns() + START_LEAD_NS if start_ns is None else start_ns
         futures = []
         for offset in offsets_ns:
             due = start + offset
