@@ -50,6 +50,7 @@ from harness.concurrency.load import (
 from harness.engines import create_engine
 from harness.engines.base import Engine, Message, StreamMeasurement
 from harness.engines.http import Timeouts
+from harness.gcpause import held
 from harness.prompts import PromptBuilder
 
 STREAMS_PER_PROCESS = 8  # above this, one process's GIL adds more than ~1 ms (issue 21)
@@ -143,12 +144,15 @@ def _worker_main(conn: Connection, request: ChatRequest, index: int) -> None:
 
 
 def _run(job: _Job, send: Sender) -> list[Sample]:
-    if job.mode == "open":
-        return open_loop(send, list(job.offsets_ns), start_ns=job.start_ns)
-    wait_ns = job.start_ns - time.perf_counter_ns()
-    if wait_ns > 0:
-        time.sleep(wait_ns / 1e9)
-    return closed_loop(send, job.streams, job.requests)
+    # Collect as the job arrives, inside the lead, not at the level's start (the loops'
+    # own held() nest inside this one and do not collect again).
+    with held():
+        if job.mode == "open":
+            return open_loop(send, list(job.offsets_ns), start_ns=job.start_ns)
+        wait_ns = job.start_ns - time.perf_counter_ns()
+        if wait_ns > 0:
+            time.sleep(wait_ns / 1e9)
+        return closed_loop(send, job.streams, job.requests)
 
 
 class _Worker:
