@@ -33,7 +33,7 @@ import math
 import multiprocessing
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from types import TracebackType
@@ -63,6 +63,9 @@ LEVEL_LEAD_NS = 50_000_000
 SWITCH_INTERVAL_S = 0.0005
 STARTUP_TIMEOUT_S = 60.0
 
+# Builds an engine from (base_url, timeouts); a module-level one pickles by name.
+EngineFactory = Callable[[str, Timeouts | None], Engine]
+
 
 @dataclass(frozen=True)
 class ChatRequest:
@@ -81,12 +84,11 @@ class ChatRequest:
     seed: int = 0
     messages: tuple[Message, ...] | None = None
     timeouts: Timeouts | None = None
-    factory: Any = None  # Callable[[str, Timeouts | None], Engine]; Any keeps it picklable
+    factory: EngineFactory | None = None
 
     def engine(self) -> Engine:
         if self.factory is not None:
-            engine: Engine = self.factory(self.base_url, self.timeouts)
-            return engine
+            return self.factory(self.base_url, self.timeouts)
         return create_engine(self.kind, self.base_url, self.timeouts)
 
 
