@@ -15,16 +15,23 @@ simulator's write stamps.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import platform
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+import httpx
+
+from harness.engines.base import Message, StreamMeasurement
+from harness.engines.http import Timeouts
+from harness.engines.ollama import OllamaEngine
 from harness.stats import percentile
 
 SCHEMA = "harness.bench/2"
@@ -286,6 +293,17 @@ class TimingErrors:
     itl: list[int]  # per content chunk: client arrival - server write
     unmatched: int  # requests whose chunk counts differed (left out)
 
+    @classmethod
+    def join(cls, parts: Iterable[TimingErrors]) -> TimingErrors:
+        """The differences of several runs, as one (their percentiles over all samples)."""
+        runs = list(parts)
+        return cls(
+            ttft=[x for r in runs for x in r.ttft],
+            send=[x for r in runs for x in r.send],
+            itl=[x for r in runs for x in r.itl],
+            unmatched=sum(r.unmatched for r in runs),
+        )
+
     @property
     def ttft_total(self) -> list[int]:
         """Client TTFT - server TTFT: all the harness adds to one TTFT figure (both ends)."""
@@ -339,6 +357,12 @@ def serve_sim(conn: Connection, kwargs: dict[str, Any]) -> None:
 
     server = SimServer(**kwargs)
     server.start()
+    # No collection in the ground truth either: a pause between a write and its stamp would
+    # make the server's stamp late and the client's error look smaller than it is. The child
+    # lives for one benchmark, so what it does not collect stays small.
+    gc.collect()
+    gc.freeze()
+    gc.disable()
     conn.send(server.url)
     try:
         while True:
@@ -350,3 +374,41 @@ def serve_sim(conn: Connection, kwargs: dict[str, Any]) -> None:
     finally:
         server.stop()
         conn.send(None)
+
+
+# -- an engine that knows which simulator request it measured ---------------------------------
+
+
+class _RequestIds(httpx.HTTPTransport):
+    """Keeps the X-Sim-Request-Id of the last response each thread received; no per-chunk work."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.last = threading.local()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle_request(request)
+        self.last.id = response.headers.get("x-sim-request-id")
+        return response
+
+
+@dataclass(frozen=True)
+class TracedMeasurement(StreamMeasurement):
+    server_id: str | None = None
+
+
+class TracedOllama(OllamaEngine):
+    """OllamaEngine whose measurements carry the simulator's request id (`server_id`).
+
+    The load generator copies it into each Sample, so the benchmarks match a sample made in a
+    worker process with the simulator's timeline record of the same request.
+    """
+
+    def __init__(self, base_url: str, timeouts: Timeouts | None = None) -> None:
+        self._ids = _RequestIds()
+        super().__init__(base_url, timeouts, transport=self._ids)
+
+    def chat(self, model: str, messages: Sequence[Message], **kwargs: Any) -> StreamMeasurement:
+        m = super().chat(model, messages, **kwargs)
+        values = {f.name: getattr(m, f.name) for f in fields(m)}
+        return TracedMeasurement(**values, server_id=getattr(self._ids.last, "id", None))

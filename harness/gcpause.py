@@ -11,6 +11,11 @@ Reference counting still frees everything that is not in a cycle. When windows o
 without a gap for longer than `MAX_HOLD_S` (a closed loop of many streams), the next window
 to open collects first, before its own clock starts: cyclic garbage stays bounded, at the
 cost of one pause every `MAX_HOLD_S` that the streams already in flight may see.
+
+`held()` is for a whole measured run (one level of a load generator): it collects first,
+while nothing is being timed, then keeps the collector off until the run ends, with no
+`MAX_HOLD_S` collection in between, since a level's streams overlap from its first send to
+its last chunk. A run is bounded (a level's requests), so its cyclic garbage is too.
 """
 
 from __future__ import annotations
@@ -32,21 +37,26 @@ class _Pause:
         self.depth = 0
         self.restore = False  # whether the collector was on when the first window opened
         self.since = 0.0
+        self.holds = 0  # open `held()` blocks: no collection at all while any is open
 
-    def enter(self) -> None:
+    def enter(self, hold: bool = False) -> None:
         with self.lock:
             if self.depth == 0:
                 self.restore = gc.isenabled()
+                if hold and self.restore:
+                    gc.collect()  # nothing is timed yet: the run starts with no garbage
                 self.since = time.monotonic()
                 gc.disable()
-            elif self.restore and time.monotonic() - self.since > MAX_HOLD_S:
+            elif self.restore and not self.holds and time.monotonic() - self.since > MAX_HOLD_S:
                 gc.collect()
                 self.since = time.monotonic()
             self.depth += 1
+            self.holds += hold
 
-    def exit(self) -> None:
+    def exit(self, hold: bool = False) -> None:
         with self.lock:
             self.depth -= 1
+            self.holds -= hold
             if self.depth == 0 and self.restore:
                 gc.enable()
 
@@ -62,3 +72,13 @@ def paused() -> Iterator[None]:
         yield
     finally:
         _PAUSE.exit()
+
+
+@contextmanager
+def held() -> Iterator[None]:
+    """Collect now, then no collection at all until the block ends (a whole measured run)."""
+    _PAUSE.enter(hold=True)
+    try:
+        yield
+    finally:
+        _PAUSE.exit(hold=True)

@@ -123,3 +123,11 @@ def test_timing_errors_match_chunks_by_index() -> None:
     assert summary["ttft_error_p50_ms"] == 0.0
     assert summary["samples"] == 1
     assert summary["unmatched"] == 2
+
+
+def test_timing_errors_of_several_runs_join_into_one() -> None:
+    a = bf.TimingErrors(ttft=[1, 2], send=[3, 4], itl=[5], unmatched=1)
+    b = bf.TimingErrors(ttft=[6], send=[7], itl=[8, 9], unmatched=2)
+    joined = bf.TimingErrors.join([a, b])
+    assert joined == bf.TimingErrors(ttft=[1, 2, 6], send=[3, 4, 7], itl=[5, 8, 9], unmatched=3)
+    assert joined.summary(prefix="one_process_")["one_process_samples"] == 3

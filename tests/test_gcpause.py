@@ -85,3 +85,31 @@ def test_windows_held_open_too_long_collect_before_the_next_opens(
         with gcpause.paused():
             assert collected == [1]
             assert not gc.isenabled()
+
+
+def test_held_collects_first_then_never_inside(monkeypatch: pytest.MonkeyPatch) -> None:
+    collected: list[int] = []
+    monkeypatch.setattr(gcpause.gc, "collect", lambda *a: collected.append(1) or 0)
+    now = [1000.0]
+    monkeypatch.setattr(gcpause.time, "monotonic", lambda: now[0])
+    with gcpause.held():
+        assert collected == [1]  # before the run, while nothing is timed
+        assert not gc.isenabled()
+        with gcpause.paused():
+            now[0] += gcpause.MAX_HOLD_S + 1
+            with gcpause.paused():  # would collect outside a held run, see the test above
+                assert collected == [1]
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with gcpause.paused():
+        pass
+    assert collected == [1]  # a plain window never collects on opening
+
+
+def test_held_inside_an_open_window_does_not_collect(monkeypatch: pytest.MonkeyPatch) -> None:
+    collected: list[int] = []
+    monkeypatch.setattr(gcpause.gc, "collect", lambda *a: collected.append(1) or 0)
+    with gcpause.paused(), gcpause.held():
+        assert not gc.isenabled()
+    assert collected == []  # another thread's window may be timing: no pause inside it
+    assert gc.isenabled()

@@ -1,7 +1,8 @@
 """Concurrency sweeps and the capacity answer (issue 13).
 
     section (matrix `concurrency:`) -> servers (a server per OLLAMA_NUM_PARALLEL value)
-      -> load (closed loop / Poisson open loop) -> levels (percentiles, goodput, saturation)
+      -> load (closed loop / Poisson open loop), run in worker processes by workers.py
+      -> levels (percentiles, goodput, saturation)
       -> sweep (one `concurrency[]` entry) -> capacity (fit x sweeps -> `capacity` entry)
       -> report (the terminal line)
 
@@ -18,11 +19,14 @@ from harness.concurrency.section import ConcurrencySection, parse_concurrency
 from harness.concurrency.servers import ServerSource, SlotPlan, slot_plan
 from harness.concurrency.slo import Slo, goodput
 from harness.concurrency.sweep import SweepPlan, run_sweep
+from harness.concurrency.workers import ChatRequest, LoadPool
 
 __all__ = [
     "Budget",
     "CellState",
+    "ChatRequest",
     "ConcurrencySection",
+    "LoadPool",
     "MemoryModel",
     "Sample",
     "ServerSource",

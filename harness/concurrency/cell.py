@@ -21,8 +21,8 @@ from harness.concurrency.servers import (
     slot_server,
 )
 from harness.concurrency.sweep import SweepPlan, run_sweep
+from harness.concurrency.workers import ChatRequest
 from harness.engines import Engine
-from harness.engines.base import StreamMeasurement
 from harness.engines.loading import load_model
 from harness.prompts import PromptBuilder, calibrate
 
@@ -92,9 +92,10 @@ def _sweep_one(
     builder = PromptBuilder(seed=section.seed)
     words = calibrate(engine, model, options, builder).words_for(section.prompt_tokens)
 
-    def send() -> StreamMeasurement:
-        return engine.chat(model, builder.messages(words), options=options)
-
+    # The sweep's streams run in worker processes, which build their own engines from this.
+    request = ChatRequest(
+        engine.kind, engine.base_url, model, options, prompt_words=words, seed=section.seed
+    )
     sweep_plan = SweepPlan(
         levels=section.levels,
         slo=section.slo,
@@ -104,7 +105,7 @@ def _sweep_one(
         seed=section.seed,
         slots=slots,
     )
-    result = run_sweep(send, sweep_plan)
+    result = run_sweep(request, sweep_plan)
     gpu = state.budget is not None and state.budget.gpu
     spilled = bool(placed and gpu and placed[1] < placed[0])
     return {

@@ -7,6 +7,12 @@ Open loop: requests go out at times drawn in advance (exponential gaps, seeded),
 the server is doing. Latency runs from the *scheduled* time, so when a slow server makes the
 sender fall behind, the wait counts against the server instead of vanishing (no coordinated
 omission, the mistake wrk and many benchmarks make by timing from the late send).
+
+These run the client threads in this process; `Send` is any callable, which is what the
+tests drive. The sweeps run the same loops in worker processes (workers.py), each of them
+these functions over a share of the streams: one process's GIL cannot serve 64 streams
+without adding milliseconds to what they time. Every run holds the collector off from its
+first send to its last chunk (gcpause.held), in whichever process runs it.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from dataclasses import dataclass
 
 from harness.engines.base import StreamMeasurement
 from harness.errors import EngineError
+from harness.gcpause import held
 
 Send = Callable[[], StreamMeasurement]
 MAX_IN_FLIGHT = 256  # open loop: more than this many outstanding requests wait for a thread
@@ -38,6 +45,11 @@ class Sample:
     gaps_s: tuple[float, ...] = ()
     decode_tok_s: float | None = None  # server counters (eval_count / eval_duration), wall
     error: str | None = None
+    chunk_ns: tuple[int, ...] = ()  # arrival of every content chunk
+    server_id: str | None = None  # the server's id of the request, when the engine knows it
+    # The server's own time to the first token (load + prompt evaluation), when it counts
+    # them (Ollama): what the client's TTFT is compared against on a real server.
+    server_prefill_ns: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -58,13 +70,23 @@ class Sample:
         return (self.end_ns - self.scheduled_ns) / 1e9 * scale
 
 
+def failed(scheduled_ns: int, error: str) -> Sample:
+    """A request that produced no measurement, ending now."""
+    return Sample(scheduled_ns, scheduled_ns, None, time.perf_counter_ns(), error=error)
+
+
 def measure(send: Send, scheduled_ns: int) -> Sample:
-    """Send one request; an engine error becomes a failed sample, never an exception."""
+    """Send one request; any error becomes a failed sample, never an exception.
+
+    Not only engine errors: a bug that raised here would end a client thread and lose its
+    remaining requests silently, where a failed sample is counted and shown.
+    """
     try:
         m = send()
     except EngineError as exc:
-        now = time.perf_counter_ns()
-        return Sample(scheduled_ns, scheduled_ns, None, now, error=f"{type(exc).__name__}: {exc}")
+        return failed(scheduled_ns, f"{type(exc).__name__}: {exc}")
+    except Exception as exc:
+        return failed(scheduled_ns, f"internal error: {type(exc).__name__}: {exc}")
     tokens = m.counters.eval_count or len(m.chunk_ns)
     return Sample(
         scheduled_ns=scheduled_ns,
@@ -74,7 +96,17 @@ def measure(send: Send, scheduled_ns: int) -> Sample:
         output_tokens=tokens,
         gaps_s=m.itl_s,
         decode_tok_s=m.counters.decode_tok_s,
+        chunk_ns=m.chunk_ns,
+        # Set by an engine that reads the server's request id (the benchmarks' traced one).
+        server_id=getattr(m, "server_id", None),
+        server_prefill_ns=_prefill_ns(m),
     )
+
+
+def _prefill_ns(m: StreamMeasurement) -> int | None:
+    if m.counters.prompt_eval_duration_ns is None:
+        return None
+    return m.counters.prompt_eval_duration_ns + (m.counters.load_duration_ns or 0)
 
 
 def closed_loop(send: Send, concurrency: int, requests: int) -> list[Sample]:
@@ -96,10 +128,11 @@ def closed_loop(send: Send, concurrency: int, requests: int) -> list[Sample]:
         threading.Thread(target=client, name=f"concurrency-client-{i}", daemon=True)
         for i in range(concurrency)
     ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    with held():
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
     return samples
 
 
@@ -115,11 +148,23 @@ def poisson_offsets_ns(rate_per_s: float, count: int, seed: int) -> list[int]:
     return out
 
 
-def open_loop(send: Send, offsets_ns: list[int]) -> list[Sample]:
-    """Send at `offsets_ns` after now, each timed from its scheduled moment."""
-    start = time.perf_counter_ns() + START_LEAD_NS
-    workers = max(1, min(MAX_IN_FLIGHT, len(offsets_ns)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="concurrency-open") as pool:
+def open_loop(
+    send: Send,
+    offsets_ns: list[int],
+    start_ns: int | None = None,
+    max_in_flight: int = MAX_IN_FLIGHT,
+) -> list[Sample]:
+    """Send at `offsets_ns` after `start_ns` (default: now), each timed from its schedule.
+
+    Samples come back in the order of `offsets_ns`.
+    """
+    workers = max(1, min(max_in_flight, len(offsets_ns)))
+    with (
+        held(),
+        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="concurrency-open") as pool,
+    ):
+        # After held()'s collection, which on a large heap takes longer than the lead.
+        start = time.perf_counter_ns() + START_LEAD_NS if start_ns is None else start_ns
         futures = []
         for offset in offsets_ns:
             due = start + offset

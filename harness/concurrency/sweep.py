@@ -7,13 +7,14 @@ its levels, where it stopped and why, and its best level by goodput.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from harness.concurrency.levels import saturation, summarize_level
-from harness.concurrency.load import Send, closed_loop, open_loop, poisson_offsets_ns
+from harness.concurrency.load import Sample, Send, closed_loop, open_loop, poisson_offsets_ns
 from harness.concurrency.slo import Slo
+from harness.concurrency.workers import ChatRequest, LoadPool
 
 
 @dataclass(frozen=True)
@@ -35,10 +36,28 @@ class SweepPlan:
         return rounds * concurrency
 
 
-def run_sweep(send: Send, plan: SweepPlan) -> dict[str, Any]:
-    """Run the levels (stopping at saturation), then the rates; return the sweep's dict."""
-    levels = _closed(send, plan)
-    rates = _open(send, plan)
+Closed = Callable[[int, int], list[Sample]]  # (concurrency, requests) -> samples
+Open = Callable[[list[int]], list[Sample]]  # offsets_ns -> samples
+
+
+def run_sweep(load: Send | ChatRequest, plan: SweepPlan) -> dict[str, Any]:
+    """Run the levels (stopping at saturation), then the rates; return the sweep's dict.
+
+    A ChatRequest runs in worker processes (workers.py), which is what a measured sweep
+    does; a plain `send` callable runs on threads here (the tests' fakes).
+    """
+    if isinstance(load, ChatRequest):
+        with LoadPool(load) as pool:
+            return _sweep(pool.closed_loop, pool.open_loop, plan)
+    send = load
+    return _sweep(
+        lambda c, n: closed_loop(send, c, n), lambda offsets: open_loop(send, offsets), plan
+    )
+
+
+def _sweep(closed: Closed, open_: Open, plan: SweepPlan) -> dict[str, Any]:
+    levels = _closed(closed, plan)
+    rates = _open(open_, plan)
     stopped = next((lv for lv in levels if lv["saturated"]), None)
     return {
         "levels": levels,
@@ -49,10 +68,10 @@ def run_sweep(send: Send, plan: SweepPlan) -> dict[str, Any]:
     }
 
 
-def _closed(send: Send, plan: SweepPlan) -> list[dict[str, Any]]:
+def _closed(run: Closed, plan: SweepPlan) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for level in plan.levels:
-        samples = closed_loop(send, level, plan.requests_at(level))
+        samples = run(level, plan.requests_at(level))
         current = summarize_level(
             samples, plan.slo, mode="concurrency", value=level, scale=plan.scale, slots=plan.slots
         )
@@ -64,12 +83,12 @@ def _closed(send: Send, plan: SweepPlan) -> list[dict[str, Any]]:
     return out
 
 
-def _open(send: Send, plan: SweepPlan) -> list[dict[str, Any]]:
+def _open(run: Open, plan: SweepPlan) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for index, rate in enumerate(plan.rates):
         wall_rate = rate * plan.scale  # a simulated req/s arrives `scale` times faster
         offsets = poisson_offsets_ns(wall_rate, plan.requests_per_level, plan.seed + index)
-        samples = open_loop(send, offsets)
+        samples = run(offsets)
         current = summarize_level(samples, plan.slo, mode="rate", value=rate, scale=plan.scale)
         reason = saturation(out[-1] if out else current, current)
         out.append(current)

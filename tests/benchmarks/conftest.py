@@ -9,20 +9,18 @@ of a timed run (`make bench`) they are printed as one table, compared with the p
 from __future__ import annotations
 
 import multiprocessing
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
 from harness import benchfigures
-from harness.benchfigures import TimingErrors
-from harness.engines.ollama import OllamaEngine
+from harness.benchfigures import TimingErrors, TracedOllama
+from harness.concurrency.workers import STREAMS_PER_PROCESS, ChatRequest, LoadPool
 
 ENTRIES = pytest.StashKey[dict[str, benchfigures.Entry]]()
 SESSION_LOAD = pytest.StashKey[list[float]]()
@@ -96,7 +94,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     tr.write_line(f"saved {path}; `make bench-table` puts it in README.md")
 
 
-# -- a simulator in a child process, and streams driven against it ---------------------------
+# -- a simulator in a child process, and the load generator's streams against it ------------
 
 
 def _receive(conn: Any, process: Any, timeout_s: float = 120.0) -> Any:
@@ -144,63 +142,23 @@ def remote_sim(**kwargs: Any) -> Iterator[RemoteSim]:
         child.close()
 
 
-class _RequestIds(httpx.BaseTransport):
-    """Keeps the simulator's X-Sim-Request-Id of every response; adds no work per chunk."""
-
-    def __init__(self) -> None:
-        self.inner = httpx.HTTPTransport()
-        self.ids: list[str] = []
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        response = self.inner.handle_request(request)
-        self.ids.append(response.headers.get("x-sim-request-id", ""))
-        return response
-
-    def close(self) -> None:
-        self.inner.close()
-
-
 Pair = tuple[int, int | None, tuple[int, ...], Mapping[str, Any]]
 
 
-def drive(
-    sim: RemoteSim, concurrency: int, requests: int, num_predict: int, engines: list[OllamaEngine]
-) -> TimingErrors:
-    """`concurrency` threads, each with its own OllamaEngine, each streaming `requests` chats.
+def drive(sim: RemoteSim, pool: LoadPool, concurrency: int, requests: int) -> TimingErrors:
+    """`requests` rounds of `concurrency` streams from the load generator's worker processes.
 
-    The engines are left open in `engines`: the caller closes them after the simulator has
-    stopped, since a client hanging up first makes the server's idle threads log a reset.
+    A first round opens every stream's connection and warms each worker's code paths; the
+    rounds after it are matched against the simulator's timeline by its request id.
     """
-    results: list[tuple[str, Any]] = []
-    failures: list[BaseException] = []
-    start = threading.Barrier(concurrency)
-    options = {"num_predict": num_predict, "num_ctx": 2048}
-
-    def worker(n: int) -> None:
-        ids = _RequestIds()
-        engine = OllamaEngine(sim.url, transport=ids)
-        engines.append(engine)
-        try:
-            engine.chat(MODEL, [{"role": "user", "content": "warm"}], options=options)
-            start.wait()  # every stream starts together, so `concurrency` is really reached
-            for i in range(requests):
-                prompt = [{"role": "user", "content": f"worker {n} request {i}"}]
-                measured = engine.chat(MODEL, prompt, options=options)
-                results.append((ids.ids[-1], measured))
-        except BaseException as exc:  # re-raised in the main thread
-            failures.append(exc)
-            start.abort()
-
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(concurrency)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if failures:
-        raise failures[0]
+    pool.closed_loop(concurrency, concurrency)
+    samples = pool.closed_loop(concurrency, concurrency * requests)
+    errors = [s.error for s in samples if not s.ok]
+    if errors:
+        raise RuntimeError(f"{len(errors)} of {len(samples)} requests failed: {errors[0]}")
     timeline = sim.timeline()
     pairs: list[Pair] = [
-        (m.sent_ns, m.first_content_ns, m.chunk_ns, timeline[rid]) for rid, m in results
+        (s.sent_ns, s.first_ns, s.chunk_ns, timeline[str(s.server_id)]) for s in samples
     ]
     return benchfigures.timing_errors(pairs)
 
@@ -209,13 +167,24 @@ def drive(
 def sim_streams() -> Callable[..., TimingErrors]:
     """Run `drive` against a fresh child-process simulator (tiny profile, real-time speed)."""
 
-    def run(concurrency: int, requests: int, num_predict: int = 20, speed: float = 1.0) -> Any:
-        engines: list[OllamaEngine] = []
-        try:
-            with remote_sim(profile="tiny", speed=speed, num_parallel=concurrency) as sim:
-                return drive(sim, concurrency, requests, num_predict, engines)
-        finally:
-            for engine in engines:
-                engine.close()
+    def run(
+        concurrency: int,
+        requests: int,
+        num_predict: int = 20,
+        speed: float = 1.0,
+        per_process: int = STREAMS_PER_PROCESS,
+    ) -> Any:
+        with ExitStack() as stack:
+            pools: list[LoadPool] = []
+            # Registered first, so it runs last: the workers hang up after the simulator
+            # stopped, or its idle threads would log every reset connection.
+            stack.callback(lambda: [pool.close() for pool in pools])
+            sim = stack.enter_context(
+                remote_sim(profile="tiny", speed=speed, num_parallel=concurrency)
+            )
+            options = {"num_predict": num_predict, "num_ctx": 2048}
+            request = ChatRequest("ollama", sim.url, MODEL, options, factory=TracedOllama)
+            pools.append(LoadPool(request, per_process))
+            return drive(sim, pools[0], concurrency, requests)
 
     return run

@@ -1,11 +1,12 @@
-"""How many concurrent streams one harness process drives before its own overhead shows.
+"""How many concurrent streams the load generator drives before its own overhead shows.
 
-Threads, each with its own OllamaEngine, stream from the simulator (a child process, so its
-threads do not compete for this process's GIL) at 1, 2, 4, ... 64 concurrent streams. At each
-level: the TTFT error (client first-content arrival - server write stamp) p50/p99 and the
-send latency. `max_streams_p50_within_1ms` is the largest level whose p50 TTFT error is at
-most 1 ms. On a 2-core box the simulator's own threads share the cores, so this is a lower
-bound for a harness driving a server on another machine or on GPU.
+The load generator's worker processes (harness/concurrency/workers.py: at most
+STREAMS_PER_PROCESS streams each) stream from the simulator (a child process, so its threads
+do not compete for a client's GIL) at 1, 2, 4, ... 64 concurrent streams. At each level: the
+TTFT error (client first-content arrival - server write stamp) p50/p99 and the send latency.
+`max_streams_p50_within_1ms` is the largest level whose p50 TTFT error is at most 1 ms. On a
+2-core box the simulator's own threads share the cores, so this is a lower bound for a
+harness driving a server on another machine or on GPU.
 """
 
 from __future__ import annotations

@@ -21,9 +21,8 @@ import pytest
 from harness.concurrency.levels import MIN_GAIN
 from harness.concurrency.slo import Slo
 from harness.concurrency.sweep import SweepPlan, run_sweep
-from harness.engines.base import StreamMeasurement
+from harness.concurrency.workers import ChatRequest
 from harness.engines.ollama import OllamaEngine
-from harness.prompts import PromptBuilder
 from harness.sim.server import SimServer
 from harness.sim.truth import truth
 from tests.noise import WakeNoise, round_trip_s
@@ -62,13 +61,11 @@ def _sweep(
     engine = OllamaEngine(server.start())
     try:
         engine.load(model, {"num_ctx": 2048})
-        builder = PromptBuilder(seed=1)
-
-        def send() -> StreamMeasurement:
-            return engine.chat(model, builder.messages(12), options=options)
-
+        # In worker processes, as a concurrency cell runs it: 64 client threads in this
+        # process would share its GIL with the simulator's own threads.
+        request = ChatRequest("ollama", engine.base_url, model, options, prompt_words=12, seed=1)
         plan = SweepPlan(levels, Slo(ttft_s=60.0), requests, scale=speed, slots=slots)
-        return run_sweep(send, plan)
+        return run_sweep(request, plan)
     finally:
         engine.close()
         server.stop()
