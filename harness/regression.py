@@ -21,6 +21,7 @@ from harness.baseline import (
     compare_runs,
     fingerprint_mismatch,
 )
+from harness.baseline.hostload import counters_modelled
 
 
 class RegressionGate:
@@ -58,7 +59,11 @@ class RegressionGate:
                     + ("" if self.config.force else " (cases are incomparable; --baseline-force)")
                 )
         verdict = compare_case(
-            self._base_cases.get(case_key(case)), case, self.config, mismatch=self._mismatch
+            self._base_cases.get(case_key(case)),
+            case,
+            self.config,
+            mismatch=self._mismatch,
+            modelled=counters_modelled(self.baseline.fingerprint, run_fingerprint),
         )
         case["baseline"] = verdict.to_json()
         if verdict.verdict == "regressed":

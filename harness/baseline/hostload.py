@@ -5,8 +5,12 @@ timing change measured while the host was markedly busier (a regression) or mark
 quieter (an improvement) than when the baseline was taken says more about the host than
 about the server, so such a case gets the verdict `noisy`, with both loads, instead of
 `regressed` or `improved`. A change against the direction of the load (slower on a quieter
-host) is not explained by it and keeps its verdict. A case or baseline without load figures
-(older files) is judged as before.
+host) is not explained by it and keeps its verdict, and so does a change in a figure no host
+load moves: the simulator's counters (`prompt_tok_s`, `decode_tok_s` from its
+`prompt_eval_duration` and `eval_duration`) are its modelled time, whatever this host does
+(harness/sim/runner.py, `Pace`), so a slower simulator is flagged on a busy host too. A real
+server's counters are its own wall time on a host it shares, which the load does move. A
+case or baseline without load figures (older files) is judged as before.
 
 "Markedly" means on any one of the figures below: each catches what the others miss (the
 load average lags, the CPU share saturates, the run queue does not see a burst that the
@@ -22,12 +26,36 @@ default 10% tolerance:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 QUEUE_RATIO, QUEUE_STEP = 1.25, 0.5
 SHARE_STEP = 0.25
 DELAY_RATIO, DELAY_STEP_MS = 2.0, 1.0
+# The rates a sample may take from the server's counters, and the key naming their source.
+SOURCE_KEYS = {"prompt_tok_s": "prompt_source", "decode_tok_s": "decode_source"}
+
+
+def counters_modelled(*fingerprints: Mapping[str, Any]) -> bool:
+    """Whether every run is on the simulator, whose counters are its modelled time."""
+    return all(bool(fp.get("sim")) for fp in fingerprints)
+
+
+def load_moves(metric: str, cases: Iterable[Mapping[str, Any]], *, modelled: bool) -> bool:
+    """Whether the host's load can move `metric` in `cases` (a case and its baseline).
+
+    Everything the client times can; so can the server's counters, unless they are the
+    simulator's modelled time (`modelled`) in every ok sample of every case.
+    """
+    source = SOURCE_KEYS.get(metric)
+    if not modelled or source is None:
+        return True
+    return any(
+        s.get(source) != "server"
+        for case in cases
+        for s in case.get("samples") or []
+        if s.get("outcome") == "ok"
+    )
 
 
 def _number(load: Mapping[str, Any], key: str) -> float | None:
@@ -89,12 +117,8 @@ def describe(load: Mapping[str, Any]) -> str:
     return ", ".join(parts) or "no figures"
 
 
-def noisy_reason(
-    base: Mapping[str, Any] | None, cur: Mapping[str, Any] | None, verdict: str
-) -> str | None:
-    """Why a `regressed` or `improved` case is `noisy` instead, or None when it is not."""
-    if not base or not cur or verdict not in ("regressed", "improved"):
-        return None
+def _marked(base: Mapping[str, Any], cur: Mapping[str, Any], verdict: str) -> str | None:
+    """How the host's load went the verdict's way, with both loads; None when it did not."""
     if verdict == "regressed":
         figures, how = busier(base, cur), "busier"
     else:
@@ -102,6 +126,39 @@ def noisy_reason(
     if not figures:
         return None
     return (
-        f"noisy: the host was markedly {how} than for the baseline ({', '.join(figures)}); "
+        f"the host was markedly {how} than for the baseline ({', '.join(figures)}); "
         f"baseline: {describe(base)}; this run: {describe(cur)}"
     )
+
+
+def load_verdict(
+    base: Mapping[str, Any] | None,
+    cur: Mapping[str, Any] | None,
+    verdict: str,
+    fixed: Sequence[str] = (),
+) -> tuple[bool, str | None]:
+    """Whether a case is `noisy` instead of `verdict`, and the message that says why.
+
+    `fixed` names the metrics that moved the verdict's way although no host load moves them
+    (see `load_moves`): they keep the verdict, and the message says the load moved too.
+    """
+    if not base or not cur or verdict not in ("regressed", "improved"):
+        return False, None
+    loads = _marked(base, cur, verdict)
+    if loads is None:
+        return False, None
+    if fixed:
+        names = f"{', '.join(fixed)} {'is' if len(fixed) == 1 else 'are'}"
+        return False, f"{verdict}, though {loads}: {names} the simulator's modelled time"
+    return True, f"noisy: {loads}"
+
+
+def noisy_reason(
+    base: Mapping[str, Any] | None,
+    cur: Mapping[str, Any] | None,
+    verdict: str,
+    fixed: Sequence[str] = (),
+) -> str | None:
+    """Why a `regressed` or `improved` case is `noisy` instead, or None when it is not."""
+    noisy, message = load_verdict(base, cur, verdict, fixed)
+    return message if noisy else None

@@ -16,6 +16,7 @@ from harness.baseline.compare import (
     missing_case,
 )
 from harness.baseline.config import VERDICTS, CompareConfig
+from harness.baseline.hostload import counters_modelled
 from harness.baseline.store import Baseline, case_key
 
 # ---------------------------------------------------------------------------------- runs
@@ -87,13 +88,16 @@ def compare_runs(
     baseline: Baseline, payload: Mapping[str, Any], cfg: CompareConfig
 ) -> RunComparison:
     """Compare every case of a results payload with `baseline`; missing cases come last."""
-    mismatch = fingerprint_mismatch(baseline.fingerprint, payload.get("fingerprint") or {})
+    fingerprint = payload.get("fingerprint") or {}
+    mismatch = fingerprint_mismatch(baseline.fingerprint, fingerprint)
+    modelled = counters_modelled(baseline.fingerprint, fingerprint)
     base_cases = baseline.by_key()
     run_keys: set[str] = set()
     compared: list[CaseComparison] = []
     for case in payload.get("cases") or []:
         run_keys.add(case_key(case))
-        compared.append(compare_case(base_cases.get(case_key(case)), case, cfg, mismatch=mismatch))
+        base_case = base_cases.get(case_key(case))
+        compared.append(compare_case(base_case, case, cfg, mismatch=mismatch, modelled=modelled))
     compared += [missing_case(c) for k, c in sorted(base_cases.items()) if k not in run_keys]
     return RunComparison(
         baseline_name=baseline.name,
