@@ -294,12 +294,11 @@ def compare_case(
     messages = tuple(m for metric in metrics if (m := metric.message()))
     base_load, cur_load = baseline_case.get("host_load"), case.get("host_load")
     pair = (baseline_case, case)
-    fixed = [
-        m.metric
-        for m in metrics
-        if m.verdict == verdict and not load_moves(m.metric, pair, modelled=modelled)
-    ]
-    noisy, load_message = load_verdict(base_load, cur_load, verdict, fixed)
+    steady = [m for m in metrics if not load_moves(m.metric, pair, modelled=modelled)]
+    fixed = [m.metric for m in steady if m.verdict == verdict]
+    noisy, load_message = load_verdict(
+        base_load, cur_load, verdict, fixed, [m.metric for m in steady]
+    )
     if noisy:
         verdict = "noisy"
     if load_message is not None:

@@ -5,12 +5,18 @@ timing change measured while the host was markedly busier (a regression) or mark
 quieter (an improvement) than when the baseline was taken says more about the host than
 about the server, so such a case gets the verdict `noisy`, with both loads, instead of
 `regressed` or `improved`. A change against the direction of the load (slower on a quieter
-host) is not explained by it and keeps its verdict, and so does a change in a figure no host
-load moves: the simulator's counters (`prompt_tok_s`, `decode_tok_s` from its
-`prompt_eval_duration` and `eval_duration`) are its modelled time, whatever this host does
-(harness/sim/runner.py, `Pace`), so a slower simulator is flagged on a busy host too. A real
-server's counters are its own wall time on a host it shares, which the load does move. A
-case or baseline without load figures (older files) is judged as before.
+host) is not explained by it and keeps its verdict. A case or baseline without load figures
+(older files) is judged as before.
+
+On the simulator the figures are not needed to tell: its counters (`prompt_tok_s` and
+`decode_tok_s`, from `prompt_eval_duration` and `eval_duration`) are its modelled time,
+which no host load moves (harness/sim/runner.py, `Pace`). When they moved, the simulator
+changed and the verdict stands, however busy the host was; when they did not, whatever the
+client's clock saw move (TTFT, end to end) was this host's handling: `noisy`. On a host
+shared with others the load swings by half within seconds, more than the figures below
+always catch (measured here: an unchanged simulator's TTFT up 38% with no figure marked).
+A real server's counters are its own wall time on a host it shares, which the load moves,
+so there the figures decide.
 
 "Markedly" means on any one of the figures below: each catches what the others miss (the
 load average lags, the CPU share saturates, the run queue does not see a burst that the
@@ -136,21 +142,31 @@ def load_verdict(
     cur: Mapping[str, Any] | None,
     verdict: str,
     fixed: Sequence[str] = (),
+    modelled: Sequence[str] = (),
 ) -> tuple[bool, str | None]:
     """Whether a case is `noisy` instead of `verdict`, and the message that says why.
 
-    `fixed` names the metrics that moved the verdict's way although no host load moves them
-    (see `load_moves`): they keep the verdict, and the message says the load moved too.
+    `modelled` names the metrics no host load moves (see `load_moves`; none on a real
+    server) and `fixed` those of them that moved the verdict's way. Those tell exactly
+    whether the simulator changed: when one moved, the verdict stands (the message says
+    when the load moved too); when none did, what moved is this host's doing, whether or
+    not its load figures caught it. Without modelled metrics, the figures decide.
     """
     if not base or not cur or verdict not in ("regressed", "improved"):
         return False, None
     loads = _marked(base, cur, verdict)
-    if loads is None:
-        return False, None
     if fixed:
+        if loads is None:
+            return False, None
         names = f"{', '.join(fixed)} {'is' if len(fixed) == 1 else 'are'}"
         return False, f"{verdict}, though {loads}: {names} the simulator's modelled time"
-    return True, f"noisy: {loads}"
+    if modelled:
+        evidence = loads or f"baseline: {describe(base)}; this run: {describe(cur)}"
+        return True, (
+            f"noisy: the simulator's modelled time did not move ({', '.join(modelled)}), "
+            f"so this host's handling did; {evidence}"
+        )
+    return (True, f"noisy: {loads}") if loads is not None else (False, None)
 
 
 def noisy_reason(
