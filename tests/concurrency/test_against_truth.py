@@ -6,8 +6,9 @@ inside the slot counts a sweep reaches (truth: at 16 slots); it runs up to 20x f
 A closed loop loses the time between one answer's last chunk and the client's next request
 reaching a slot; compressed 20x, a busy host's few milliseconds of that turnaround become a
 large share of each request and the measured throughput no longer follows the physics. So
-the compression is chosen from the turnaround measured on this host now (tests/noise.py):
-it keeps that turnaround under TURNAROUND_SHARE of one request's modelled duration.
+the compression is chosen from the turnaround measured on this host right before each
+sweep (tests/noise.py): it keeps that turnaround under TURNAROUND_SHARE of one request's
+modelled duration.
 """
 
 from __future__ import annotations
@@ -38,9 +39,15 @@ OPTIONS = {"num_ctx": 2048, "num_predict": 48, "temperature": 0}
 TURNAROUND_SHARE = 0.02
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def speed() -> float:
-    """The fastest compression at which this host's turnaround stays a small share."""
+    """The fastest compression at which this host's turnaround stays a small share.
+
+    Measured again for each test, just before its sweep: on a shared host the turnaround
+    measured once per module was minutes old by the last test and the load had changed:
+    the likely cause of a 1-slot sweep here that never saturated (level 1 losing to
+    turnaround what level 2, keeping the slot busy, did not).
+    """
     one_request_s = OPTIONS["num_predict"] / truth(PROFILE, MODEL)["aggregate_decode_tok_s"][1]
     with (
         WakeNoise() as noise,
