@@ -21,6 +21,7 @@ from harness.baseline import (
     compare_runs,
     fingerprint_mismatch,
 )
+from harness.baseline.hostload import counters_modelled
 from harness.results_model import Case, Fingerprint
 
 
@@ -50,8 +51,8 @@ class RegressionGate:
         """Compare `case` with the baseline; store the verdict in it; return failures."""
         if self.baseline is None:
             return []
+        run_fp = Fingerprint.from_json(run_fingerprint)
         if self._mismatch is None:
-            run_fp = Fingerprint.from_json(run_fingerprint)
             self._mismatch = tuple(fingerprint_mismatch(self.baseline.fingerprint, run_fp))
             if self._mismatch:
                 self.warnings.append(
@@ -61,7 +62,11 @@ class RegressionGate:
                 )
         typed = Case.from_json(case)
         verdict = compare_case(
-            self._base_cases.get(case_key(typed)), typed, self.config, mismatch=self._mismatch
+            self._base_cases.get(case_key(typed)),
+            typed,
+            self.config,
+            mismatch=self._mismatch,
+            modelled=counters_modelled(self.baseline.fingerprint, run_fp),
         )
         case["baseline"] = verdict.to_json()
         if verdict.verdict == "regressed":

@@ -81,7 +81,10 @@ def round_trip_s(call: Callable[[], object], tries: int = 5) -> float:
 @contextmanager
 def busy_host(processes: int) -> Iterator[None]:
     """`processes` CPU-bound Python processes running beside the block; ended after it."""
-    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(processes)]
+    # Each spins only while this process lives: a test run killed by SIGTERM (which skips
+    # `finally`) must not leave them burning a shared machine's CPUs.
+    spin = "import os\nparent = os.getppid()\nwhile os.getppid() == parent: pass"
+    busy = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(processes)]
     try:
         time.sleep(0.2)  # let them reach the CPUs before anything is measured
         yield

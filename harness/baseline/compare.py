@@ -15,7 +15,7 @@ from harness.baseline.config import (
     MetricVerdict,
     Verdict,
 )
-from harness.baseline.hostload import noisy_reason
+from harness.baseline.hostload import load_moves, load_verdict
 from harness.baseline.store import case_key, ok_values
 from harness.results_model import Case, Fingerprint
 from harness.significance import bootstrap_ratio_of_medians, mann_whitney_u
@@ -261,8 +261,13 @@ def compare_case(
     cfg: CompareConfig,
     *,
     mismatch: Sequence[str] = (),
+    modelled: bool = False,
 ) -> CaseComparison:
-    """Compare one case of a run with its baseline case (None when the baseline lacks it)."""
+    """Compare one case of a run with its baseline case (None when the baseline lacks it).
+
+    `modelled`: both runs are on the simulator, whose counters no host load moves
+    (harness.baseline.hostload.counters_modelled).
+    """
     if baseline_case is None:
         return _plain(case, "new", "new case: not in the baseline")
     if mismatch and not cfg.force:
@@ -289,9 +294,16 @@ def compare_case(
     verdict = _case_verdict(metrics)
     messages = tuple(m for metric in metrics if (m := metric.message()))
     base_load, cur_load = baseline_case.host_load, case.host_load
-    noisy = noisy_reason(base_load, cur_load, verdict)
-    if noisy is not None:
-        verdict, messages = "noisy", (noisy, *messages)
+    pair = (baseline_case.raw, case.raw)
+    steady = [m for m in metrics if not load_moves(m.metric, pair, modelled=modelled)]
+    fixed = [m.metric for m in steady if m.verdict == verdict]
+    noisy, load_message = load_verdict(
+        base_load, cur_load, verdict, fixed, [m.metric for m in steady]
+    )
+    if noisy:
+        verdict = "noisy"
+    if load_message is not None:
+        messages = (load_message, *messages)
     return CaseComparison(
         key=case_key(case),
         case_id=case.id,

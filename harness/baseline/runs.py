@@ -15,6 +15,7 @@ from harness.baseline.compare import (
     missing_case,
 )
 from harness.baseline.config import VERDICTS, CompareConfig
+from harness.baseline.hostload import counters_modelled
 from harness.baseline.store import Baseline, case_key
 from harness.results_model import JsonObject, RunResults, as_run
 
@@ -89,12 +90,14 @@ def compare_runs(
     """Compare every case of a results payload with `baseline`; missing cases come last."""
     run = as_run(payload)
     mismatch = fingerprint_mismatch(baseline.fingerprint, run.fingerprint)
+    modelled = counters_modelled(baseline.fingerprint, run.fingerprint)
     base_cases = baseline.by_key()
     run_keys: set[str] = set()
     compared: list[CaseComparison] = []
     for case in run.cases:
         run_keys.add(case_key(case))
-        compared.append(compare_case(base_cases.get(case_key(case)), case, cfg, mismatch=mismatch))
+        base_case = base_cases.get(case_key(case))
+        compared.append(compare_case(base_case, case, cfg, mismatch=mismatch, modelled=modelled))
     compared += [missing_case(c) for k, c in sorted(base_cases.items()) if k not in run_keys]
     return RunComparison(
         baseline_name=baseline.name,

@@ -104,6 +104,9 @@ def build_case(
         "stability": stability.to_json(),
         "memory": memory,
         "hardware": hardware,
+        # At the top level, where a baseline keeps it (as harness.measure does): a verdict
+        # against the baseline needs both hosts' load to tell a busy host from a slower server.
+        "host_load": (hardware or {}).get("host_load"),
         "verdict": _verdict(run, failures),
         "reason": "; ".join(failures) or None,
     }

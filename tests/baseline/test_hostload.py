@@ -175,3 +175,90 @@ def test_a_saved_baseline_keeps_each_case_s_load(
     store.save("nightly", with_load(make_payload(0), STEADY))
     saved = store.load("nightly")
     assert all(case.host_load == STEADY for case in saved.cases)
+
+
+def counted_by_the_server(payload: dict[str, Any]) -> dict[str, Any]:
+    """The rates taken from the server's counters, as harness.samples records them."""
+    for case in payload["cases"]:
+        for sample in case["samples"]:
+            sample["prompt_source"] = sample["decode_source"] = "server"
+    return payload
+
+
+def keep_counters(run: dict[str, Any], counters: dict[str, Any]) -> None:
+    """Give `run` the counter rates of `counters`: only the client's timings differ."""
+    for case, same in zip(run["cases"], counters["cases"], strict=True):
+        for sample, kept in zip(case["samples"], same["samples"], strict=True):
+            for rate in ("prompt_tok_s", "decode_tok_s"):
+                sample[rate] = kept[rate]
+
+
+def simulated(make_payload: Factory, seed: int, **kwargs: Any) -> dict[str, Any]:
+    return counted_by_the_server(make_payload(seed, sim_profile="tiny", **kwargs))
+
+
+def test_a_slower_simulator_on_a_busier_host_is_still_a_regression(
+    make_payload: Factory,
+) -> None:
+    # The simulator's counters are its modelled time: no load moves its token rates.
+    baseline = as_baseline(with_load(simulated(make_payload, 0), STEADY))
+    run = with_load(simulated(make_payload, 1, slowdown=1.2), BUSY)
+    report = compare_runs(baseline, run, CompareConfig())
+    assert {c.verdict for c in report.cases} == {"regressed"}
+    first, *evidence = report.cases[0].messages
+    assert first.startswith("regressed, though the host was markedly busier than for the base")
+    assert first.endswith(": prompt_tok_s, decode_tok_s are the simulator's modelled time")
+    assert any(m.startswith("decode_tok_s regressed") for m in evidence)
+
+
+@pytest.mark.parametrize(
+    ("host_load", "evidence"),
+    [
+        (BUSY, "the host was markedly busier than for the baseline"),
+        # No figure marked: the load swung in a way they missed; the counters still tell.
+        (STEADY, "baseline: 2.00 runnable/CPU"),
+    ],
+)
+def test_a_simulator_slower_only_by_the_client_s_clock_is_noisy(
+    make_payload: Factory, host_load: dict[str, Any], evidence: str
+) -> None:
+    # Unchanged counters; the host slowed what the client times (TTFT, end to end).
+    baseline = as_baseline(with_load(simulated(make_payload, 0), STEADY))
+    run = simulated(make_payload, 1, slowdown=1.3)
+    counters = simulated(make_payload, 1)
+    keep_counters(run, counters)
+    report = compare_runs(baseline, with_load(run, host_load), CompareConfig())
+    assert {c.verdict for c in report.cases} == {"noisy"}
+    first, *rest = report.cases[0].messages
+    assert first.startswith(
+        "noisy: the simulator's modelled time did not move (prompt_tok_s, decode_tok_s), "
+        "so this host's handling did; "
+    )
+    assert evidence in first
+    assert any(m.startswith("ttft_s regressed") for m in rest)
+
+
+def test_a_real_server_slower_by_the_client_s_clock_under_steady_load_regresses(
+    make_payload: Factory,
+) -> None:
+    # The same run against a real server: its counters are wall time, so only figures tell.
+    baseline = as_baseline(with_load(counted_by_the_server(make_payload(0)), STEADY))
+    run = counted_by_the_server(make_payload(1, slowdown=1.3))
+    counters = make_payload(1)
+    keep_counters(run, counters)
+    report = compare_runs(baseline, with_load(run, STEADY), CompareConfig())
+    assert {c.verdict for c in report.cases} == {"regressed"}
+
+
+def test_client_timed_rates_of_a_simulator_move_with_the_load(make_payload: Factory) -> None:
+    # Without the server's counters the rates are the client's (tokens over its own times).
+    baseline = as_baseline(with_load(make_payload(0, sim_profile="tiny"), STEADY))
+    run = with_load(make_payload(1, sim_profile="tiny", slowdown=1.3), BUSY)
+    assert {c.verdict for c in compare_runs(baseline, run, CompareConfig()).cases} == {"noisy"}
+
+
+def test_a_real_server_s_counters_move_with_the_load(make_payload: Factory) -> None:
+    # A real server's counters are its own wall time on the host it shares with the load.
+    baseline = as_baseline(with_load(counted_by_the_server(make_payload(0)), STEADY))
+    run = with_load(counted_by_the_server(make_payload(1, slowdown=1.3)), BUSY)
+    assert {c.verdict for c in compare_runs(baseline, run, CompareConfig()).cases} == {"noisy"}

@@ -34,7 +34,10 @@ def test_open_loop_latency_grows_from_the_scheduled_time_on_a_slow_server(
     samples = open_loop(send, [i * 10_000_000 for i in range(12)])
     ordered = sorted(samples, key=lambda s: s.scheduled_ns)
     e2e = [s.e2e_s() for s in ordered]
-    assert e2e[-1] > 0.4  # ~12 x 50 ms - 11 x 10 ms of queueing
+    # The request served last ends >= 12 x 50 ms after the first was scheduled and was
+    # itself scheduled <= 110 ms after it. Not necessarily the last scheduled: on a busy
+    # host the threads reach the server's lock in any order.
+    assert max(e2e) > 12 * 0.05 - 11 * 0.01
     # Whatever the host's load: the last request to finish ends >= 11 services after the
     # first one, and was scheduled <= 110 ms after it, so latencies timed from the schedule
     # spread by at least 11 x (50 - 10) ms. A busy host only widens the spread.

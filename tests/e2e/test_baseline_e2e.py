@@ -6,10 +6,14 @@ simulator, and is compared with a stored baseline exactly as `--baseline` does.
 
 Speed 0.25 makes the simulated prefill (~110 ms of wall time) dominate the simulator's own
 request handling (a few ms of Python that slows when other processes load the CPU). A busy
-host still makes that handling slower, so every case records the host's load (through the
-hardware sampler, as the plugin does) and a change measured on a markedly busier host is
-`noisy`, never `regressed`: the unchanged runs below alternate between this host as it is
-and this host with two CPU-bound processes per CPU beside it.
+host still makes that handling slower: measured on a 2-core host shared with others, an
+unchanged simulator's TTFT moved by up to 90% between runs a minute apart. Every case
+records the host's load (through the hardware sampler, as the plugin does), and the
+simulator's own counters (prompt and decode rates) are its modelled time, which no load
+moves: a change they do not show is the host's handling, `noisy`, never `regressed`
+(harness.baseline.hostload); a slower simulator shows in them, however the host's load
+moved between the baseline and the run. The unchanged runs below alternate between this
+host as it is and this host with two CPU-bound processes per CPU beside it.
 """
 
 from __future__ import annotations
@@ -110,15 +114,16 @@ def test_twenty_unchanged_runs_raise_no_false_regression(baseline: Any) -> None:
 def test_a_twenty_percent_slower_server_is_flagged_on_every_case(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    # Baseline and run back to back, so the host's load is the same for both.
+    # Baseline and run back to back on this host as it is; others share it, so its load may move.
     store = BaselineStore(tmp_path_factory.mktemp("steady-baselines"))
     store.save("steady", measure_run("tiny"))
     slower = measure_run("tiny", faults="slowdown=1.2")
     report = compare_runs(store.load("steady"), slower, CompareConfig())
     verdicts = {c.case_id: c.verdict for c in report.cases}
     assert set(verdicts.values()) == {"regressed"}, verdicts
-    messages = [m for c in report.cases for m in c.messages]
-    assert any(m.startswith("decode_tok_s regressed") for m in messages), messages
+    for case in report.cases:
+        # 1 - 1/1.2 exactly: the simulator's counters are its modelled time.
+        assert any(m.startswith("decode_tok_s regressed 16.7%") for m in case.messages), verdicts
 
 
 def test_a_twenty_percent_slower_server_is_flagged_under_steady_load(
@@ -131,6 +136,8 @@ def test_a_twenty_percent_slower_server_is_flagged_under_steady_load(
     report = compare_runs(store.load("busy"), slower, CompareConfig())
     verdicts = {c.case_id: (c.verdict, c.messages) for c in report.cases}
     assert {v for v, _ in verdicts.values()} == {"regressed"}, verdicts
+    for case in report.cases:
+        assert any(m.startswith("decode_tok_s regressed 16.7%") for m in case.messages), verdicts
 
 
 def test_a_baseline_from_another_profile_is_incomparable(baseline: Any) -> None:

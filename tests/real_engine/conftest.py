@@ -3,6 +3,7 @@ the fake server's command template, and synthetic models written once per sessio
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,19 @@ from harness.synth_model import ModelShape, write_synth_model
 
 FAKE_SERVER = Path(__file__).with_name("fake_server.py")
 LLAMACPP_MISSING = "llama.cpp is not installed: pip install -e '.[llamacpp]'"
+
+
+def require_llama_cpp(*, module: bool = False) -> None:
+    """Skip unless llama-cpp-python is installed, without importing it into pytest.
+
+    Its servers run in their own processes. Importing it here (pytest.importorskip) opened
+    two /dev/null files that llama_cpp/_utils.py keeps for ever, which Python reported as
+    "ResourceWarning: unclosed file <_io.TextIOWrapper name='/dev/null'>" when pytest exited.
+    """
+    if importlib.util.find_spec("llama_cpp") is None:
+        pytest.skip(LLAMACPP_MISSING, allow_module_level=module)
+
+
 # Two threads for the 2-core CI box. `--flash_attn true`: without it llama.cpp materializes
 # the attention scores (n_ctx x n_ubatch x heads x 4 bytes), which once a prompt fills the
 # context costs more per token than the KV cache itself (docs/real-engines.md).
@@ -62,7 +76,7 @@ def synth_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ModelSh
 @pytest.fixture(scope="module")
 def llama_launcher(synth_model: tuple[Path, ModelShape]) -> Iterator[Launcher]:
     """llama-cpp-python's server for the synthetic model, stopped after the module."""
-    pytest.importorskip("llama_cpp", reason=LLAMACPP_MISSING)
+    require_llama_cpp()
     spec = LaunchSpec(
         template=LLAMA_TEMPLATE,
         variables={"model_path": str(synth_model[0])},

@@ -12,11 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from harness.synth_model import ModelShape
 
-from .conftest import LLAMA_TEMPLATE, LLAMACPP_MISSING
+from .conftest import LLAMA_TEMPLATE, require_llama_cpp
 
 ROOT = Path(__file__).resolve().parents[2]
 TOP = 32768  # the synthetic model's trained context, read from its GGUF through model_path
@@ -36,7 +34,7 @@ limits:
 def test_limit_search_through_the_launcher_fits_the_kv_cache(
     tmp_path: Path, synth_model: tuple[Path, ModelShape]
 ) -> None:
-    pytest.importorskip("llama_cpp", reason=LLAMACPP_MISSING)
+    require_llama_cpp()
     model_path, shape = synth_model
     (tmp_path / "synth.yaml").write_text(MATRIX)
     command = [

@@ -19,7 +19,9 @@ from harness.errors import StreamIncomplete
 from harness.launcher import Launcher, LaunchFailed, LaunchSpec
 from harness.synth_model import ModelShape, ascii_token_count
 
-pytest.importorskip("llama_cpp", reason="llama.cpp is not installed: pip install -e '.[llamacpp]'")
+from .conftest import require_llama_cpp
+
+require_llama_cpp(module=True)
 
 CONTEXTS = (2048, 8192, 16384, 32768)
 

@@ -19,7 +19,7 @@ import pytest
 
 from tests.real_ollama.server import NotAvailable, gguf_path
 
-from .conftest import LLAMA_TEMPLATE, LLAMACPP_MISSING
+from .conftest import LLAMA_TEMPLATE, require_llama_cpp
 
 ROOT = Path(__file__).resolve().parents[2]
 MATRIX = ROOT / "tests" / "real_ollama" / "gemma3-270m.yaml"
@@ -29,7 +29,7 @@ TEMPLATE = f"{LLAMA_TEMPLATE} --chat_format gemma"
 
 @pytest.fixture(scope="module")
 def real_gguf() -> Path:
-    pytest.importorskip("llama_cpp", reason=LLAMACPP_MISSING)
+    require_llama_cpp()
     try:
         return gguf_path()
     except NotAvailable as exc:

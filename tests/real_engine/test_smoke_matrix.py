@@ -12,17 +12,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from harness.synth_model import ModelShape
 
-from .conftest import LLAMA_TEMPLATE, LLAMACPP_MISSING
+from .conftest import LLAMA_TEMPLATE, require_llama_cpp
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_smoke_matrix_on_llamacpp(tmp_path: Path, synth_model: tuple[Path, ModelShape]) -> None:
-    pytest.importorskip("llama_cpp", reason=LLAMACPP_MISSING)
+    require_llama_cpp()
     command = [
         sys.executable, "-m", "pytest", str(ROOT / "suites" / "context_scaling"),
         "--engine", "openai", "--matrix", "smoke", "--reports-dir", str(tmp_path), "-q",

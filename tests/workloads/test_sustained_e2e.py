@@ -63,3 +63,13 @@ def test_turns_trends_and_memory_are_recorded(payload: dict[str, Any]) -> None:
     chat = payload["cases"][2]
     assert any(s["trimmed"] for s in chat["samples"])  # 4K context, a growing conversation
     assert chat["samples"][1]["prompt_eval_count"] > chat["samples"][0]["prompt_eval_count"]
+
+
+def test_each_case_records_the_host_s_load_where_a_baseline_keeps_it(
+    payload: dict[str, Any],
+) -> None:
+    for case in payload["cases"]:
+        load = case["host_load"]
+        assert load == case["hardware"]["host_load"]
+        assert load["window"] == "requests"
+        assert load["cpu_count"] >= 1
