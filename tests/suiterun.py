@@ -111,3 +111,14 @@ def run_suite_once(
     if key not in _SHARED:
         _SHARED[key] = run_suite(pytester, suite, *args, engine=engine, env=env, timeout=timeout)
     return _SHARED[key]
+
+
+def demo_project(pytester: pytest.Pytester, matrix: str, suite: str) -> pytest.Pytester:
+    """A pytester folder holding one matrix (`matrices/box.yaml`) and one suite
+    (`suites/demo/test_demo.py`), for tests of the plugin on a suite of their own."""
+    pytester.mkdir("matrices")
+    (pytester.path / "matrices" / "box.yaml").write_text(matrix)
+    pytester.mkdir("suites")
+    pytester.mkdir("suites/demo")
+    (pytester.path / "suites" / "demo" / "test_demo.py").write_text(suite)
+    return pytester

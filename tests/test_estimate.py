@@ -21,6 +21,7 @@ from harness.estimate import (
 )
 from harness.limits.predict import ModelShape, Prediction
 from harness.results_model import SCHEMA
+from tests.suiterun import demo_project
 
 
 def _shape(**changes: object) -> ModelShape:
@@ -185,12 +186,7 @@ def test_cell(cell, measure):
 
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester.mkdir("matrices")
-    (pytester.path / "matrices" / "box.yaml").write_text(MATRIX)
-    pytester.mkdir("suites")
-    pytester.mkdir("suites/demo")
-    (pytester.path / "suites" / "demo" / "test_demo.py").write_text(SUITE)
-    return pytester
+    return demo_project(pytester, MATRIX, SUITE)
 
 
 def test_the_run_says_its_estimate_first_and_progress_while_a_cell_runs(

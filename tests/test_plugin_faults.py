@@ -9,6 +9,7 @@ import pytest
 
 from harness.sim.proxy import FaultProxy
 from harness.sim.server import SimServer
+from tests.suiterun import demo_project
 
 MATRIX = """\
 version: 1
@@ -36,12 +37,7 @@ def test_cell(cell, broken_fixture):
 
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester.mkdir("matrices")
-    (pytester.path / "matrices" / "box.yaml").write_text(MATRIX)
-    pytester.mkdir("suites")
-    pytester.mkdir("suites/demo")
-    (pytester.path / "suites" / "demo" / "test_demo.py").write_text(SUITE)
-    return pytester
+    return demo_project(pytester, MATRIX, SUITE)
 
 
 def test_a_cell_that_fails_before_recording_itself_is_still_reported(
