@@ -156,6 +156,26 @@ class HardwareSampler:
             for wake in self._wakes.values():
                 wake.set()
 
+    def readings_since(self, metric: str, phase: str) -> list[tuple[float, float]]:
+        """(seconds since the start, value) of every reading of `metric` stamped at or after
+        the first `phase` mark, oldest first; empty without that mark.
+
+        What a trend is fitted to. The summary's `series` is for charts: bucket peaks on a
+        shared time axis, each metric's last value carried forward into buckets where its
+        backend was not read, so a value there can be older than the bucket's time.
+        """
+        with self._lock:
+            marks = [m.t_ns for m in self._marks if m.phase == phase]
+            readings = list(self._readings)
+        if not marks or self._start_ns is None:
+            return []
+        since, start = min(marks), self._start_ns
+        return sorted(
+            ((r.t_ns - start) / NS_PER_S, float(r.values[metric]))
+            for r in readings
+            if r.t_ns >= since and metric in r.values
+        )
+
     @property
     def phase(self) -> str:
         """The phase of the latest mark ("idle" before any)."""

@@ -8,7 +8,7 @@ when the interval excludes zero, so noise alone never fails a run.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
 from harness.engines.base import NS_PER_S
@@ -25,21 +25,13 @@ MIB = 2**20
 SAMPLE_METRICS = ("ttft_s", "e2e_s", "prompt_tok_s", "decode_tok_s", "prompt_eval_count")
 
 
-def memory_trend(
-    hardware: Mapping[str, Any] | None, metric: str | None, time_scale: float
-) -> Trend | None:
-    """Bytes per simulated second of `metric` after the warm-up (the "prefill" mark)."""
-    if not hardware or not metric:
+def memory_trend(readings: Sequence[tuple[float, float]], time_scale: float) -> Trend | None:
+    """Bytes per simulated second over `readings`: (seconds, bytes) of the case's memory
+    metric from the steady state on (`HardwareSampler.readings_since(metric, "prefill")`),
+    so the load and warm-up before it never count as growth."""
+    if not readings:
         return None
-    series = hardware.get("series") or {}
-    steady = [m["t_s"] for m in hardware.get("marks") or [] if m.get("phase") == "prefill"]
-    start = steady[0] if steady else 0.0
-    points = [
-        (t * time_scale, float(v))
-        for t, v in zip(series.get("t_s") or [], series.get(metric) or [], strict=False)
-        if v is not None and t >= start
-    ]
-    return linear_trend([p[0] for p in points], [p[1] for p in points])
+    return linear_trend([t * time_scale for t, _ in readings], [v for _, v in readings])
 
 
 def build_case(
@@ -50,8 +42,12 @@ def build_case(
     engine_kind: str,
     hardware: dict[str, Any] | None,
     memory: dict[str, Any] | None,
+    memory_readings: Sequence[tuple[float, float]] = (),
 ) -> dict[str, Any]:
-    """The results.json case (docs/results-schema.md) of one sustained workload."""
+    """The results.json case (docs/results-schema.md) of one sustained workload.
+
+    `memory_readings`: the readings of `memory["metric"]` from the steady state on (see
+    `memory_trend`), from which memory growth is fitted."""
     spec, scale = run.spec, run.settings.time_scale
     ok = [s for s in run.samples if s["outcome"] == "ok"]
     metrics: dict[str, Any] = {
@@ -59,7 +55,7 @@ def build_case(
     }
     decode = linear_trend(*_xy(ok, "decode_tok_s"))
     ttft = linear_trend(*_xy(ok, "ttft_s"))
-    mem = memory_trend(hardware, (memory or {}).get("metric"), scale)
+    mem = memory_trend(memory_readings, scale)
     drift = relative_drift_per_hour(decode)
     attempts = len(run.samples)
     metrics.update(

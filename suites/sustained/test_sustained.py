@@ -41,13 +41,16 @@ def test_sustained(
     run = run_sustained(engine, spec, settings, mark=lambda phase: hardware.mark(phase))
     hardware.stop()
     summary = hardware.summary()
+    memory = memory_block(summary, harness_run.budget)
     case = build_case(
         run,
         matrix=sustained_case.matrix,
         server=engine.base_url,
         engine_kind=engine.kind,
         hardware=summary,
-        memory=memory_block(summary, harness_run.budget),
+        memory=memory,
+        # Growth is fitted from the steady state on: the load and warm-up come before it.
+        memory_readings=hardware.readings_since(memory["metric"], "prefill") if memory else (),
     )
     record_case(case)
     if case["verdict"] != "pass":

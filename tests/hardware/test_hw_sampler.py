@@ -258,3 +258,24 @@ def test_the_closing_reading_starts_after_stop_even_when_a_poll_is_under_way(
     stopper.join(5)
     assert max(started_at) > stop_called
     assert sampler.summary()["phases"]["after"]["gpu0.mem_used_bytes"]["peak"] == 9 * GIB
+
+
+def test_readings_since_a_mark_are_the_metric_s_own_readings_from_then_on(
+    make_backend: Any,
+) -> None:
+    # Two backends on one time axis: the summary's chart series carries the slow one's
+    # last value into the fast one's buckets; a trend needs the readings themselves.
+    fast = make_backend("fast", **{"host.cpu_percent": 5.0})
+    slow = make_backend("slow", rate="slow", **gpu(0))
+    sampler = HardwareSampler([fast, slow], config=SamplerConfig(hz=100.0, ps_hz=1.0))
+    with sampler:
+        fresh_reading(slow)  # 0 bytes before the model loads
+        slow.values.update(gpu(5 * GIB))
+        sampler.mark("prefill")  # wakes every backend: a reading of 5 GiB from now on
+        fresh_reading(slow)
+        fresh_reading(fast)
+    since = sampler.readings_since("gpu0.mem_used_bytes", "prefill")
+    assert since
+    assert all(value == 5 * GIB for _, value in since)
+    assert [t for t, _ in since] == sorted(t for t, _ in since)
+    assert sampler.readings_since("gpu0.mem_used_bytes", "decode") == []

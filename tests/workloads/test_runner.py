@@ -92,11 +92,9 @@ def _run(
     return run
 
 
-def _hardware(values: list[int]) -> dict[str, Any]:
-    return {
-        "series": {"t_s": [float(i) for i in range(len(values))], "mem": values},
-        "marks": [{"phase": "load", "t_s": 0.0}, {"phase": "prefill", "t_s": 2.0}],
-    }
+def _steady(values: list[int]) -> list[tuple[float, float]]:
+    """Readings one second apart, from the steady-state mark on."""
+    return [(2.0 + i, float(v)) for i, v in enumerate(values)]
 
 
 def test_success_rate_and_the_decode_floor_decide_the_verdict() -> None:
@@ -164,17 +162,19 @@ def test_drift_is_reported_and_fails_only_past_the_matrix_threshold() -> None:
 
 def test_memory_growth_after_warm_up_is_a_leak_past_the_threshold() -> None:
     spec = WorkloadSpec(model="m", kind="chat", num_ctx=4096, memory_growth_max_bytes=1000)
-    # The load (0 -> 5000) happens before the "prefill" mark and must not count as growth.
-    leaking = _hardware([0, 5000, 5000, 5100, 5200, 5300, 5400, 5500])
-    flat = _hardware([0, 5000, 5000, 5000, 5000, 5000, 5000, 5000])
+    # The load (0 -> 5000) happened before the "prefill" mark: the sampler's readings since
+    # it (HardwareSampler.readings_since) start loaded.
+    leaking = _steady([5000, 5100, 5200, 5300, 5400, 5500])
+    flat = _steady([5000] * 6)
     memory = {"metric": "mem", "fraction_of_budget": 0.5}
     bad = build_case(
         _run(spec, [5.0] * 10),
         matrix="m",
         server="s",
         engine_kind="ollama",
-        hardware=leaking,
+        hardware=None,
         memory=memory,
+        memory_readings=leaking,
     )
     assert bad["metrics"]["memory_growth"]["bytes_over_run"] == pytest.approx(500.0)
     good = build_case(
@@ -182,8 +182,9 @@ def test_memory_growth_after_warm_up_is_a_leak_past_the_threshold() -> None:
         matrix="m",
         server="s",
         engine_kind="ollama",
-        hardware=flat,
+        hardware=None,
         memory=memory,
+        memory_readings=flat,
     )
     assert good["verdict"] == "pass"
     assert good["metrics"]["memory_growth"]["bytes_over_run"] == 0
@@ -193,8 +194,9 @@ def test_memory_growth_after_warm_up_is_a_leak_past_the_threshold() -> None:
         matrix="m",
         server="s",
         engine_kind="ollama",
-        hardware=leaking,
+        hardware=None,
         memory=memory,
+        memory_readings=leaking,
     )
     assert tight["verdict"] == "fail"
     assert "leak" in tight["reason"]
