@@ -28,6 +28,7 @@ from typing import Any
 
 from harness.batch.extrapolate import DEFAULT_TARGET
 from harness.batch.growth import trim_settings
+from harness.limits.recommend import Policy
 from harness.plan.facts import (
     CapacityFacts,
     LimitFacts,
@@ -40,7 +41,8 @@ from harness.plan.facts import (
 from harness.plan.model import Interval, JobPlan, Memory, Missing, Projection, TrimPlan
 from harness.results_model import number
 
-TRIM_FRACTION = 0.85  # the limits suite's default trim_fraction, for a num_ctx without limits
+# The limits suite's default trim fraction, for a num_ctx that no limits search gave.
+TRIM_FRACTION = Policy().trim_fraction
 
 
 def _iv(ex: Mapping[str, Any], key: str, scale: float = 1.0) -> Interval | None:
