@@ -20,9 +20,10 @@ import httpx
 import pytest
 
 from harness.concurrency.levels import MIN_GAIN
+from harness.concurrency.load import closed_loop
 from harness.concurrency.slo import Slo
 from harness.concurrency.sweep import SweepPlan, run_sweep
-from harness.concurrency.workers import ChatRequest, LoadPool
+from harness.concurrency.workers import ChatRequest, Sender
 from harness.engines.ollama import OllamaEngine
 from harness.sim.server import SimServer
 from harness.sim.truth import truth
@@ -42,16 +43,15 @@ def _capacity_tok_s(streams: int = TOP_STREAMS) -> float:
 
     At 1000x the modelled decode is microseconds a token: what is left is the Python on
     both sides of every chunk and the wake-ups between them, which a loaded host slows and
-    concurrent streams share. Measured as the sweeps run: the streams in worker processes,
-    the simulator in this one.
+    concurrent streams share. Measured as the sweeps run: the streams on threads beside
+    the simulator, in this process.
     """
     with SimServer(profile=PROFILE, speed=1000, num_parallel=streams) as probe:
         engine = OllamaEngine(probe.url)
         try:
             engine.load(MODEL, {"num_ctx": 2048})
             request = ChatRequest("ollama", probe.url, MODEL, OPTIONS, prompt_words=12, seed=2)
-            with LoadPool(request) as pool:
-                samples = pool.closed_loop(streams, streams)
+            samples = closed_loop(Sender(request, engine, seed=2), streams, streams)
         finally:
             engine.close()
     wall_s = (max(x.end_ns for x in samples) - min(x.sent_ns for x in samples)) / 1e9
@@ -103,11 +103,10 @@ def _sweep(
     engine = OllamaEngine(server.start())
     try:
         engine.load(model, {"num_ctx": 2048})
-        # In worker processes, as a concurrency cell runs it: 64 client threads in this
-        # process would share its GIL with the simulator's own threads.
+        # On threads, as a concurrency cell runs it (harness/concurrency/cell.py says why).
         request = ChatRequest("ollama", engine.base_url, model, options, prompt_words=12, seed=1)
         plan = SweepPlan(levels, Slo(ttft_s=60.0), requests, scale=speed, slots=slots)
-        return run_sweep(request, plan)
+        return run_sweep(Sender(request, engine, seed=1), plan)
     finally:
         engine.close()
         server.stop()
