@@ -1,11 +1,17 @@
 """The sustained loop: load, warm up, then one request after another until time is up.
 
-Each request becomes one sample, in simulated time (durations x `time_scale`, rates divided
-by it; `time_scale` is 1 for a real server). The warm-up is a quarter-size request: it loads
-the model's caches and measures tokens per word without risking an overflowing first
-prompt; it is kept apart from the samples. Out of memory, an unreachable server or a
-missing model end the run at once (nothing after them would be a measurement); other
-failures count against the success rate and the run goes on, unless they keep coming.
+Time is up on the measured machine's clock (`RunSettings.clock_ns`): the client's
+perf_counter for a real server, the simulator's own clock under --engine sim, where only
+modelled work advances time. So a simulated run does the same work however busy this host
+is, and its duration and sample times need no `time_scale`. Each request becomes one
+sample; the server's durations and the client's TTFT in it are in simulated time
+(x `time_scale`, rates divided by it; `time_scale` is 1 for a real server).
+
+The warm-up is a quarter-size request: it loads the model's caches and measures tokens per
+word without risking an overflowing first prompt; it is kept apart from the samples. Out of
+memory, an unreachable server or a missing model end the run at once (nothing after them
+would be a measurement); other failures count against the success rate and the run goes
+on, unless they keep coming.
 """
 
 from __future__ import annotations
@@ -31,10 +37,23 @@ TRUNCATION_TOLERANCE = 0.10  # generated text varies in tokens per word; a cut i
 
 @dataclass(frozen=True)
 class RunSettings:
+    """`duration_s` is in the time of `clock_ns`, the measured machine's clock
+    (`HarnessRun.clock_ns`; perf_counter_ns suits a real server only)."""
+
     duration_s: float
     time_scale: float = 1.0
     keep_alive: str = "10m"
     max_consecutive_errors: int = 10
+    clock_ns: Callable[[], int] = time.perf_counter_ns
+
+    def __post_init__(self) -> None:
+        if self.time_scale != 1.0 and self.clock_ns is time.perf_counter_ns:
+            # The client's wall clock would make the run's length, and the number of samples
+            # in it, depend on how busy this host is: the simulator's clock does not.
+            raise ValueError(
+                f"time_scale {self.time_scale} is a simulated run: give the simulator's clock "
+                "as clock_ns (HarnessRun.clock_ns, SimServer.clock_ns)"
+            )
 
 
 @dataclass
@@ -60,10 +79,10 @@ def run_sustained(
     spec: WorkloadSpec,
     settings: RunSettings,
     mark: Mark | None = None,
-    clock: Callable[[], int] = time.perf_counter_ns,
 ) -> SustainedRun:
-    """Drive `spec` on `engine` for `settings.duration_s` wall seconds."""
+    """Drive `spec` on `engine` for `settings.duration_s` seconds of `settings.clock_ns`."""
     note: Mark = mark or (lambda phase: None)
+    clock = settings.clock_ns
     run = SustainedRun(spec, settings, started_ns=clock())
     traffic = traffic_for(
         spec.kind, zlib.crc32(spec.id.encode()), spec.num_ctx, spec.num_predict, spec.fill
@@ -72,12 +91,13 @@ def run_sustained(
     import_numpy_now()  # samples take percentiles; numpy's import must not land in the loop
     try:
         note("load")
+        before = clock()
         loaded = load_model(
             engine, spec.model, {"num_ctx": spec.num_ctx}, keep_alive=settings.keep_alive
         )
         run.load = {
             "load_duration_s": scaled_s(loaded.load_duration_ns, settings.time_scale),
-            "wall_s": loaded.wall_ns * settings.time_scale / NS_PER_S,
+            "wall_s": (clock() - before) / NS_PER_S,
         }
         run.warmup = _one(engine, spec, traffic, 0, options, settings, warmup=True)
     except errors.EngineError as exc:
@@ -98,7 +118,7 @@ def run_sustained(
                 traffic.failed()
             if isinstance(exc, _FATAL):
                 run.stopped = f"{exc.outcome}: {exc}"
-        sample.update(turn=index, t_s=(clock() - run.steady_ns) * settings.time_scale / NS_PER_S)
+        sample.update(turn=index, t_s=(clock() - run.steady_ns) / NS_PER_S)
         run.samples.append(sample)
         failures_in_a_row = 0 if sample["outcome"] == "ok" else failures_in_a_row + 1
         if run.stopped:

@@ -1,7 +1,7 @@
 """The matrix's `sustained` section, parsed strictly into a frozen SustainedSection.
 
     sustained:
-      duration_s: 600               # per workload, wall-clock seconds (default 600)
+      duration_s: 600               # per workload, seconds of the server's time (default 600)
       workloads:
         - model: orieg/gemma3-tools:27b-it-qat
           kind: coding              # coding | rag | chat
@@ -14,8 +14,10 @@
           memory_growth_max_bytes: null   # memory growth over the run; null = report only
 
 `HARNESS_SUSTAINED_DURATION_S` overrides `duration_s` of every section (the harness's own
-tests use a few seconds). Under the simulator the duration is still wall-clock time: a run
-at `--sim-speed 50` does 50x the simulated work in it, and results are in simulated time.
+tests use a few seconds). Under the simulator the duration is simulated time, read from the
+simulator's own clock (only modelled work advances it): a 600 s run at `--sim-speed 50`
+takes about 12 wall seconds plus the host's own overhead, and does the same work however
+busy the host is.
 
 The suite declares the parser in its suite.py (harness/registry.py).
 """

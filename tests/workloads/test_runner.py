@@ -2,41 +2,67 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from harness import errors
-from harness.engines.ollama import OllamaEngine
+from harness.sim.engine import SimEngine
+from harness.sim.server import SimServer
 from harness.workloads import RunSettings, WorkloadSpec, build_case, run_sustained
 from harness.workloads.runner import SustainedRun
+
+SPEED = 20.0
+
+
+@pytest.fixture
+def sim_engine() -> Iterator[SimEngine]:
+    """The Ollama engine on a simulator; its `clock_ns` is the simulator's own clock."""
+    engine = SimEngine(SimServer(profile="tiny", speed=SPEED))
+    try:
+        yield engine
+    finally:
+        engine.close()  # stops the server too
+
+
+def _settings(engine: SimEngine, duration_s: float) -> RunSettings:
+    return RunSettings(duration_s=duration_s, time_scale=SPEED, clock_ns=engine.clock_ns)
 
 
 @pytest.mark.parametrize("kind", ["coding", "rag", "chat"])
 def test_every_kind_runs_for_its_duration_without_truncation(
-    sim_engine: OllamaEngine, kind: str
+    sim_engine: SimEngine, kind: str
 ) -> None:
     spec = WorkloadSpec(model="qwen2.5:3b-instruct", kind=kind, num_ctx=2048, num_predict=8)
     marks: list[str] = []
-    run = run_sustained(
-        sim_engine, spec, RunSettings(duration_s=0.6, time_scale=20.0), mark=marks.append
-    )
+    run = run_sustained(sim_engine, spec, _settings(sim_engine, 12.0), mark=marks.append)
     assert marks == ["load", "prefill", "after"]
     assert run.stopped is None
     assert len(run.samples) >= 3
     assert all(s["outcome"] == "ok" for s in run.samples), run.samples
     times = [s["t_s"] for s in run.samples]
     assert times == sorted(times)
-    assert times[-1] <= 0.6 * 20.0 * 1.5  # simulated seconds: wall x time_scale
+    # Simulated seconds on the simulator's clock, which only modelled work advances: the
+    # loop starts a request while time is left and stops at the first answer past the end,
+    # however busy the host was.
+    assert times[-2] < 12.0 <= times[-1]
+    case = build_case(run, matrix="m", server="s", engine_kind="ollama", hardware=None, memory=None)
+    assert case["metrics"]["duration_s"] == pytest.approx(times[-1], abs=1e-9)
     if kind != "chat":  # single-shot prompts fill about half the context (fill 0.5)
         target = 2048 * 0.5 - 8
         for sample in run.samples:  # the first is sized by the warm-up's rough rate
             assert 0.75 * target <= sample["prompt_eval_count"] <= 1.25 * target, sample
 
 
-def test_a_long_chat_trims_before_the_server_would_truncate(sim_engine: OllamaEngine) -> None:
+def test_a_simulated_run_refuses_the_client_s_wall_clock() -> None:
+    with pytest.raises(ValueError, match="simulator's clock"):
+        RunSettings(duration_s=1.0, time_scale=SPEED)
+
+
+def test_a_long_chat_trims_before_the_server_would_truncate(sim_engine: SimEngine) -> None:
     spec = WorkloadSpec(model="qwen2.5:3b-instruct", kind="chat", num_ctx=1024, num_predict=8)
-    run = run_sustained(sim_engine, spec, RunSettings(duration_s=1.0, time_scale=20.0))
+    run = run_sustained(sim_engine, spec, _settings(sim_engine, 20.0))
     assert any(s["trimmed"] for s in run.samples)
     assert all(s["outcome"] == "ok" for s in run.samples)
     assert max(s["prompt_eval_count"] for s in run.samples) <= 1024
@@ -48,7 +74,7 @@ class _OutOfMemoryEngine:
     kind = "ollama"
     base_url = "http://fake"
 
-    def __init__(self, engine: OllamaEngine) -> None:
+    def __init__(self, engine: SimEngine) -> None:
         self._engine = engine
         self.calls = 0
 
@@ -62,10 +88,10 @@ class _OutOfMemoryEngine:
         return self._engine.chat(*args, **kwargs)
 
 
-def test_out_of_memory_stops_the_run_and_is_the_verdict(sim_engine: OllamaEngine) -> None:
+def test_out_of_memory_stops_the_run_and_is_the_verdict(sim_engine: SimEngine) -> None:
     spec = WorkloadSpec(model="qwen2.5:3b-instruct", kind="rag", num_ctx=2048, num_predict=8)
     engine: Any = _OutOfMemoryEngine(sim_engine)
-    run = run_sustained(engine, spec, RunSettings(duration_s=5.0))
+    run = run_sustained(engine, spec, _settings(sim_engine, 100.0))
     assert run.stopped is not None
     assert run.stopped.startswith("oom")
     assert [s["outcome"] for s in run.samples] == ["ok", "oom"]
