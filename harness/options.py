@@ -7,6 +7,7 @@ allowed values before anything runs; ini values go through the same parsers.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,13 +37,20 @@ def positive_int(value: str) -> int:
     return number
 
 
-def positive_float(value: str) -> float:
+def finite_float(value: str) -> float | None:
+    """`value` as a finite float, else None: `float()` reads "nan" and "inf", and nan passes
+    every `<= 0` check (all comparisons with it are false)."""
     try:
         number = float(value)
     except ValueError:
-        number = 0.0
-    if number <= 0:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a positive number (e.g. 50)")
+        return None
+    return number if math.isfinite(number) else None
+
+
+def positive_float(value: str) -> float:
+    number = finite_float(value)
+    if number is None or number <= 0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive finite number (e.g. 50)")
     return number
 
 
@@ -119,11 +127,8 @@ def ram_budget(value: str) -> float | int:
     text = value.strip().lower().replace(" ", "")
     digits = text.rstrip("kmgib")
     unit = text[len(digits) :]
-    try:
-        number = float(digits)
-    except ValueError:
-        number = -1.0
-    if unit not in _BYTE_UNITS or number <= 0:
+    number = finite_float(digits)
+    if unit not in _BYTE_UNITS or number is None or number <= 0:
         raise argparse.ArgumentTypeError(
             f"{value!r} is neither a fraction in (0, 1] (e.g. 0.8) nor a size in bytes "
             "(e.g. 600MB, 2GiB or 629145600)"

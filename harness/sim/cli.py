@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from harness.errors import ConfigError
+from harness.options import budget_fraction, positive_float
 
 
 def register(subparsers: Any) -> None:
@@ -23,7 +24,7 @@ def register(subparsers: Any) -> None:
     sim.add_argument("--profile", default="rtx4080-16gb", help="hardware profile name")
     sim.add_argument(
         "--speed",
-        type=float,
+        type=positive_float,
         default=1.0,
         help="divide every simulated duration by this (default 1)",
     )
@@ -43,8 +44,8 @@ def register(subparsers: Any) -> None:
         type=_contexts,
         help="comma-separated context sizes, e.g. 4096,32768",
     )
-    truth.add_argument("--gpu-budget", type=float, default=0.95)
-    truth.add_argument("--ram-budget", type=float, default=0.80)
+    truth.add_argument("--gpu-budget", type=budget_fraction, default=0.95)
+    truth.add_argument("--ram-budget", type=budget_fraction, default=0.80)
     truth.add_argument("--num-parallel", type=int, default=1)
     truth.set_defaults(func=_truth)
 

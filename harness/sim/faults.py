@@ -12,6 +12,7 @@ default and maximum 300) tune the two faults that wait.
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, fields
 
@@ -97,6 +98,8 @@ def _value(key: str, raw: str, spec: str) -> float | int:
     except ValueError:
         kind = "an integer" if key == "seed" else "a number"
         raise ConfigError(f"fault {key}={raw!r} in {spec!r} must be {kind}") from None
+    if not math.isfinite(value):  # nan passes every range check below
+        raise ConfigError(f"fault {key}={raw!r} in {spec!r} must be a finite number")
     if key in PROBABILITY_KEYS and not 0.0 <= value <= 1.0:
         raise ConfigError(f"fault {key}={raw!r} in {spec!r} is a probability: use 0..1")
     if key == "slowdown" and value <= 0:

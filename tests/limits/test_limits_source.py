@@ -58,7 +58,7 @@ def test_ram_budget_is_a_fraction_or_a_size(text: str, value: float) -> None:
     assert ram_budget(text) == value
 
 
-@pytest.mark.parametrize("text", ["abc", "0", "-1", "1.5", "12xb"])
+@pytest.mark.parametrize("text", ["abc", "0", "-1", "1.5", "12xb", "nan", "inf", "infgib"])
 def test_ram_budget_refuses_what_is_neither(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError, match="fraction"):
         ram_budget(text)

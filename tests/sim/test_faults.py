@@ -42,6 +42,9 @@ def test_parse_full_spec() -> None:
         ("disconnect=lots", "disconnect='lots'.*must be a number"),
         ("disconnect=1.5", "probability"),
         ("slowdown=0", "slowdown='0'.*> 0"),
+        ("slowdown=nan", "slowdown='nan'.*finite"),  # nan passes `<= 0`
+        ("hang_s=inf", "hang_s='inf'.*finite"),
+        ("slow_first_token_s=nan", "finite"),
         ("seed=1.5", "seed='1.5'.*integer"),
     ],
 )
