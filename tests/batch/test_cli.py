@@ -116,18 +116,31 @@ def test_from_csv_names_a_missing_column_and_the_header(
     assert "header is: id, name" in err
 
 
+# `python -m harness.batch.cli`, with SIGINT's default action first, as a terminal's Ctrl-C
+# finds it. A test session started as a background job (`cmd &` in a script, as a CI run may
+# be) ignores SIGINT, children inherit that, and the harness keeps an ignored SIGINT ignored
+# (harness/interrupt.py): the batch then ran to the end and exited 0. Not preexec_fn: the
+# simulator's threads run in this process.
+_AS_AT_A_TERMINAL = (
+    "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "runpy.run_module('harness.batch.cli', run_name='__main__', alter_sys=True)"
+)
+
+
 def _launch(src: Path, out: Path, url: str) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "harness.batch.cli", "run", str(src), "--out", str(out),
+    cmd = [sys.executable, "-c", _AS_AT_A_TERMINAL, "run", str(src), "--out", str(out),
            "--model", "qwen2.5:3b-instruct", "--server", url, "--concurrency", "2"]  # fmt: skip
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def _wait_for_lines(out: Path, n: int, proc: subprocess.Popen[bytes]) -> None:
+def _wait_for_lines(out: Path, n: int, proc: subprocess.Popen[bytes]) -> bool:
+    """Whether `out` reached `n` lines while `proc` ran (a liveness wait, not a verdict)."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and proc.poll() is None:
         if out.exists() and out.read_bytes().count(b"\n") >= n:
-            return
+            return True
         time.sleep(0.005)
+    return False
 
 
 def test_sigkill_then_resume_runs_every_request_exactly_once(
@@ -154,7 +167,8 @@ def test_ctrl_c_stops_cleanly_with_a_summary(
 ) -> None:
     src, out = write_batch(2000), tmp_path / "out.jsonl"
     proc = _launch(src, out, sim_url)
-    _wait_for_lines(out, 30, proc)
+    # Ctrl-C is sent mid-run, not during start-up (tests/test_interrupt.py covers that).
+    assert _wait_for_lines(out, 30, proc), f"no 30 results in 30 s; exit {proc.poll()}"
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130
