@@ -22,10 +22,10 @@ import pytest
 
 from harness.engines import Engine
 from harness.hardware import Budget, HardwareSampler
-from harness.matrix import Matrix
+from harness.matrix.cells import Matrix
+from harness.matrix.registry import MatrixSection, ResultSection, SectionTable, Suite, SuiteCase
 from harness.options import option
 from harness.recording import RECORDER_KEY
-from harness.registry import MatrixSection, ResultSection, SectionTable, Suite, SuiteCase
 from harness.serving import SERVERS_KEY
 from harness.session import PLAN_KEY, SETTINGS_KEY
 

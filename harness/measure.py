@@ -29,7 +29,8 @@ from harness.engines.base import (
     StreamMeasurement,
 )
 from harness.engines.loading import load_model, unload_model
-from harness.matrix import Cell
+from harness.matrix.cells import Cell
+from harness.matrix.thresholds import Threshold
 from harness.prompts import (
     PromptBuilder,
     TokenCalibration,
@@ -38,7 +39,6 @@ from harness.prompts import (
 )
 from harness.samples import sample_record, scaled_s
 from harness.stats import stability_score, summarize
-from harness.thresholds import Threshold
 
 SAMPLE_METRICS = (
     "ttft_s",

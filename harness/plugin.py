@@ -18,13 +18,14 @@ import pytest
 from harness import interrupt  # first: Ctrl-C while the modules below load is one line too
 
 # isort: split
-from harness import hookspecs, registry
 from harness.api import HarnessRun
 from harness.errors import ConfigError, EngineError, HarnessError, MatrixError
 from harness.estimate import report_before_run
 from harness.gcpause import paused
 from harness.hardware import HardwareSampler
-from harness.matrix import Cell, Matrix, load_matrices, resolve_matrix_paths
+from harness.matrix import hookspecs, registry
+from harness.matrix.cells import Cell, Matrix, load_matrices, resolve_matrix_paths
+from harness.matrix.registry import MatrixSection, Registry, SuiteCase
 from harness.measure import (
     CellOutcome,
     HardwareReport,
@@ -36,14 +37,13 @@ from harness.memory import memory_block
 from harness.options import add_options, option
 from harness.prompts import TokenCalibration
 from harness.recording import GATE_KEY, RECORDER_KEY, RunRecorder, regression_gate
-from harness.registry import MatrixSection, Registry, SuiteCase
 from harness.servers import group_index, group_name
 from harness.serving import SERVERS_KEY, Servers
 from harness.session import PLAN_KEY, SETTINGS_KEY, TRACEBACK_LOG, CellPlan, RunSettings
 from harness.summary import write_summary
 
 # The built-in suites (and installed third-party ones) are plugins of their own, each
-# declaring itself through `pytest_harness_suites` (harness/registry.py).
+# declaring itself through `pytest_harness_suites` (harness/matrix/registry.py).
 pytest_plugins = registry.suite_modules()
 
 REGISTRY_KEY = pytest.StashKey[Registry]()
@@ -173,7 +173,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Parametrize `cell` with the matrices' cells, and each suite's case fixture with the
-    cases of its matrix section (the suite declares both: harness/registry.py)."""
+    cases of its matrix section (the suite declares both: harness/matrix/registry.py)."""
     for section in metafunc.config.stash[REGISTRY_KEY].case_sections():
         if section.case_fixture in metafunc.fixturenames:
             _parametrize_section(metafunc, section)

@@ -18,9 +18,9 @@ import pytest
 from harness.baseline import CompareConfig
 from harness.errors import ConfigError, ResultsError
 from harness.fingerprint import machine_fingerprint
-from harness.matrix import Matrix
+from harness.matrix.cells import Matrix
+from harness.matrix.registry import current
 from harness.options import option
-from harness.registry import current
 from harness.regression import RegressionGate, baseline_store, parse_metric_tolerances
 from harness.results import RunWriter, now_iso, write_json_atomic
 from harness.session import TRACEBACK_LOG, RunSettings

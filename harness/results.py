@@ -27,10 +27,10 @@ from harness.results_model import SCHEMA
 def section_kinds() -> dict[str, str]:
     """Every results section a registered suite declares: "list" or "object".
 
-    Asked of the suites (harness/registry.py), so a new suite's section keeps every value
+    Asked of the suites (harness/matrix/registry.py), so a new suite's section keeps every value
     it records, and `finalize` gives each declared section its shape even when empty.
     """
-    from harness.registry import current
+    from harness.matrix.registry import current
 
     return {section.name: section.kind for section in current().result_sections()}
 

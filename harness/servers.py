@@ -20,7 +20,7 @@ from harness.engines.launched import LaunchedEngine
 from harness.errors import EngineError, ServerUnreachable
 from harness.hosts import parse_ollama_host
 from harness.launcher import Launcher, LaunchSpec
-from harness.matrix import Cell
+from harness.matrix.cells import Cell
 from harness.sim.engine import SimSettings
 
 __all__ = ["ServerPool", "SimSettings", "assign_servers", "open_engine"]

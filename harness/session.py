@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from harness.engines import find_engine_kind
-from harness.matrix import Cell, Matrix
+from harness.matrix.cells import Cell, Matrix
 from harness.options import option, reports_dir, server_urls
 from harness.servers import assign_servers
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import MatrixError
-from harness.matrix import format_context, load_matrix, resolve_matrix_paths
+from harness.matrix.cells import format_context, load_matrix, resolve_matrix_paths
 
 GOOD = """\
 version: 1

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import MatrixError
-from harness.matrix import load_matrix
+from harness.matrix.cells import load_matrix
 from harness.prompts import target_prompt_tokens
 
 ROOT = Path(__file__).resolve().parents[1]

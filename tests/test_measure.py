@@ -7,7 +7,7 @@ import json
 import httpx
 
 from harness.engines.ollama import OllamaEngine
-from harness.matrix import Cell, CellSettings
+from harness.matrix.cells import Cell, CellSettings
 from harness.measure import measure_cell
 from harness.retry import RetryPolicy
 

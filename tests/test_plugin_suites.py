@@ -1,4 +1,4 @@
-"""A suite declares itself from a conftest (harness/registry.py), as docs/extending.md says.
+"""A suite declares itself from a conftest (harness/matrix/registry.py), as docs/extending.md says.
 
 The `echo` suite below has a matrix section, a case fixture it parametrizes, and a results
 section with table and terminal renderers; nothing of the harness is edited for it.
@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from harness.errors import ResultsError
-from harness.registry import Registry as SuiteRegistry
-from harness.registry import ResultSection, Suite, active
+from harness.matrix.registry import Registry as SuiteRegistry
+from harness.matrix.registry import ResultSection, Suite, active
 from harness.results import SCHEMA, payload_from_jsonl
 
 MATRIX = """\
@@ -167,16 +167,16 @@ def test_the_matrix_loader_imports_no_suite() -> None:
     # The suites import the matrix types; the loader learns their sections from the
     # registry at run time, so there is no import loop through the features.
     code = (
-        "import json, sys, harness.matrix; "
+        "import json, sys, harness.matrix.cells; "
         "print(json.dumps(sorted(m for m in sys.modules if 'harness.' in m)))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(done.stdout) == [
         "harness.errors",
-        "harness.matrix",
-        "harness.registry",
-        "harness.thresholds",
-        "harness.yamlsource",
+        "harness.matrix.cells",
+        "harness.matrix.registry",
+        "harness.matrix.thresholds",
+        "harness.matrix.yamlsource",
     ]
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import pytest
 
-from harness.matrix import Cell
+from harness.matrix.cells import Cell
 from harness.measure import CellOutcome
 
 

@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from harness.errors import ConfigError
 
 if TYPE_CHECKING:
-    from harness.matrix import Matrix
-    from harness.yamlsource import KeyPath, YamlSource
+    from harness.matrix.cells import Matrix
+    from harness.matrix.yamlsource import KeyPath, YamlSource
 
 ENTRY_POINT_GROUP = "llm_harness.suites"
 HOOK_NAME = "pytest_harness_suites"

@@ -1,4 +1,4 @@
-"""The harness's own pytest hook: how a suite declares itself (see harness/registry.py)."""
+"""The harness's own pytest hook: how a suite declares itself (see harness/matrix/registry.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from harness.registry import Suite
+    from harness.matrix.registry import Suite
 
 
 @pytest.hookspec

@@ -2,7 +2,7 @@
 
 The other sections belong to their suites (`harness/<feature>/suite.py`), each declared
 through the `pytest_harness_suites` hook; this module is the `core` entry of the
-`llm_harness.suites` entry-point group (harness/registry.py).
+`llm_harness.suites` entry-point group (harness/matrix/registry.py).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from harness.registry import MatrixSection, ResultSection, Suite
-from harness.yamlsource import KeyPath, YamlSource, finite_number
+from harness.matrix.registry import MatrixSection, ResultSection, Suite
+from harness.matrix.yamlsource import KeyPath, YamlSource, finite_number
 
 _TOLERANCE_METRICS = (
     "default",

@@ -19,7 +19,7 @@ A matrix file (schema `version: 1`):
         overrides:                  # per context: any of repeats, num_predict, fill,
           128k: {thresholds: {ttft_s: 12}}   # prompt_tokens, options, thresholds
 
-Suites add top-level sections (limits, throughput, ...) by declaring them (harness/registry.py);
+Suites add top-level sections (limits, throughput, ...) by declaring them (registry.py beside);
 every key not known is an error naming its line, so a typo never silently does nothing. For the same
 reason a model, context or override listed twice is an error naming both lines (so is a key
 given twice, and an alias: see yamlsource.py).
@@ -35,9 +35,9 @@ from types import MappingProxyType
 from typing import Any
 
 from harness.errors import MatrixError
-from harness.registry import SectionParser, SuiteCase, current
-from harness.thresholds import THRESHOLD_KINDS, Threshold
-from harness.yamlsource import KeyPath, YamlSource, finite_number, load_yaml
+from harness.matrix.registry import SectionParser, SuiteCase, current
+from harness.matrix.thresholds import THRESHOLD_KINDS, Threshold
+from harness.matrix.yamlsource import KeyPath, YamlSource, finite_number, load_yaml
 
 SCHEMA_VERSION = 1
 _CONTEXT_RE = re.compile(r"^\s*(\d+)\s*([kK]?)\s*$")
