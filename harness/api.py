@@ -20,14 +20,14 @@ from typing import Any
 
 import pytest
 
+from harness.cases.options import option
+from harness.cases.serving import SERVERS_KEY
+from harness.cases.session import PLAN_KEY, SETTINGS_KEY
 from harness.engines import Engine
 from harness.hardware import Budget, HardwareSampler
 from harness.matrix.cells import Matrix
 from harness.matrix.registry import MatrixSection, ResultSection, SectionTable, Suite, SuiteCase
-from harness.options import option
 from harness.recording import RECORDER_KEY
-from harness.serving import SERVERS_KEY
-from harness.session import PLAN_KEY, SETTINGS_KEY
 
 __all__ = [
     "HarnessRun",

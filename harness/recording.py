@@ -16,14 +16,14 @@ from typing import Any
 import pytest
 
 from harness.baseline import CompareConfig
+from harness.cases.options import option
+from harness.cases.session import TRACEBACK_LOG, RunSettings
 from harness.errors import ConfigError, ResultsError
 from harness.fingerprint import machine_fingerprint
 from harness.matrix.cells import Matrix
 from harness.matrix.registry import current
-from harness.options import option
 from harness.regression import RegressionGate, baseline_store, parse_metric_tolerances
 from harness.results import RunWriter, now_iso, write_json_atomic
-from harness.session import TRACEBACK_LOG, RunSettings
 
 
 def regression_gate(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.estimate import (
+from harness.cases.estimate import (
     CellEstimate,
     CellProgress,
     Estimate,
@@ -230,7 +230,7 @@ class NoShowEngine:
 
 
 def test_a_server_that_does_not_say_the_models_size_gets_no_estimate(tmp_path: Path) -> None:
-    from harness.estimate import estimate_cells
+    from harness.cases.estimate import estimate_cells
     from harness.matrix.cells import load_matrix
 
     path = tmp_path / "box.yaml"
@@ -252,7 +252,7 @@ def test_a_server_that_does_not_say_the_models_size_gets_no_estimate(tmp_path: P
 
 def test_stored_rates_hold_for_a_prompt_of_about_their_length_only(tmp_path: Path) -> None:
     """A run that filled 90% measured a prefill rate that a 2,300-token prompt never sees."""
-    from harness.estimate import estimate_cells
+    from harness.cases.estimate import estimate_cells
     from harness.matrix.cells import load_matrix
 
     path = tmp_path / "box.yaml"

@@ -67,7 +67,7 @@ def test_linear_fit_without_a_line_is_an_error() -> None:
 
 
 def test_loading_the_plugin_imports_neither_numpy_nor_scipy() -> None:
-    code = "import sys, harness.plugin; print(sorted({'numpy', 'scipy'} & set(sys.modules)))"
+    code = "import sys, harness.cases.plugin; print(sorted({'numpy', 'scipy'} & set(sys.modules)))"
     out = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,

@@ -28,10 +28,10 @@ from harness.batch.output import OutputWriter
 from harness.batch.progress import Progress
 from harness.batch.strategies import STRATEGIES
 from harness.batch.trim import TRIMMERS
+from harness.cases.options import positive_float, positive_int
 from harness.engines import ENGINE_KINDS, Engine
 from harness.engines.base import Simulated
 from harness.errors import ConfigError, EngineError, HarnessError
-from harness.options import positive_float, positive_int
 from harness.plan.preset import add_plan_option, apply_plan
 from harness.servers import SimSettings, open_engine
 

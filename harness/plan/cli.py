@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from harness.options import positive_int
+from harness.cases.options import positive_int
 from harness.report.cli import DEFAULT_RUNS_DIR, resolve_run
 
 

@@ -49,8 +49,8 @@ from harness.report.fmt import seconds as fmt_seconds
 from harness.results_model import Case, RunResults, load_run
 
 if TYPE_CHECKING:  # harness.limits imports scipy: only a run with cells pays for it
+    from harness.cases.serving import Servers
     from harness.limits.predict import Prediction
-    from harness.serving import Servers
 
 CHUNK_TOKENS = 512  # Ollama's default num_batch: weights are read once per chunk of a prefill
 # Tokens per filler word when no calibration is known yet (the calibration measures it).
@@ -457,7 +457,7 @@ def _cell_of(item: pytest.Item) -> Cell | None:
 
 
 def _progress_every(config: pytest.Config) -> float:
-    from harness.options import option
+    from harness.cases.options import option
 
     value = option(config, "progress_every")
     return DEFAULT_PROGRESS_EVERY_S if value is None else float(value)

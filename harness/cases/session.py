@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
+from harness.cases.options import option, reports_dir, server_urls
 from harness.engines import find_engine_kind
 from harness.matrix.cells import Cell, Matrix
-from harness.options import option, reports_dir, server_urls
 from harness.servers import assign_servers
 
 # Beside results.json: the tracebacks of server faults, which the terminal shows as one line.

@@ -19,8 +19,11 @@ from harness import interrupt  # first: Ctrl-C while the modules below load is o
 
 # isort: split
 from harness.api import HarnessRun
+from harness.cases.estimate import report_before_run
+from harness.cases.options import add_options, option
+from harness.cases.serving import SERVERS_KEY, Servers
+from harness.cases.session import PLAN_KEY, SETTINGS_KEY, TRACEBACK_LOG, CellPlan, RunSettings
 from harness.errors import ConfigError, EngineError, HarnessError, MatrixError
-from harness.estimate import report_before_run
 from harness.gcpause import paused
 from harness.hardware import HardwareSampler
 from harness.matrix import hookspecs, registry
@@ -34,12 +37,9 @@ from harness.measure import (
     verdict_for,
 )
 from harness.memory import memory_block
-from harness.options import add_options, option
 from harness.prompts import TokenCalibration
 from harness.recording import GATE_KEY, RECORDER_KEY, RunRecorder, regression_gate
 from harness.servers import group_index, group_name
-from harness.serving import SERVERS_KEY, Servers
-from harness.session import PLAN_KEY, SETTINGS_KEY, TRACEBACK_LOG, CellPlan, RunSettings
 from harness.summary import write_summary
 
 # The built-in suites (and installed third-party ones) are plugins of their own, each

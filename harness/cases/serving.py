@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from harness.cases.options import option
+from harness.cases.session import CellPlan, RunSettings
 from harness.engines import Engine, Timeouts
 from harness.engines.base import Catalogue, ServerMemory
 from harness.engines.launched import LaunchedEngine
@@ -19,9 +21,7 @@ from harness.errors import ConfigError, EngineError, ServerUnreachable
 from harness.fingerprint import server_fingerprint
 from harness.hardware import Budget, HardwareSampler, SamplerConfig, build_backends
 from harness.launcher import LaunchSpec
-from harness.options import option
 from harness.servers import ServerPool, SimSettings
-from harness.session import CellPlan, RunSettings
 
 DEFAULT_SIM_PROFILE = "rtx4080-16gb"
 
