@@ -32,7 +32,7 @@ import httpx
 from harness.engines.base import Message, StreamMeasurement
 from harness.engines.http import Timeouts
 from harness.engines.ollama import OllamaEngine
-from harness.stats import percentile
+from harness.measure.stats import percentile
 
 SCHEMA = "harness.bench/2"
 THRESHOLD = 0.20  # a change larger than this, either way, is reported

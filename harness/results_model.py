@@ -102,7 +102,7 @@ def _texts(value: object) -> tuple[str, ...]:
 
 @dataclass(frozen=True, slots=True)
 class Summary:
-    """One metric summarised over a case's ok samples (`harness.stats.summarize`)."""
+    """One metric summarised over a case's ok samples (`harness.measure.stats.summarize`)."""
 
     p50: float | None
     p90: float | None

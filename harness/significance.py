@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from harness.stats import PERCENTILE_METHOD
+from harness.measure.stats import PERCENTILE_METHOD
 
 if TYPE_CHECKING:
     import numpy as np

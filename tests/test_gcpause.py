@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from harness import gcpause
+from harness.measure import gcpause
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,7 @@ import pytest
 
 from harness.errors import MatrixError
 from harness.matrix.cells import load_matrix
-from harness.prompts import target_prompt_tokens
+from harness.measure.prompts import target_prompt_tokens
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,7 +8,7 @@ import httpx
 
 from harness.engines.ollama import OllamaEngine
 from harness.matrix.cells import Cell, CellSettings
-from harness.measure import measure_cell
+from harness.measure.procedure import measure_cell
 from harness.retry import RetryPolicy
 
 

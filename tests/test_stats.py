@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.stats import (
+from harness.measure.stats import (
     coefficient_of_variation,
     linear_fit,
     percentile,

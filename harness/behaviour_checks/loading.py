@@ -29,7 +29,7 @@ from harness.behaviour_checks.kv import kv_bytes_per_token
 from harness.engines.base import Engine, LoadedModel, ModelDetails, StreamMeasurement
 from harness.hardware.runners import runner_ids
 from harness.limits.predict import Prediction, shape_from_show
-from harness.prompts import PromptBuilder, is_truncated
+from harness.measure.prompts import PromptBuilder, is_truncated
 
 PROMPT = [{"role": "user", "content": "Say hello in five words."}]
 FOREVER_S = 86_400.0  # "keep forever" shows as a far-future expires_at (year 2318 in Ollama)

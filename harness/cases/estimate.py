@@ -44,7 +44,7 @@ import pytest
 
 from harness.errors import ResultsError
 from harness.matrix.cells import Cell, Matrix
-from harness.prompts import CALIBRATION_WORDS, target_prompt_tokens
+from harness.measure.prompts import CALIBRATION_WORDS, target_prompt_tokens
 from harness.report.fmt import seconds as fmt_seconds
 from harness.results_model import Case, RunResults, load_run
 

@@ -24,20 +24,20 @@ from harness.cases.options import add_options, option
 from harness.cases.serving import SERVERS_KEY, Servers
 from harness.cases.session import PLAN_KEY, SETTINGS_KEY, TRACEBACK_LOG, CellPlan, RunSettings
 from harness.errors import ConfigError, EngineError, HarnessError, MatrixError
-from harness.gcpause import paused
 from harness.hardware import HardwareSampler
 from harness.matrix import hookspecs, registry
 from harness.matrix.cells import Cell, Matrix, load_matrices, resolve_matrix_paths
 from harness.matrix.registry import MatrixSection, Registry, SuiteCase
-from harness.measure import (
+from harness.measure.gcpause import paused
+from harness.measure.procedure import (
     CellOutcome,
     HardwareReport,
     MeasureSettings,
     measure_cell,
     verdict_for,
 )
+from harness.measure.prompts import TokenCalibration
 from harness.memory import memory_block
-from harness.prompts import TokenCalibration
 from harness.recording import GATE_KEY, RECORDER_KEY, RunRecorder, regression_gate
 from harness.servers import group_index, group_name
 from harness.summary import write_summary

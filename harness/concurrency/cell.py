@@ -24,7 +24,7 @@ from harness.concurrency.sweep import SweepPlan, run_sweep
 from harness.concurrency.workers import ChatRequest, Sender
 from harness.engines import Engine
 from harness.engines.loading import load_model
-from harness.prompts import PromptBuilder, calibrate
+from harness.measure.prompts import PromptBuilder, calibrate
 
 # Both past any sliding window (so memory is linear in num_ctx) and inside every model's
 # trained context; loads without a prompt, so two of them cost seconds, not a search.

@@ -33,7 +33,7 @@ from harness.engines.http import (
     split_lines,
     transport_errors,
 )
-from harness.gcpause import paused
+from harness.measure.gcpause import paused
 from harness.retry import CONTROL_RETRY, RetryPolicy
 
 # Ollama option names -> OpenAI request fields; the rest cannot be expressed per request.

@@ -125,7 +125,7 @@ def format_context(tokens: int) -> str:
 
 _TOP_KEYS = ("version", "name", "description", "marks", "sim_profile", "defaults", "models")
 _SETTING_KEYS = ("repeats", "num_predict", "fill", "prompt_tokens", "options", "thresholds")
-MIN_PROMPT_TOKENS = 16  # harness.prompts.MIN_PROMPT_TOKENS (not imported: it loads the engines)
+MIN_PROMPT_TOKENS = 16  # measure.prompts.MIN_PROMPT_TOKENS (not imported: it loads the engines)
 _MODEL_KEYS = ("name", "contexts", "marks", "use_case", "overrides", *_SETTING_KEYS)
 
 

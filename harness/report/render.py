@@ -17,8 +17,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.gcpause import paused
 from harness.matrix.registry import declared_tables
+from harness.measure.gcpause import paused
 from harness.plan.render import write_files as write_plan_files
 from harness.report import csvout, markdown, model, tables
 from harness.results_model import RESULTS_FILE, JsonObject, RunResults, as_run, load_run

@@ -19,8 +19,8 @@ from typing import Any
 from harness import errors
 from harness.engines.base import NS_PER_S, Engine, StreamMeasurement
 from harness.engines.loading import load_model
-from harness.samples import sample_record, scaled_s
-from harness.stats import import_numpy_now
+from harness.measure.samples import sample_record, scaled_s
+from harness.measure.stats import import_numpy_now
 from harness.workloads.section import WorkloadSpec
 from harness.workloads.traffic import Conversation, Request, Traffic, traffic_for
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import pytest
 
 from harness.matrix.cells import Cell
-from harness.measure import CellOutcome
+from harness.measure.procedure import CellOutcome
 
 
 def test_context_scaling(cell: Cell, measure: Callable[[Cell], CellOutcome]) -> None:

@@ -178,7 +178,7 @@ def test_a_saved_baseline_keeps_each_case_s_load(
 
 
 def counted_by_the_server(payload: dict[str, Any]) -> dict[str, Any]:
-    """The rates taken from the server's counters, as harness.samples records them."""
+    """The rates taken from the server's counters, as harness.measure.samples records them."""
     for case in payload["cases"]:
         for sample in case["samples"]:
             sample["prompt_source"] = sample["decode_source"] = "server"

@@ -17,7 +17,7 @@ import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
 from harness.benchfigures import TimingErrors
-from harness.stats import percentile
+from harness.measure.stats import percentile
 
 pytestmark = pytest.mark.benchmark_suite
 

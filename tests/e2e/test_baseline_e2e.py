@@ -29,7 +29,7 @@ from harness.baseline import BaselineStore, CompareConfig, compare_runs
 from harness.engines import create_engine
 from harness.hardware import HardwareSampler, build_backends
 from harness.matrix.cells import Cell, load_matrix
-from harness.measure import MeasureSettings, measure_cell
+from harness.measure.procedure import MeasureSettings, measure_cell
 from harness.sim.server import SimServer
 from tests.noise import busy_host
 

@@ -201,7 +201,7 @@ def test_a_missing_model_is_a_quick_crash_with_the_servers_words(
 
 def test_measure_cell_runs_a_cell_on_the_real_server(llama_engine: OpenAIEngine) -> None:
     from harness.matrix.cells import Cell, CellSettings
-    from harness.measure import measure_cell
+    from harness.measure.procedure import measure_cell
 
     cell = Cell(
         matrix="real-engine",

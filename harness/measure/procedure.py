@@ -31,14 +31,14 @@ from harness.engines.base import (
 from harness.engines.loading import load_model, unload_model
 from harness.matrix.cells import Cell
 from harness.matrix.thresholds import Threshold
-from harness.prompts import (
+from harness.measure.prompts import (
     PromptBuilder,
     TokenCalibration,
     calibrate,
     target_prompt_tokens,
 )
-from harness.samples import sample_record, scaled_s
-from harness.stats import stability_score, summarize
+from harness.measure.samples import sample_record, scaled_s
+from harness.measure.stats import stability_score, summarize
 
 SAMPLE_METRICS = (
     "ttft_s",

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from harness.engines.base import NS_PER_S, StreamMeasurement
-from harness.prompts import is_truncated
-from harness.stats import percentile
+from harness.measure.prompts import is_truncated
+from harness.measure.stats import percentile
 
 
 def scaled_s(ns: int | None, time_scale: float) -> float | None:
