@@ -27,7 +27,7 @@ from harness.engines import Engine
 from harness.hardware import Budget, HardwareSampler
 from harness.matrix.cells import Matrix
 from harness.matrix.registry import MatrixSection, ResultSection, SectionTable, Suite, SuiteCase
-from harness.recording import RECORDER_KEY
+from harness.results.recording import RECORDER_KEY
 
 __all__ = [
     "HarnessRun",

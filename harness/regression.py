@@ -22,7 +22,7 @@ from harness.baseline import (
     fingerprint_mismatch,
 )
 from harness.baseline.hostload import counters_modelled
-from harness.results_model import Case, Fingerprint
+from harness.results.schema import Case, Fingerprint
 
 
 class RegressionGate:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from harness.recording import RunRecorder
-from harness.results_model import Case, as_run
+from harness.results.recording import RunRecorder
+from harness.results.schema import Case, as_run
 
 
 class TerminalWriter(Protocol):

@@ -20,7 +20,7 @@ from harness.cases.estimate import (
     stored_rates,
 )
 from harness.limits.predict import ModelShape, Prediction
-from harness.results_model import SCHEMA
+from harness.results.schema import SCHEMA
 from tests.suiterun import demo_project
 
 

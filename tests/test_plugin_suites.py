@@ -17,7 +17,7 @@ import pytest
 from harness.errors import ResultsError
 from harness.matrix.registry import Registry as SuiteRegistry
 from harness.matrix.registry import ResultSection, Suite, active
-from harness.results import SCHEMA, payload_from_jsonl
+from harness.results.writer import SCHEMA, payload_from_jsonl
 
 MATRIX = """\
 version: 1

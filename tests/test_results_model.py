@@ -19,7 +19,7 @@ import pytest
 from harness.baseline import BaselineStore, CompareConfig, compare_runs, load_comparable
 from harness.errors import ResultsError
 from harness.report import csvout, markdown
-from harness.results_model import (
+from harness.results.schema import (
     BASELINE_SCHEMA,
     SCHEMA,
     Case,

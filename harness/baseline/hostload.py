@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from harness.results_model import Fingerprint
+from harness.results.schema import Fingerprint
 
 QUEUE_RATIO, QUEUE_STEP = 1.25, 0.5
 SHARE_STEP = 0.25

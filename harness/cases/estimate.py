@@ -46,7 +46,7 @@ from harness.errors import ResultsError
 from harness.matrix.cells import Cell, Matrix
 from harness.measure.prompts import CALIBRATION_WORDS, target_prompt_tokens
 from harness.report.fmt import seconds as fmt_seconds
-from harness.results_model import Case, RunResults, load_run
+from harness.results.schema import Case, RunResults, load_run
 
 if TYPE_CHECKING:  # harness.limits imports scipy: only a run with cells pays for it
     from harness.cases.serving import Servers

@@ -38,7 +38,7 @@ from harness.measure.procedure import (
 )
 from harness.measure.prompts import TokenCalibration
 from harness.memory import memory_block
-from harness.recording import GATE_KEY, RECORDER_KEY, RunRecorder, regression_gate
+from harness.results.recording import GATE_KEY, RECORDER_KEY, RunRecorder, regression_gate
 from harness.servers import group_index, group_name
 from harness.summary import write_summary
 

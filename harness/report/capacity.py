@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from harness.report import fmt
 from harness.report.charts import Chart
 from harness.report.svg import Axis, Marker, Series, line_chart
-from harness.results_model import CapacityEntry, RunResults, Sweep
+from harness.results.schema import CapacityEntry, RunResults, Sweep
 
 COLUMNS = (
     "Model", "Context", "max slots that fit", "best setting", "goodput req/s",

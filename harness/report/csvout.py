@@ -6,7 +6,7 @@ import csv
 import io
 
 from harness.matrix.registry import SectionTable
-from harness.results_model import Case, CaseBaseline, JsonObject, RunResults, as_run
+from harness.results.schema import Case, CaseBaseline, JsonObject, RunResults, as_run
 
 COLUMNS: tuple[str, ...] = (
     "id",

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from harness.matrix.registry import declared_tables
 from harness.report import fmt
 from harness.report.rows import Problem, problem
-from harness.results_model import Case, JsonObject, Limit, RunResults, as_run, text
+from harness.results.schema import Case, JsonObject, Limit, RunResults, as_run, text
 
 MATRIX_HEADER = ("Model", "Context", "TTFT", "Tok/s", "RAM Δ", "Stability", "Use-case fit")
 PROBLEMS_HEADER = ("Case", "Verdict", "Reason")

@@ -3,7 +3,7 @@
 Everything here is plain strings and numbers, computed once, so the templates are loops over
 ready values (the matrix of a 10,000-case run is one loop with no per-cell logic).
 
-The typed fields come from `harness.results_model`; the sections it does not type yet are
+The typed fields come from `harness.results.schema`; the sections it does not type yet are
 read from the run's JSON:
 - throughput[], extrapolation, capacity, limits, job_plan, recommendations: read by
   harness.plan (its `plan_view`: seed 000's tables, projections, plan, use cases)
@@ -32,7 +32,7 @@ from harness.report.charts import (
     throughput_chart,
 )
 from harness.report.rows import Problem, Row, Stability, matrix_row, problem, stability
-from harness.results_model import (
+from harness.results.schema import (
     Case,
     Gpu,
     JsonObject,
@@ -42,7 +42,7 @@ from harness.results_model import (
     records,
     text,
 )
-from harness.results_model import Limit as LimitResult
+from harness.results.schema import Limit as LimitResult
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from harness.matrix.registry import declared_tables
 from harness.measure.gcpause import paused
 from harness.plan.render import write_files as write_plan_files
 from harness.report import csvout, markdown, model, tables
-from harness.results_model import RESULTS_FILE, JsonObject, RunResults, as_run, load_run
+from harness.results.schema import RESULTS_FILE, JsonObject, RunResults, as_run, load_run
 
 if TYPE_CHECKING:
     from jinja2 import Template

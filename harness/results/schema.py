@@ -342,7 +342,7 @@ class SimSetup:
 
 @dataclass(frozen=True, slots=True)
 class Fingerprint:
-    """The machine, server and harness a run measured (`harness.fingerprint`)."""
+    """The machine, server and harness a run measured (`harness.results.fingerprint`)."""
 
     host: str
     platform: str

@@ -4,7 +4,7 @@ Layout (docs/results-schema.md): `reports/runs/<run-id>/results.jsonl` gets a he
 and then one line per finished case, flushed and fsynced before the next case starts, so a
 killed run keeps every finished case; `results.json` is assembled from those lines (never
 from live objects) and the folder is copied to `reports/latest/`. Readers load it typed, through
-`harness.results_model.load_run`, which also owns the schema string.
+`harness.results.schema.load_run`, which also owns the schema string.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from harness.errors import ResultsError
-from harness.results_model import SCHEMA
+from harness.results.schema import SCHEMA
 
 
 def section_kinds() -> dict[str, str]:

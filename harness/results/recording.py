@@ -19,11 +19,11 @@ from harness.baseline import CompareConfig
 from harness.cases.options import option
 from harness.cases.session import TRACEBACK_LOG, RunSettings
 from harness.errors import ConfigError, ResultsError
-from harness.fingerprint import machine_fingerprint
 from harness.matrix.cells import Matrix
 from harness.matrix.registry import current
 from harness.regression import RegressionGate, baseline_store, parse_metric_tolerances
-from harness.results import RunWriter, now_iso, write_json_atomic
+from harness.results.fingerprint import machine_fingerprint
+from harness.results.writer import RunWriter, now_iso, write_json_atomic
 
 
 def regression_gate(
