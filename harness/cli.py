@@ -25,7 +25,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "harness.sim.cli",
     "harness.report.cli",
     "harness.plan.cli",
-    "harness.baseline_cli",
+    "harness.baseline.cli",
     "harness.batch.cli",
     "harness.synth_cli",
     "harness.batchapi.cli",

@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 
 from harness.baseline import CompareConfig
+from harness.baseline.regression import RegressionGate, baseline_store, parse_metric_tolerances
 from harness.cases.options import option
 from harness.cases.session import TRACEBACK_LOG, RunSettings
 from harness.errors import ConfigError, ResultsError
 from harness.matrix.cells import Matrix
 from harness.matrix.registry import current
-from harness.regression import RegressionGate, baseline_store, parse_metric_tolerances
 from harness.results.fingerprint import machine_fingerprint
 from harness.results.writer import RunWriter, now_iso, write_json_atomic
 
