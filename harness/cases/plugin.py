@@ -38,9 +38,9 @@ from harness.measure.procedure import (
 )
 from harness.measure.prompts import TokenCalibration
 from harness.memory import memory_block
+from harness.report.terminal import write_summary
 from harness.results.recording import GATE_KEY, RECORDER_KEY, RunRecorder, regression_gate
 from harness.servers import group_index, group_name
-from harness.summary import write_summary
 
 # The built-in suites (and installed third-party ones) are plugins of their own, each
 # declaring itself through `pytest_harness_suites` (harness/matrix/registry.py).
