@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.hosts import parse_ollama_host
+from harness.engines.hosts import parse_ollama_host
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,9 @@ import json
 import httpx
 
 from harness.engines.ollama import OllamaEngine
+from harness.engines.retry import RetryPolicy
 from harness.matrix.cells import Cell, CellSettings
 from harness.measure.procedure import measure_cell
-from harness.retry import RetryPolicy
 
 
 def _server(request: httpx.Request) -> httpx.Response:

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from harness import errors
-from harness.retry import CONTROL_RETRY, RetryPolicy
+from harness.engines.retry import CONTROL_RETRY, RetryPolicy
 
 
 class Flaky:

@@ -31,9 +31,9 @@ from harness.batch.trim import TRIMMERS
 from harness.cases.options import positive_float, positive_int
 from harness.engines import ENGINE_KINDS, Engine
 from harness.engines.base import Simulated
+from harness.engines.pool import SimSettings, open_engine
 from harness.errors import ConfigError, EngineError, HarnessError
 from harness.plan.preset import add_plan_option, apply_plan
-from harness.servers import SimSettings, open_engine
 
 
 def _non_negative(value: str) -> int:

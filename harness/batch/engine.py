@@ -35,11 +35,11 @@ from harness.batch.strategies import (
 )
 from harness.batch.trim import for_wire
 from harness.engines.base import Engine, StreamMeasurement
-from harness.errors import ConfigError
-from harness.retry import TRANSIENT
+from harness.engines.retry import TRANSIENT
 
 # Re-exported: the batch CLI, serve-batch and the suites configure retries from here.
-from harness.retry import RetryPolicy as RetryPolicy
+from harness.engines.retry import RetryPolicy as RetryPolicy
+from harness.errors import ConfigError
 
 # OpenAI body parameters that map one-to-one onto Ollama options.
 _SAME_NAME = ("temperature", "top_p", "top_k", "seed", "stop", "presence_penalty",

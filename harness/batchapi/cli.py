@@ -29,8 +29,8 @@ from harness.batch.strategies import STRATEGIES
 from harness.batchapi.client import API_KEY_ENV
 from harness.cases.options import positive_float, positive_int
 from harness.engines import ENGINE_KINDS, Engine
+from harness.engines.pool import SimSettings, open_engine
 from harness.errors import HarnessError
-from harness.servers import SimSettings, open_engine
 
 
 def register(subparsers: Any) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from harness.engines import ENGINE_KINDS
-from harness.hosts import parse_ollama_host
+from harness.engines.hosts import parse_ollama_host
 
 
 def engine_kind(value: str) -> str:

@@ -23,6 +23,7 @@ from harness.cases.estimate import report_before_run
 from harness.cases.options import add_options, option
 from harness.cases.serving import SERVERS_KEY, Servers
 from harness.cases.session import PLAN_KEY, SETTINGS_KEY, TRACEBACK_LOG, CellPlan, RunSettings
+from harness.engines.pool import group_index, group_name
 from harness.errors import ConfigError, EngineError, HarnessError, MatrixError
 from harness.hardware import HardwareSampler
 from harness.matrix import hookspecs, registry
@@ -40,7 +41,6 @@ from harness.measure.prompts import TokenCalibration
 from harness.memory import memory_block
 from harness.report.terminal import write_summary
 from harness.results.recording import GATE_KEY, RECORDER_KEY, RunRecorder, regression_gate
-from harness.servers import group_index, group_name
 
 # The built-in suites (and installed third-party ones) are plugins of their own, each
 # declaring itself through `pytest_harness_suites` (harness/matrix/registry.py).

@@ -16,12 +16,12 @@ from harness.cases.session import CellPlan, RunSettings
 from harness.engines import Engine, Timeouts
 from harness.engines.base import Catalogue, ServerMemory
 from harness.engines.launched import LaunchedEngine
+from harness.engines.launcher import LaunchSpec
 from harness.engines.loading import unload_all
+from harness.engines.pool import ServerPool, SimSettings
 from harness.errors import ConfigError, EngineError, ServerUnreachable
 from harness.hardware import Budget, HardwareSampler, SamplerConfig, build_backends
-from harness.launcher import LaunchSpec
 from harness.results.fingerprint import server_fingerprint
-from harness.servers import ServerPool, SimSettings
 
 DEFAULT_SIM_PROFILE = "rtx4080-16gb"
 

@@ -18,8 +18,8 @@ import pytest
 
 from harness.cases.options import option, reports_dir, server_urls
 from harness.engines import find_engine_kind
+from harness.engines.pool import assign_servers
 from harness.matrix.cells import Cell, Matrix
-from harness.servers import assign_servers
 
 # Beside results.json: the tracebacks of server faults, which the terminal shows as one line.
 TRACEBACK_LOG = "tracebacks.log"

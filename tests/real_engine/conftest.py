@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from harness.launcher import Launcher, LaunchSpec
+from harness.engines.launcher import Launcher, LaunchSpec
 from harness.synth_model import ModelShape, write_synth_model
 
 FAKE_SERVER = Path(__file__).with_name("fake_server.py")

@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from harness.engines.launcher import Launcher, LaunchFailed, LaunchSpec
 from harness.engines.openai import OpenAIEngine
 from harness.errors import StreamIncomplete
-from harness.launcher import Launcher, LaunchFailed, LaunchSpec
 from harness.synth_model import ModelShape, ascii_token_count
 
 from .conftest import require_llama_cpp

@@ -32,7 +32,7 @@ import httpx
 import psutil
 
 from harness import errors
-from harness.retry import RetryPolicy
+from harness.engines.retry import RetryPolicy
 
 # Placeholders the launcher fills itself; a spec's `variables` may add more.
 BUILTIN_PLACEHOLDERS: tuple[str, ...] = ("num_ctx", "port", "host", "num_parallel", "python")

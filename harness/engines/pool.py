@@ -16,10 +16,10 @@ from contextlib import contextmanager
 
 from harness.engines import Engine, Timeouts, create_engine, find_engine_kind
 from harness.engines.base import Simulated
+from harness.engines.hosts import parse_ollama_host
 from harness.engines.launched import LaunchedEngine
+from harness.engines.launcher import Launcher, LaunchSpec
 from harness.errors import EngineError, ServerUnreachable
-from harness.hosts import parse_ollama_host
-from harness.launcher import Launcher, LaunchSpec
 from harness.matrix.cells import Cell
 from harness.sim.engine import SimSettings
 
