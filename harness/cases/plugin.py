@@ -26,6 +26,7 @@ from harness.cases.session import PLAN_KEY, SETTINGS_KEY, TRACEBACK_LOG, CellPla
 from harness.engines.pool import group_index, group_name
 from harness.errors import ConfigError, EngineError, HarnessError, MatrixError
 from harness.hardware import HardwareSampler
+from harness.hardware.case_memory import memory_block
 from harness.matrix import hookspecs, registry
 from harness.matrix.cells import Cell, Matrix, load_matrices, resolve_matrix_paths
 from harness.matrix.registry import MatrixSection, Registry, SuiteCase
@@ -38,7 +39,6 @@ from harness.measure.procedure import (
     verdict_for,
 )
 from harness.measure.prompts import TokenCalibration
-from harness.memory import memory_block
 from harness.report.terminal import write_summary
 from harness.results.recording import GATE_KEY, RECORDER_KEY, RunRecorder, regression_gate
 

@@ -22,8 +22,8 @@ from typing import Any, Protocol
 from harness import errors
 from harness.engines.base import LoadedModel, ServerMemory, memory_accounting
 from harness.hardware import Budget
+from harness.hardware.case_memory import SOURCES
 from harness.limits.source import PS, SourceChoice, choose_source, rss_bytes
-from harness.memory import SOURCES
 
 GOOD = "fits"
 FAILURES = ("oom", "crash", "timeout")  # the server refused or died: worth a finding

@@ -20,7 +20,7 @@ import pytest
 from harness.api import HarnessRun
 from harness.errors import ConfigError
 from harness.hardware import HardwareSampler
-from harness.memory import memory_block
+from harness.hardware.case_memory import memory_block
 from harness.workloads import RunSettings, build_case, duration_s, run_sustained
 
 
