@@ -27,9 +27,9 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "harness.plan.cli",
     "harness.baseline.cli",
     "harness.batch.cli",
-    "harness.synth_cli",
+    "harness.devtools.synth_cli",
     "harness.batchapi.cli",
-    "harness.benchtable",
+    "harness.devtools.benchtable",
 )
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import benchfigures as bf
+from harness.devtools import benchfigures as bf
 
 QUIET = {"cpu": "Test CPU", "nproc": 2, "python": "3.11.7", "platform": "Linux"}
 

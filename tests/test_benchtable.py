@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import benchfigures as bf
-from harness import benchtable
 from harness.cli import main
+from harness.devtools import benchfigures as bf
+from harness.devtools import benchtable
 
 QUIET = {"cpu": "Test CPU @ 2GHz", "nproc": 2, "python": "3.11.7", "platform": "Linux"}
 

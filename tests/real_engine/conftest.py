@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from harness.devtools.synth_model import ModelShape, write_synth_model
 from harness.engines.launcher import Launcher, LaunchSpec
-from harness.synth_model import ModelShape, write_synth_model
 
 FAKE_SERVER = Path(__file__).with_name("fake_server.py")
 LLAMACPP_MISSING = "llama.cpp is not installed: pip install -e '.[llamacpp]'"

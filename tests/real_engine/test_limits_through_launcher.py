@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.synth_model import ModelShape
+from harness.devtools.synth_model import ModelShape
 
 from .conftest import LLAMA_TEMPLATE, require_llama_cpp
 

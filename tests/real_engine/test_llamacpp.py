@@ -1,6 +1,6 @@
 """The OpenAI engine and the launcher against a real llama.cpp server (llama-cpp-python).
 
-The model is synthetic (random weights, see harness.synth_model), so nothing is downloaded;
+The model is synthetic (random weights, see harness.devtools.synth_model), so nothing is downloaded;
 its answers are noise but its tokenizer, speed and memory are llama.cpp's own.
 """
 
@@ -14,10 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from harness.devtools.synth_model import ModelShape, ascii_token_count
 from harness.engines.launcher import Launcher, LaunchFailed, LaunchSpec
 from harness.engines.openai import OpenAIEngine
 from harness.errors import StreamIncomplete
-from harness.synth_model import ModelShape, ascii_token_count
 
 from .conftest import require_llama_cpp
 

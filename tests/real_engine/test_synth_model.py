@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import synth_cli
+from harness.devtools import synth_cli
+from harness.devtools.synth_model import MIN_VOCAB, ModelShape, ascii_token_count, write_synth_model
 from harness.errors import ConfigError
-from harness.synth_model import MIN_VOCAB, ModelShape, ascii_token_count, write_synth_model
 
 GGUF_MISSING = "gguf is not installed: pip install -e '.[llamacpp]'"
 TINY = ModelShape(layers=2, heads=4, kv_heads=2, head_dim=16, ff=96, vocab=400, ctx=1024)

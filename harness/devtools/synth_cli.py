@@ -55,7 +55,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.synth_model import ModelShape, write_synth_model
+    from harness.devtools.synth_model import ModelShape, write_synth_model
 
     shape = ModelShape(**{dest: getattr(args, dest) for _, dest, _, _ in _SHAPE_FLAGS})
     try:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.benchfigures import BUSY_LOAD_PER_CORE, Entry, fmt_load, load_entries
+from harness.devtools.benchfigures import BUSY_LOAD_PER_CORE, Entry, fmt_load, load_entries
 from harness.errors import HarnessError
 
 DEFAULT_RESULTS = Path("reports") / "bench" / "latest.json"

@@ -7,7 +7,7 @@ the core count is flagged `busy`: other work shared the cores, so its figures sa
 the box than about the harness and are not compared with other runs. The run prints one
 table, compares it with the previous `reports/bench/latest.json` (changes over 20% between
 comparable runs are listed: the harness's own regression check) and overwrites that file.
-`harness bench-table` (harness/benchtable.py) turns the file into the README's table.
+`harness bench-table` (harness/devtools/benchtable.py) turns the file into the README's table.
 Also here: a simulator in a child process, so that the client under test does not share its
 GIL with the server it measures, and the arithmetic that matches client arrivals against the
 simulator's write stamps.
