@@ -25,7 +25,6 @@ from harness.batch.jsonl import BatchRequest, LineError
 from harness.batch.memory import MemoryMonitor, MemoryProbe
 from harness.batch.output import error_record, success_record
 from harness.batch.progress import Progress
-from harness.batch.stats import BatchSummary, RunStats
 from harness.batch.strategies import (
     STRATEGIES,
     ConversationBatching,
@@ -33,6 +32,7 @@ from harness.batch.strategies import (
     Prepared,
     Strategy,
 )
+from harness.batch.totals import BatchSummary, RunStats
 from harness.batch.trim import for_wire
 from harness.engines.base import Engine, StreamMeasurement
 from harness.engines.retry import TRANSIENT
