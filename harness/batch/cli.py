@@ -19,7 +19,7 @@ from typing import Any
 from harness.batch.analyze import analyze, format_analysis, plan_lines
 from harness.batch.context import ContextSettings
 from harness.batch.csvconvert import ImportantRows, csv_to_batch
-from harness.batch.engine import BatchEngine, BatchSettings, RetryPolicy
+from harness.batch.executor import BatchEngine, BatchSettings, RetryPolicy
 from harness.batch.growth import estimated_growth, trim_settings
 from harness.batch.jsonl import count_lines, iter_lines, read_requests
 from harness.batch.limits import read_limits

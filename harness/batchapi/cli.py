@@ -24,7 +24,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from harness.batch.engine import BatchSettings, RetryPolicy
+from harness.batch.executor import BatchSettings, RetryPolicy
 from harness.batch.strategies import STRATEGIES
 from harness.batchapi.client import API_KEY_ENV
 from harness.cases.options import positive_float, positive_int

@@ -19,7 +19,7 @@ from types import TracebackType
 
 import uvicorn
 
-from harness.batch.engine import BatchSettings
+from harness.batch.executor import BatchSettings
 from harness.batchapi.app import Backend, create_app
 from harness.batchapi.openai_errors import H11Protocol
 from harness.batchapi.store import Store

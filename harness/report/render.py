@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from harness.matrix.registry import declared_tables
 from harness.measure.gcpause import paused
 from harness.plan.render import write_files as write_plan_files
-from harness.report import csvout, markdown, model, tables
+from harness.report import csvout, markdown, tables, viewmodel
 from harness.results.schema import RESULTS_FILE, JsonObject, RunResults, as_run, load_run
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ def render_html(payload: RunResults | JsonObject) -> str:
     from markupsafe import Markup
 
     run = as_run(payload)
-    view = model.build(run)
+    view = viewmodel.build(run)
     return _template().render(
         r=view,
         csp=_csp(),

@@ -16,7 +16,7 @@ Factory = Callable[..., dict[str, Any]]
 
 
 def load(runnable: float = 2.0, share: float = 0.5, delay: float = 0.5) -> dict[str, Any]:
-    """A host_load block as harness.hardware.load writes it, on a 2-CPU host."""
+    """A host_load block as harness.hardware.busy writes it, on a 2-CPU host."""
     return {
         "cpu_count": 2,
         "wall_s": 3.0,

@@ -7,7 +7,7 @@ The typed fields come from `harness.results.schema`; the sections it does not ty
 read from the run's JSON:
 - throughput[], extrapolation, capacity, limits, job_plan, recommendations: read by
   harness.plan (its `plan_view`: seed 000's tables, projections, plan, use cases)
-- concurrency[] and capacity{entries}: see harness/report/capacity.py
+- concurrency[] and capacity{entries}: see harness/report/concurrency.py
 - history (typed): tonight is added as the last point (unless a history entry has this
   run_id) for the metric names the history uses, taken from cases[].metrics[name].p50
   (`name` or `name_p50`), stability.score (`stability`) and memory.delta_bytes
@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from harness.plan.render import PlanView
 from harness.plan.render import throughput_view as plan_view
 from harness.report import fmt
-from harness.report.capacity import Capacity, capacity_view
 from harness.report.charts import (
     Chart,
     context_charts,
@@ -31,6 +30,7 @@ from harness.report.charts import (
     memory_chart,
     throughput_chart,
 )
+from harness.report.concurrency import Capacity, capacity_view
 from harness.report.rows import Problem, Row, Stability, matrix_row, problem, stability
 from harness.results.schema import (
     Case,
