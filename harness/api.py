@@ -10,7 +10,8 @@ returned by a `pytest_harness_suites` hook (docs/extending.md). In tests, take t
 - `record_section(name, value)`: a value of a declared results section;
 - `harness_run`: a `HarnessRun`, the session's settings and services below.
 
-Suites never import plugin.py, session.py, serving.py or recording.py: those may change.
+Suites never import harness.cases (plugin, session, serving) or harness.results.recording:
+those may change.
 """
 
 from __future__ import annotations

@@ -81,7 +81,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[REGISTRY_KEY] = suites
-    registry.activate(suites)  # until unconfigure: results.py and the reports ask it
+    registry.activate(suites)  # until unconfigure: results/writer.py and the reports ask it
     try:
         paths = resolve_matrix_paths(option(config, "matrix"), config.rootpath / "matrices")
         matrices = load_matrices(paths, suites.parsers())

@@ -28,7 +28,7 @@ from harness.limits.source import PS, SourceChoice, choose_source, rss_bytes
 GOOD = "fits"
 FAILURES = ("oom", "crash", "timeout")  # the server refused or died: worth a finding
 GPU_SOURCES = ("sim_gpu", "nvml_server", "nvml")
-# Capacity metrics (total, used) in the order memory.py prefers them.
+# Capacity metrics (total, used) in the order hardware/case_memory.py prefers them.
 _GPU_TOTALS = (
     ("sim.gpu_total_bytes", "sim.gpu_used_bytes"),
     ("gpu.mem_total_bytes", "gpu.mem_used_bytes"),

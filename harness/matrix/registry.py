@@ -9,7 +9,7 @@ a pytest plugin that lives in the suite's own package:
   loaded before the session configures: the matrices are read at configure time).
 
 Nothing central lists the suites: the matrix loader asks `current().parsers()` which keys a
-matrix may have, `results.py` asks `current().result_kind(name)` whether a section is a
+matrix may have, `results/writer.py` asks `current().result_kind(name)` whether a section is a
 list or one object (a section nobody declared is an error), and the reports render every
 declared section that brings a `table`. Outside pytest (`harness report`), `current()` is
 the installed suites of the entry-point group.

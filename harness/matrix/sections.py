@@ -53,7 +53,7 @@ def parse_tolerances(src: YamlSource, at: KeyPath, raw: Any) -> MappingProxyType
 CORE = Suite(
     name="core",
     matrix_sections=(MatrixSection("tolerances", parse_tolerances),),
-    # Written by the baseline gate at the end of the run (regression.py).
+    # Written by the baseline gate at the end of the run (baseline/regression.py).
     results=(ResultSection("baseline", "object"),),
 )
 

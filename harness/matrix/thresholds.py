@@ -21,7 +21,7 @@ Op = Literal["<=", ">="]
 @dataclass(frozen=True)
 class ThresholdKind:
     name: str
-    metric: str  # key in a case's `metrics` (or a special value, see measure.py)
+    metric: str  # key in a case's `metrics` (or a special value, see measure/procedure.py)
     stat: str  # p50, p90, score, peak ...
     op: Op
     unit: str
