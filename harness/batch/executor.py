@@ -29,7 +29,7 @@ from harness.batch.strategies import (
     STRATEGIES,
     ConversationBatching,
     Independent,
-    Prepared,
+    PreparedAttempt,
     Strategy,
 )
 from harness.batch.totals import BatchSummary, RunStats
@@ -253,7 +253,7 @@ class BatchEngine:
         self,
         request: BatchRequest,
         model: str,
-        prepared: Prepared,
+        prepared: PreparedAttempt,
         m: StreamMeasurement,
         attempt: int,
         started: int,
@@ -280,7 +280,7 @@ class BatchEngine:
     def _failed(
         self,
         request: BatchRequest,
-        prepared: Prepared,
+        prepared: PreparedAttempt,
         exc: errors.EngineError,
         attempt: int,
         started: int,

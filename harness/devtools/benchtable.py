@@ -29,7 +29,7 @@ class BenchTableError(HarnessError):
 
 
 @dataclass(frozen=True)
-class Row:
+class FigureRow:
     """One README row: figures of one or more benchmarks (`test id`, `figure`) shown as a/b."""
 
     label: str
@@ -39,8 +39,8 @@ class Row:
     digits: int = 2
 
 
-ROWS: tuple[Row, ...] = (
-    Row(
+ROWS: tuple[FigureRow, ...] = (
+    FigureRow(
         "TTFT error at concurrency 1 (client arrival - server write), p50 / p99",
         (
             ("test_timing_error[1]", "ttft_error_p50_ms"),
@@ -49,7 +49,7 @@ ROWS: tuple[Row, ...] = (
         " ms",
         "p50 < 0.5, p99 < 2 ms",
     ),
-    Row(
+    FigureRow(
         "inter-token error at concurrency 1, p50 / p99",
         (
             ("test_timing_error[1]", "itl_error_p50_ms"),
@@ -58,7 +58,7 @@ ROWS: tuple[Row, ...] = (
         " ms",
         "p99 < 1 ms",
     ),
-    Row(
+    FigureRow(
         "TTFT error at concurrency 64, p50 / p99",
         (
             ("test_timing_error[64]", "ttft_error_p50_ms"),
@@ -67,7 +67,7 @@ ROWS: tuple[Row, ...] = (
         " ms",
         "p50 < 1, p99 < 5 ms",
     ),
-    Row(
+    FigureRow(
         "the same, all 64 streams in one process (alternating with the above)",
         (
             ("test_timing_error[64]", "one_process_ttft_error_p50_ms"),
@@ -76,14 +76,14 @@ ROWS: tuple[Row, ...] = (
         " ms",
         "-",
     ),
-    Row(
+    FigureRow(
         "concurrent streams with p50 TTFT error <= 1 ms (sweep 1 to 64)",
         (("test_concurrency_sweep", "max_streams_p50_within_1ms"),),
         "",
         "64",
         0,
     ),
-    Row(
+    FigureRow(
         "client TTFT minus the server's load + prompt evaluation, 1 stream, p50 / p99: "
         "real Ollama (Gemma 3 270M, CPU)",
         (
@@ -93,7 +93,7 @@ ROWS: tuple[Row, ...] = (
         " ms",
         "reported beside the simulator's",
     ),
-    Row(
+    FigureRow(
         "the same against the simulator",
         (
             ("test_ttft_gap_against_the_servers_own_timings", "sim_ttft_gap_p50_ms"),
@@ -102,7 +102,7 @@ ROWS: tuple[Row, ...] = (
         " ms",
         "-",
     ),
-    Row(
+    FigureRow(
         "chunks/s parsed: harness / official `ollama` client / bare httpx loop",
         (
             ("test_stream_parse_rate", "harness_chunks_per_s"),
@@ -113,7 +113,7 @@ ROWS: tuple[Row, ...] = (
         "harness >= 0.95 x bare",
         0,
     ),
-    Row(
+    FigureRow(
         "chunks per CPU second of the reading thread: harness / bare httpx loop",
         (
             ("test_stream_parse_rate", "harness_chunks_per_cpu_s"),
@@ -123,7 +123,7 @@ ROWS: tuple[Row, ...] = (
         "harness >= 0.95 x bare",
         0,
     ),
-    Row(
+    FigureRow(
         "collecting a 10,000-cell matrix (fresh `pytest --collect-only`): wall / CPU",
         (
             ("test_collect_10k_cells", "collect_subprocess_s"),
@@ -132,19 +132,19 @@ ROWS: tuple[Row, ...] = (
         " s",
         "< 3 s",
     ),
-    Row(
+    FigureRow(
         "rendering a 10,000-case report (HTML, Markdown, CSV): wall median / CPU",
         (("test_render_10k_cases", "median_s"), ("test_render_10k_cases", "render_cpu_s")),
         " s",
         "< 1 s",
     ),
-    Row(
+    FigureRow(
         "sampler CPU at 10 Hz, % of one core",
         (("test_sampler_cpu_cost_at_10_hz", "sampler_cpu_percent_of_one_core"),),
         "%",
         "< 0.5%",
     ),
-    Row(
+    FigureRow(
         "batch engine overhead per request (independent / conversation)",
         (
             ("test_overhead_per_request[independent]", "engine_overhead_ms_per_request"),
@@ -160,7 +160,7 @@ def _number(value: float, digits: int) -> str:
     return f"{value:,.{digits}f}"
 
 
-def cell(row: Row, entries: Mapping[str, Entry]) -> str:
+def cell(row: FigureRow, entries: Mapping[str, Entry]) -> str:
     """The measured cell: values joined by ' / ' ('-' where not measured), busy-marked."""
     values = []
     for test_id, name in row.figures:

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-# Flag -> (ModelShape field, help). Defaults make a ~90 MB model whose KV cache dominates.
+# Flag -> (SynthShape field, help). Defaults make a ~90 MB model whose KV cache dominates.
 _SHAPE_FLAGS: tuple[tuple[str, str, int, str], ...] = (
     ("--layers", "layers", 4, "transformer blocks"),
     ("--heads", "heads", 8, "attention (query) heads"),
@@ -55,9 +55,9 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.devtools.synth_model import ModelShape, write_synth_model
+    from harness.devtools.synth_model import SynthShape, write_synth_model
 
-    shape = ModelShape(**{dest: getattr(args, dest) for _, dest, _, _ in _SHAPE_FLAGS})
+    shape = SynthShape(**{dest: getattr(args, dest) for _, dest, _, _ in _SHAPE_FLAGS})
     try:
         path = write_synth_model(args.out, shape, seed=args.seed)
     except ModuleNotFoundError as exc:

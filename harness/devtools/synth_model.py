@@ -39,7 +39,7 @@ FILLER_START = 0x4E00  # CJK ideographs: single characters, so they never form m
 
 
 @dataclass(frozen=True)
-class ModelShape:
+class SynthShape:
     """The architecture numbers that decide memory and speed."""
 
     layers: int
@@ -107,7 +107,7 @@ def ascii_token_count(text: str) -> int:
     return 1 + 1 + len(text)  # BOS, the added leading "▁", one piece per character
 
 
-def write_synth_model(path: str | Path, shape: ModelShape, seed: int = 0) -> Path:
+def write_synth_model(path: str | Path, shape: SynthShape, seed: int = 0) -> Path:
     """Write a random-weight llama GGUF of `shape` to `path` (f16 matrices, f32 norms)."""
     import gguf
     import numpy as np
@@ -128,7 +128,7 @@ def write_synth_model(path: str | Path, shape: ModelShape, seed: int = 0) -> Pat
     return out
 
 
-def _write_metadata(writer: gguf.GGUFWriter, shape: ModelShape, name: str) -> None:
+def _write_metadata(writer: gguf.GGUFWriter, shape: SynthShape, name: str) -> None:
     import gguf
 
     writer.add_name(name)
@@ -158,7 +158,7 @@ def _write_metadata(writer: gguf.GGUFWriter, shape: ModelShape, name: str) -> No
     writer.add_chat_template(CHAT_TEMPLATE)
 
 
-def _tensors(shape: ModelShape, rng: np.random.Generator) -> list[tuple[str, npt.NDArray[Any]]]:
+def _tensors(shape: SynthShape, rng: np.random.Generator) -> list[tuple[str, npt.NDArray[Any]]]:
     """Tensor names and arrays, numpy shapes (rows=out, cols=in) as llama.cpp expects them."""
     import numpy as np
 

@@ -23,16 +23,16 @@ COLUMNS = (
 
 
 @dataclass(frozen=True)
-class Capacity:
+class CapacityView:
     rows: list[tuple[str, ...]]
     charts: list[Chart]
     columns: tuple[str, ...] = COLUMNS
 
 
-def capacity_view(run: RunResults) -> Capacity | None:
+def capacity_view(run: RunResults) -> CapacityView | None:
     if not run.capacity and not run.concurrency:
         return None
-    return Capacity([_row(e) for e in run.capacity], _charts(run.concurrency))
+    return CapacityView([_row(e) for e in run.capacity], _charts(run.concurrency))
 
 
 def _hours(n: float | None) -> str:

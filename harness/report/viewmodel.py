@@ -30,7 +30,7 @@ from harness.report.charts import (
     memory_chart,
     throughput_chart,
 )
-from harness.report.concurrency import Capacity, capacity_view
+from harness.report.concurrency import CapacityView, capacity_view
 from harness.report.rows import Problem, Row, Stability, matrix_row, problem, stability
 from harness.results.schema import (
     Case,
@@ -70,7 +70,7 @@ class Report:
     limits: list[Limit]
     throughput: PlanView | None
     charts: dict[str, list[Chart]] = field(default_factory=dict)
-    capacity: Capacity | None = None
+    capacity: CapacityView | None = None
 
 
 def build(payload: RunResults | JsonObject) -> Report:

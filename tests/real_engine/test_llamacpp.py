@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from harness.devtools.synth_model import ModelShape, ascii_token_count
+from harness.devtools.synth_model import SynthShape, ascii_token_count
 from harness.engines.launcher import Launcher, LaunchFailed, LaunchSpec
 from harness.engines.openai import OpenAIEngine
 from harness.errors import StreamIncomplete
@@ -138,7 +138,7 @@ def _fit_bytes_per_token(contexts: Sequence[int], rss: Sequence[int]) -> tuple[f
 
 def test_memory_per_token_of_context_is_the_kv_cache(
     llama_launcher: Launcher,
-    synth_model: tuple[Path, ModelShape],
+    synth_model: tuple[Path, SynthShape],
     record_property: Callable[[str, object], None],
 ) -> None:
     after_load: list[int] = []
@@ -161,7 +161,7 @@ def test_memory_per_token_of_context_is_the_kv_cache(
 
 def test_memory_per_token_with_the_context_full_is_still_the_kv_cache(
     llama_launcher: Launcher,
-    synth_model: tuple[Path, ModelShape],
+    synth_model: tuple[Path, SynthShape],
     record_property: Callable[[str, object], None],
 ) -> None:
     # A full prompt touches every buffer that grows with the context; with flash attention
