@@ -19,6 +19,9 @@ keeps every case's raw samples and the machine fingerprint, saved as
 
 Both conditions are needed: the tolerance keeps a real but irrelevant 2% drift quiet, the
 test keeps a noisy 12% jump on two samples from failing the nightly job.
+
+Step 5 of the pipeline. `regression.py` is the plugin's side (compare each case as it
+finishes, save a baseline at the end); `cli.py` is `harness compare`.
 """
 
 from __future__ import annotations
