@@ -10,7 +10,7 @@ from harness.errors import MatrixError
 from harness.matrix.cells import load_matrix
 from harness.measure.prompts import target_prompt_tokens
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 BASE = """\
 version: 1

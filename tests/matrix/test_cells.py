@@ -54,7 +54,7 @@ def test_cells_are_the_cross_product_with_overrides(tmp_path: Path) -> None:
 
 
 def test_shipped_matrices_load() -> None:
-    root = Path(__file__).resolve().parents[1] / "matrices"
+    root = Path(__file__).resolve().parents[2] / "matrices"
     names = {load_matrix(p).name for p in resolve_matrix_paths([], root)}
     assert {"gpu", "cpu", "smoke"} <= names
 

@@ -74,7 +74,7 @@ def test_loading_the_plugin_imports_neither_numpy_nor_scipy() -> None:
         text=True,
         timeout=60,
         check=True,
-        cwd=Path(__file__).resolve().parents[1],
+        cwd=Path(__file__).resolve().parents[2],
     )
     assert out.stdout.strip() == "[]"
 

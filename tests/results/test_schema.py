@@ -29,7 +29,7 @@ from harness.results.schema import (
     load_run,
 )
 
-FIXTURES = Path(__file__).parent / "fixtures" / "results_v1"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "results_v1"
 
 
 @pytest.fixture(scope="module")
