@@ -8,8 +8,8 @@ import sys
 import time
 from typing import Any
 
+from harness.cases.options import budget_fraction, positive_float
 from harness.errors import ConfigError
-from harness.options import budget_fraction, positive_float
 
 
 def register(subparsers: Any) -> None:

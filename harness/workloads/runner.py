@@ -1,6 +1,6 @@
 """The sustained loop: load, warm up, then one request after another until time is up.
 
-Time is up on the measured machine's clock (`RunSettings.clock_ns`): the client's
+Time is up on the measured machine's clock (`SustainedSettings.clock_ns`): the client's
 perf_counter for a real server, the simulator's own clock under --engine sim, where only
 modelled work advances time. So a simulated run does the same work however busy this host
 is, and its duration and sample times need no `time_scale`. Each request becomes one
@@ -25,8 +25,8 @@ from typing import Any
 from harness import errors
 from harness.engines.base import NS_PER_S, Engine, StreamMeasurement
 from harness.engines.loading import load_model
-from harness.samples import sample_record, scaled_s
-from harness.stats import import_numpy_now
+from harness.measure.samples import sample_record, scaled_s
+from harness.measure.stats import import_numpy_now
 from harness.workloads.section import WorkloadSpec
 from harness.workloads.traffic import Conversation, Request, Traffic, traffic_for
 
@@ -36,7 +36,7 @@ TRUNCATION_TOLERANCE = 0.10  # generated text varies in tokens per word; a cut i
 
 
 @dataclass(frozen=True)
-class RunSettings:
+class SustainedSettings:
     """`duration_s` is in the time of `clock_ns`, the measured machine's clock
     (`HarnessRun.clock_ns`; perf_counter_ns suits a real server only)."""
 
@@ -61,7 +61,7 @@ class SustainedRun:
     """What the loop saw; `steady_ns` marks the end of load and warm-up."""
 
     spec: WorkloadSpec
-    settings: RunSettings
+    settings: SustainedSettings
     load: dict[str, Any] | None = None
     warmup: dict[str, Any] | None = None
     samples: list[dict[str, Any]] = field(default_factory=list)
@@ -77,7 +77,7 @@ Mark = Callable[[str], None]
 def run_sustained(
     engine: Engine,
     spec: WorkloadSpec,
-    settings: RunSettings,
+    settings: SustainedSettings,
     mark: Mark | None = None,
 ) -> SustainedRun:
     """Drive `spec` on `engine` for `settings.duration_s` seconds of `settings.clock_ns`."""
@@ -138,7 +138,7 @@ def _one(
     traffic: Traffic,
     index: int,
     options: dict[str, Any],
-    settings: RunSettings,
+    settings: SustainedSettings,
     warmup: bool = False,
 ) -> dict[str, Any]:
     request = traffic.next_request(index, WARMUP_SCALE if warmup else 1.0)
@@ -156,7 +156,9 @@ def _one(
     return sample
 
 
-def _sample(got: StreamMeasurement, request: Request, settings: RunSettings) -> dict[str, Any]:
+def _sample(
+    got: StreamMeasurement, request: Request, settings: SustainedSettings
+) -> dict[str, Any]:
     sample = sample_record(
         got,
         time_scale=settings.time_scale,

@@ -19,7 +19,7 @@ simulator's own clock (only modelled work advances it): a 600 s run at `--sim-sp
 takes about 12 wall seconds plus the host's own overhead, and does the same work however
 busy the host is.
 
-The suite declares the parser in its suite.py (harness/registry.py).
+The suite declares the parser in its suite.py (harness/matrix/registry.py).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.errors import ConfigError
-from harness.yamlsource import KeyPath, YamlSource, finite_number
+from harness.matrix.yamlsource import KeyPath, YamlSource, finite_number
 
 KINDS = ("coding", "rag", "chat")
 DEFAULT_DURATION_S = 600.0

@@ -20,8 +20,8 @@ import pytest
 from harness.api import HarnessRun
 from harness.errors import ConfigError
 from harness.hardware import HardwareSampler
-from harness.memory import memory_block
-from harness.workloads import RunSettings, build_case, duration_s, run_sustained
+from harness.hardware.case_memory import memory_block
+from harness.workloads import SustainedSettings, build_case, duration_s, run_sustained
 
 
 def test_sustained(
@@ -39,7 +39,7 @@ def test_sustained(
         raise pytest.UsageError(str(exc)) from None
     # Timed on the measured machine's clock (the simulator's own under --engine sim), so a
     # busy host does not shorten a simulated run.
-    settings = RunSettings(
+    settings = SustainedSettings(
         duration_s=seconds, time_scale=harness_run.time_scale, clock_ns=harness_run.clock_ns
     )
     run = run_sustained(engine, spec, settings, mark=lambda phase: hardware.mark(phase))

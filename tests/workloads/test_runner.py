@@ -10,7 +10,7 @@ import pytest
 from harness import errors
 from harness.sim.engine import SimEngine
 from harness.sim.server import SimServer
-from harness.workloads import RunSettings, WorkloadSpec, build_case, run_sustained
+from harness.workloads import SustainedSettings, WorkloadSpec, build_case, run_sustained
 from harness.workloads.runner import SustainedRun
 
 SPEED = 20.0
@@ -26,8 +26,8 @@ def sim_engine() -> Iterator[SimEngine]:
         engine.close()  # stops the server too
 
 
-def _settings(engine: SimEngine, duration_s: float) -> RunSettings:
-    return RunSettings(duration_s=duration_s, time_scale=SPEED, clock_ns=engine.clock_ns)
+def _settings(engine: SimEngine, duration_s: float) -> SustainedSettings:
+    return SustainedSettings(duration_s=duration_s, time_scale=SPEED, clock_ns=engine.clock_ns)
 
 
 @pytest.mark.parametrize("kind", ["coding", "rag", "chat"])
@@ -57,7 +57,7 @@ def test_every_kind_runs_for_its_duration_without_truncation(
 
 def test_a_simulated_run_refuses_the_client_s_wall_clock() -> None:
     with pytest.raises(ValueError, match="simulator's clock"):
-        RunSettings(duration_s=1.0, time_scale=SPEED)
+        SustainedSettings(duration_s=1.0, time_scale=SPEED)
 
 
 def test_a_long_chat_trims_before_the_server_would_truncate(sim_engine: SimEngine) -> None:
@@ -103,7 +103,7 @@ def test_out_of_memory_stops_the_run_and_is_the_verdict(sim_engine: SimEngine) -
 def _run(
     spec: WorkloadSpec, decode: list[float], outcomes: list[str] | None = None
 ) -> SustainedRun:
-    run = SustainedRun(spec, RunSettings(duration_s=60.0), steady_ns=0, ended_ns=60 * 10**9)
+    run = SustainedRun(spec, SustainedSettings(duration_s=60.0), steady_ns=0, ended_ns=60 * 10**9)
     for i, rate in enumerate(decode):
         outcome = (outcomes or ["ok"] * len(decode))[i]
         run.samples.append(
