@@ -32,7 +32,7 @@ from typing import Any
 
 import psutil
 
-from harness.hardware.backends.host import ProcFile
+from harness.hardware.backends.procfile import ProcFile
 
 LOADAVG = "/proc/loadavg"
 # 25 Hz: four samples inside even a 150 ms request. Every wake-up costs the process CPU time
