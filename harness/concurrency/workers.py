@@ -17,8 +17,9 @@ together, and an open loop's schedule is one schedule whatever process sends eac
 
 A worker gets a `ChatRequest`, a picklable description of what to send (the engine kind,
 URL, model, options and prompt size), and builds its own engine from it. A worker that
-dies mid-level costs its share of the level: those requests come back as failed samples
-naming its exit code, never as a hang, and the next level starts a fresh worker.
+dies mid-level, or has not answered by the level's deadline (then it is killed), costs its
+share of the level: those requests come back as failed samples saying which, never as a
+hang, and the next level starts a fresh worker.
 
 Batch runs (harness/batch) stay on threads: their workers share the token estimator, the
 conversation state, the output file and Ctrl-C handling, which processes could not share
@@ -62,6 +63,7 @@ LEVEL_LEAD_NS = 50_000_000
 # stream's arrival waits at most about this for its clock read.
 SWITCH_INTERVAL_S = 0.0005
 STARTUP_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 10.0  # a worker told to stop that has not exited by then is killed
 
 # Builds an engine from (base_url, timeouts); a module-level one pickles by name.
 EngineFactory = Callable[[str, Timeouts | None], Engine]
@@ -181,9 +183,15 @@ class _Worker:
         except OSError:
             pass  # already gone
 
-    def stop(self) -> None:
+    def stop(self, deadline: float | None = None) -> None:
+        """Hang up and reap it; killed if still running at `deadline` (time.monotonic)."""
         self.hang_up()
-        self.process.join(10.0)
+        if deadline is None:
+            deadline = time.monotonic() + STOP_TIMEOUT_S
+        self.process.join(max(0.0, deadline - time.monotonic()))
+        self.kill()
+
+    def kill(self) -> None:
         if self.process.is_alive():
             self.process.kill()  # our own child, by its handle
             self.process.join(5.0)
@@ -191,13 +199,32 @@ class _Worker:
 
 
 class LoadPool:
-    """Worker processes that run the levels of one load (`with LoadPool(request) as pool`)."""
+    """Worker processes that run the levels of one load (`with LoadPool(request) as pool`).
 
-    def __init__(self, request: ChatRequest, per_process: int = STREAMS_PER_PROCESS) -> None:
+    A worker that never answers (stuck in a request, or in a deadlock) must not hang the
+    run: each level has a deadline, after which its silent workers are killed and the
+    requests they owed come back as failed samples saying so. `request_timeout_s` is how
+    long one request may take; by default what the engine's own timeouts allow it (connect
+    + read, the longest silence before it gives up), so a server that is slow but alive is
+    never cut short by the pool. A level allows each stream its requests one after another.
+    """
+
+    def __init__(
+        self,
+        request: ChatRequest,
+        per_process: int = STREAMS_PER_PROCESS,
+        request_timeout_s: float | None = None,
+    ) -> None:
         # spawn, not fork: forking a process that runs threads (a sampler, a simulator) is
         # unsafe, and a spawned worker starts with none of the parent's heap.
         self._ctx = multiprocessing.get_context("spawn")
         self.request, self.per_process = request, per_process
+        if request_timeout_s is None:
+            timeouts = request.timeouts or Timeouts()
+            request_timeout_s = timeouts.connect + timeouts.read
+        if not request_timeout_s > 0:
+            raise ValueError(f"request_timeout_s must be > 0, got {request_timeout_s!r}")
+        self.request_timeout_s = request_timeout_s
         self._workers: list[_Worker] = []
         self._spawned = 0
 
@@ -212,8 +239,9 @@ class LoadPool:
     def close(self) -> None:
         for worker in self._workers:
             worker.hang_up()  # all at once, so they wind down together
+        deadline = time.monotonic() + STOP_TIMEOUT_S  # one wait for all, not one each
         for worker in self._workers:
-            worker.stop()
+            worker.stop(deadline)
         self._workers = []
 
     @property
@@ -255,7 +283,10 @@ class LoadPool:
             _Job("closed", start, streams=s, requests=n)
             for s, n in zip(streams, shares, strict=True)
         ]
-        samples = self._gather(workers, jobs, start)
+        # Each stream's requests one after another, each allowed request_timeout_s.
+        rounds = math.ceil(requests / max(1, concurrency))
+        limit_s = LEVEL_LEAD_NS / 1e9 + rounds * self.request_timeout_s
+        samples = self._gather(workers, jobs, start, limit_s)
         return sorted(samples, key=lambda s: s.sent_ns)
 
     def open_loop(self, offsets_ns: Sequence[int]) -> list[Sample]:
@@ -279,19 +310,28 @@ class LoadPool:
             )
             for w in range(n)
         ]
+        # The last send is due at its offset; past the in-flight cap requests queue.
+        rounds = math.ceil(len(offsets_ns) / MAX_IN_FLIGHT)
+        limit_s = (start - time.perf_counter_ns() + max(offsets_ns)) / 1e9
+        limit_s += rounds * self.request_timeout_s
         placed: list[Sample | None] = [None] * len(offsets_ns)
-        for job, samples in zip(jobs, self._gather_each(workers, jobs, start), strict=True):
+        gathered = self._gather_each(workers, jobs, start, limit_s)
+        for job, samples in zip(jobs, gathered, strict=True):
             for i, sample in zip(job.indices, samples, strict=True):
                 placed[i] = sample
         return [s for s in placed if s is not None]
 
-    def _gather(self, workers: list[_Worker], jobs: list[_Job], start: int) -> list[Sample]:
-        return [s for samples in self._gather_each(workers, jobs, start) for s in samples]
+    def _gather(
+        self, workers: list[_Worker], jobs: list[_Job], start: int, limit_s: float
+    ) -> list[Sample]:
+        return [s for samples in self._gather_each(workers, jobs, start, limit_s) for s in samples]
 
     def _gather_each(
-        self, workers: list[_Worker], jobs: list[_Job], start: int
+        self, workers: list[_Worker], jobs: list[_Job], start: int, limit_s: float
     ) -> list[list[Sample]]:
-        """Send each worker its job; its samples, or failed ones if it died before answering."""
+        """Send each worker its job; its samples, or failed ones if it died before answering
+        or had not answered `limit_s` seconds from now (then it is killed)."""
+        deadline = time.monotonic() + limit_s
         results: dict[int, list[Sample]] = {}
         for w, (worker, job) in enumerate(zip(workers, jobs, strict=True)):
             try:
@@ -302,7 +342,15 @@ class LoadPool:
         while pending:
             handles = {workers[w].conn: w for w in pending}
             handles.update({workers[w].process.sentinel: w for w in pending})
-            for handle in wait(list(handles)):
+            left = deadline - time.monotonic()
+            ready = wait(list(handles), timeout=max(0.0, left)) if left > 0 else []
+            if not ready:
+                for w in sorted(pending):
+                    note = f"load worker {workers[w].index} did not answer within {limit_s:.3g} s"
+                    workers[w].kill()  # _ready() replaces it before the next level
+                    results[w] = _lost(jobs[w], start, f"{note}: killed")
+                break
+            for handle in ready:
                 w = handles[handle]
                 if w not in pending:
                     continue

@@ -11,6 +11,7 @@ import pytest
 from harness.concurrency.slo import Slo
 from harness.concurrency.sweep import SweepPlan, run_sweep
 from harness.concurrency.workers import ChatRequest, LoadPool, processes_for
+from harness.engines.http import Timeouts
 from harness.sim.server import SimServer
 from tests.concurrency.fake_engines import CRASH_CODE, FakeEngine
 
@@ -108,3 +109,29 @@ def test_a_worker_that_cannot_build_its_engine_says_why() -> None:
         pytest.raises(RuntimeError, match=r"could not start: .*nonesuch"),
     ):
         pool.closed_loop(1, 1)
+
+
+def test_a_worker_that_never_answers_is_killed_at_the_levels_deadline(tmp_path: Path) -> None:
+    flag = tmp_path / "hang-once"
+    flag.touch()
+    with LoadPool(fake(f"hang://{flag}"), per_process=2, request_timeout_s=0.5) as pool:
+        began = time.monotonic()
+        samples = pool.closed_loop(concurrency=4, requests=4)
+        took = time.monotonic() - began
+        stuck = [s for s in samples if not s.ok]
+        # The stuck worker owed its 2 streams' 2 requests; the other one ran its own.
+        assert len(samples) == 4
+        assert len(stuck) == 2
+        assert all("did not answer within 0.55 s: killed" in str(s.error) for s in stuck)
+        assert took < 30  # the deadline (one round of 0.5 s), not the fake's hour
+        after = pool.closed_loop(concurrency=4, requests=4)
+        assert all(s.ok for s in after)
+        assert len(pool.workers) == 2
+
+
+def test_the_pools_default_deadline_is_what_the_engines_timeouts_allow() -> None:
+    assert LoadPool(fake()).request_timeout_s == Timeouts().connect + Timeouts().read
+    request = ChatRequest("fake", "fake://ok", "m", timeouts=Timeouts(connect=1.0, read=7.0))
+    assert LoadPool(request).request_timeout_s == 8.0
+    with pytest.raises(ValueError, match="request_timeout_s must be > 0"):
+        LoadPool(fake(), request_timeout_s=0)
