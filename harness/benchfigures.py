@@ -210,19 +210,37 @@ def load_entries(path: Path) -> dict[str, Entry]:
     }
 
 
+def existing_benchmarks(
+    items: Iterable[tuple[Path, str]], directory: Path
+) -> frozenset[str] | None:
+    """The names of every benchmark there is, from the collected (path, name) of a run's
+    items before `-k`/`-m` deselected any; None when the run did not collect every
+    `test_*.py` of `directory` (one file named on the command line), so it cannot tell."""
+    found = [(path, name) for path, name in items if path.parent == directory]
+    files = set(directory.glob("test_*.py"))
+    if not files or not files <= {path for path, _ in found}:
+        return None
+    return frozenset(name for _, name in found)
+
+
 def save(
     path: Path,
     entries: Mapping[str, Entry],
     info: Mapping[str, Any],
     previous: Mapping[str, Entry] | None = None,
-) -> None:
-    """Write this run's entries, keeping those of `previous` it did not run (`carried`).
+    existing: frozenset[str] | None = None,
+) -> list[str]:
+    """Write this run's entries, keeping those of `previous` it did not run (`carried`);
+    return the names of the previous entries it dropped.
 
     Carrying them keeps a partial run (`make bench` with `-k`) from erasing the baseline of
-    the benchmarks it skipped; each keeps its own machine, load and date.
+    the benchmarks it skipped; each keeps its own machine, load and date. An entry of a
+    benchmark that no longer exists (not in `existing`, when the run knows them all) is
+    dropped, or the README's table would show a figure nothing measures any more.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    carried = {k: v for k, v in (previous or {}).items() if k not in entries}
+    unrun = {k: v for k, v in (previous or {}).items() if k not in entries}
+    carried = {k: v for k, v in unrun.items() if existing is None or k in existing}
     merged = {**carried, **entries}
     payload = {
         "schema": SCHEMA,
@@ -234,6 +252,7 @@ def save(
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")  # ignored like the file itself
     tmp.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     tmp.replace(path)  # a crash mid-write must not destroy the previous baseline
+    return sorted(set(unrun) - set(carried))
 
 
 def fmt_value(value: float | None) -> str:
