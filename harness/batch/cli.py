@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from harness.batch.output import OutputWriter
 from harness.batch.progress import Progress
 from harness.batch.strategies import STRATEGIES
 from harness.batch.trim import TRIMMERS
+from harness.concurrency.workers import STREAMS_PER_PROCESS, ChatPool, ChatRequest
 from harness.engines import ENGINE_KINDS, Engine
 from harness.engines.base import Simulated
 from harness.errors import ConfigError, EngineError, HarnessError
@@ -125,7 +126,8 @@ def _register_run(sub: Any) -> None:
         type=positive_int,
         default=1,
         metavar="N",
-        help="requests in flight; a conversation always runs in order (default 1)",
+        help="requests in flight; a conversation always runs in order; above 8 the requests "
+        "are sent and timed in worker processes, 8 each (default 1)",
     )
     run.add_argument(
         "--max-attempts",
@@ -224,9 +226,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = limits_and_adaptive(args, settings_from_args(args))
     total = count_lines(args.input)
     show = args.progress or sys.stderr.isatty()
-    with _server(args) as (engine, probe), OutputWriter(args.out) as writer:
+    with ExitStack() as stack:
+        engine, probe = stack.enter_context(_server(args))
+        writer = stack.enter_context(OutputWriter(args.out))
         progress = Progress(sys.stderr if show else None, total)
-        batch = BatchEngine(engine, settings, memory=probe, progress=progress)
+        chat = None
+        if settings.concurrency > STREAMS_PER_PROCESS:
+            # More streams than one process times within ~1 ms: their chats run in worker
+            # processes (harness/concurrency/workers.py says when threads measure better).
+            request = ChatRequest(engine.kind, engine.base_url, settings.model or "")
+            chat = stack.enter_context(ChatPool(request, settings.concurrency)).chat
+        batch = BatchEngine(engine, settings, memory=probe, progress=progress, chat=chat)
         summary = batch.run(read_requests(iter_lines(args.input)), writer, writer.done)
         summary = replace(summary, earlier_errors=dict(writer.earlier_errors))
     sys.stderr.write(summary.text() + "\n")

@@ -21,20 +21,27 @@ dies mid-level, or has not answered by the level's deadline (then it is killed),
 share of the level: those requests come back as failed samples saying which, never as a
 hang, and the next level starts a fresh worker.
 
-Batch runs (harness/batch) stay on threads: their workers share the token estimator, the
-conversation state, the output file and Ctrl-C handling, which processes could not share
-without giving up the record-per-request crash safety, and a batch measures seconds-long
-requests, where a millisecond of client delay does not matter.
+A batch run (harness/batch) keeps its threads, since they share the token estimator, the
+conversation state, the output file and Ctrl-C handling; above STREAMS_PER_PROCESS of them
+only their timed part moves: each thread's `chat` runs in a worker of a `ChatPool`, which
+streams, stamps and parses the answer there and hands back the measurement, so the stamps
+of 64 concurrent answers are not taken in turns behind one GIL. At or below it one process
+times its streams within ~1 ms at the median (`make bench`), and the threads stay: a worker
+costs a process start (~1 s on a busy 2-core box) and a pickle of every answer.
 """
 
 from __future__ import annotations
 
 import gc
+import itertools
 import math
 import multiprocessing
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from types import TracebackType
@@ -51,7 +58,7 @@ from harness.concurrency.load import (
 from harness.engines import create_engine
 from harness.engines.base import Engine, Message, StreamMeasurement
 from harness.engines.http import Timeouts
-from harness.gcpause import held
+from harness.gcpause import held, paused
 from harness.prompts import PromptBuilder
 
 STREAMS_PER_PROCESS = 8  # above this, one process's GIL adds more than ~1 ms (issue 21)
@@ -387,3 +394,204 @@ def _lost(job: _Job, start: int, note: str) -> list[Sample]:
     if job.mode == "open":
         return [failed(start + offset, note) for offset in job.offsets_ns]
     return [failed(start, note) for _ in range(job.requests)]
+
+
+# -- a batch's chats in worker processes --------------------------------------------------------
+
+_Call = tuple[int, str, Sequence[Message], dict[str, Any]]  # (id, model, messages, chat kwargs)
+
+
+def _chat_worker_main(conn: Connection, request: ChatRequest, index: int, threads: int) -> None:
+    """A worker that runs chats as they come, up to `threads` at once, until told to stop."""
+    # Ctrl-C reaches the whole process group; the parent decides what stops (a batch lets
+    # the requests in flight finish and be written), so a worker never dies of it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
+    try:
+        engine = request.engine()
+    except Exception as exc:
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        return
+    gc.collect()
+    gc.freeze()
+    sending = threading.Lock()
+
+    def reply(message: tuple[int, bool, Any]) -> None:
+        with sending:
+            conn.send(message)
+
+    def serve(call: _Call) -> None:
+        call_id, model, messages, kwargs = call
+        try:
+            # A batch runs for hours: collections between chats (gcpause.paused), not held
+            # off for the whole run.
+            with paused():
+                m = engine.chat(model, messages, **kwargs)
+        except Exception as exc:
+            try:
+                reply((call_id, False, exc))
+            except Exception:  # an exception that does not pickle: its text does
+                reply((call_id, False, RuntimeError(f"{type(exc).__name__}: {exc}")))
+            return
+        reply((call_id, True, m))
+
+    try:
+        conn.send(("ready", time.perf_counter_ns()))
+        with ThreadPoolExecutor(threads, thread_name_prefix=f"chat-{index}") as pool:
+            while (call := conn.recv()) is not None:
+                pool.submit(serve, call)
+    except (EOFError, BrokenPipeError, OSError):
+        pass  # the parent went away
+    finally:
+        engine.close()
+
+
+class _ChatWorker:
+    """The parent's end of one chat worker: a pipe, and a thread that hands answers back."""
+
+    def __init__(self, ctx: Any, request: ChatRequest, index: int, threads: int) -> None:
+        self.index = index
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(
+            target=_chat_worker_main,
+            args=(child, request, index, threads),
+            daemon=True,
+            name=f"chat-{index}",
+        )
+        self.process.start()
+        child.close()
+        if not self.conn.poll(STARTUP_TIMEOUT_S):
+            self.close()
+            raise RuntimeError(f"chat worker {index} did not start in time")
+        try:
+            kind, value = self.conn.recv()
+        except EOFError:
+            self.close()
+            raise RuntimeError(f"chat worker {index} exited while starting") from None
+        if kind == "error":
+            self.close()
+            raise RuntimeError(f"chat worker {index} could not start: {value}")
+        self._lock = threading.Lock()
+        self._pending: dict[int, Future[StreamMeasurement]] = {}
+        self._ids = itertools.count()
+        self._dead: str | None = None
+        self._receiver = threading.Thread(
+            target=self._receive, name=f"chat-{index}-rx", daemon=True
+        )
+        self._receiver.start()
+
+    @property
+    def alive(self) -> bool:
+        return self._dead is None
+
+    def submit(
+        self, model: str, messages: Sequence[Message], kwargs: dict[str, Any]
+    ) -> Future[StreamMeasurement]:
+        future: Future[StreamMeasurement] = Future()
+        with self._lock:
+            if self._dead is not None:
+                future.set_exception(RuntimeError(self._dead))
+                return future
+            call_id = next(self._ids)
+            self._pending[call_id] = future
+            try:
+                self.conn.send((call_id, model, list(messages), kwargs))
+            except OSError:
+                del self._pending[call_id]
+                future.set_exception(RuntimeError(f"chat worker {self.index} is gone"))
+        return future
+
+    def _receive(self) -> None:
+        while True:
+            try:
+                call_id, ok, value = self.conn.recv()
+            except (EOFError, OSError):
+                break
+            with self._lock:
+                future = self._pending.pop(call_id, None)
+            if future is not None:
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
+        # The worker died (or the pool closed): whatever it owed fails now, never hangs.
+        self.process.join(1.0)
+        note = f"chat worker {self.index} exited with code {self.process.exitcode}"
+        with self._lock:
+            self._dead = note
+            owed, self._pending = list(self._pending.values()), {}
+        for future in owed:
+            future.set_exception(RuntimeError(note))
+
+    def close(self, deadline: float | None = None) -> None:
+        try:
+            self.conn.send(None)
+        except OSError:
+            pass
+        wait_s = STOP_TIMEOUT_S if deadline is None else max(0.0, deadline - time.monotonic())
+        self.process.join(wait_s)
+        if self.process.is_alive():
+            self.process.kill()  # our own child, by its handle
+            self.process.join(5.0)
+        receiver = getattr(self, "_receiver", None)
+        if receiver is not None:
+            receiver.join(5.0)  # it reads the pipe until the worker's end closes
+        self.conn.close()
+
+
+class ChatPool:
+    """`chat()` for many threads, run in `processes_for(streams)` worker processes.
+
+    Each calling thread is bound to one worker (round robin, at most `per_process` threads
+    a worker), so a worker serves a fixed set of streams as the load pool's do. `request`
+    describes the engine (its model, options and prompt are the caller's, per call). A
+    worker that dies fails its calls in flight with a RuntimeError naming its exit code
+    (the batch records them as internal errors) and is replaced at the next call. There is
+    no deadline on a call: a streamed answer may outlast any fixed bound, and the worker's
+    engine applies its own timeouts (connect, and the longest silence while reading).
+    """
+
+    def __init__(
+        self, request: ChatRequest, streams: int, per_process: int = STREAMS_PER_PROCESS
+    ) -> None:
+        self._ctx = multiprocessing.get_context("spawn")
+        self.request, self.per_process = request, max(1, per_process)
+        count = processes_for(streams, self.per_process)
+        self._threads = math.ceil(max(1, streams) / count)  # each worker's share of streams
+        self._workers = [_ChatWorker(self._ctx, request, i, self._threads) for i in range(count)]
+        self._spawned = count
+        self._lock = threading.Lock()
+        self._next = itertools.count()
+        self._bound = threading.local()
+
+    def __enter__(self) -> ChatPool:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    @property
+    def processes(self) -> int:
+        return len(self._workers)
+
+    def chat(self, model: str, messages: Sequence[Message], **kwargs: Any) -> StreamMeasurement:
+        """Engine.chat's call, run in this thread's worker; raises what the engine raised."""
+        slot = getattr(self._bound, "slot", None)
+        if slot is None:
+            slot = self._bound.slot = next(self._next) % len(self._workers)
+        with self._lock:
+            worker = self._workers[slot]
+            if not worker.alive:
+                worker.close()
+                worker = _ChatWorker(self._ctx, self.request, self._spawned, self._threads)
+                self._spawned += 1
+                self._workers[slot] = worker
+        return worker.submit(model, messages, kwargs).result()
+
+    def close(self) -> None:
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        for worker in self._workers:
+            worker.close(deadline)
+        self._workers = []

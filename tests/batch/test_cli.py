@@ -45,6 +45,22 @@ def test_run_against_the_simulator_with_faults_retries_and_analyzes(
     assert set(analysis["latency_s"]) >= {"p50", "p90", "p99"}
 
 
+def test_many_streams_run_in_worker_processes_and_every_request_is_recorded(
+    write_batch: Callable[[int], Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out.jsonl"
+    code = main([
+        "batch", "run", str(write_batch(40)), "--model", "qwen2.5:3b-instruct", "--out", str(out),
+        "--engine", "sim", "--sim-speed", "50", "--strategy", "conversation",
+        "--concurrency", "10",
+    ])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    records = read_out(out)
+    assert sorted(r["custom_id"] for r in records) == sorted(f"c{i}" for i in range(40))
+    assert all(r["error"] is None and r["harness"]["ttft_s"] > 0 for r in records)
+    assert "batch finished: 40 ok" in capsys.readouterr().err
+
+
 def test_bad_input_is_a_config_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     missing = tmp_path / "nope.jsonl"
     assert main(["batch", "run", str(missing), "--out", str(tmp_path / "o")]) == 2
@@ -116,9 +132,10 @@ def test_from_csv_names_a_missing_column_and_the_header(
     assert "header is: id, name" in err
 
 
-def _launch(src: Path, out: Path, url: str) -> subprocess.Popen[bytes]:
+def _launch(src: Path, out: Path, url: str, concurrency: int = 2) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "harness.batch.cli", "run", str(src), "--out", str(out),
-           "--model", "qwen2.5:3b-instruct", "--server", url, "--concurrency", "2"]  # fmt: skip
+           "--model", "qwen2.5:3b-instruct", "--server", url,
+           "--concurrency", str(concurrency)]  # fmt: skip
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
@@ -149,11 +166,12 @@ def test_sigkill_then_resume_runs_every_request_exactly_once(
 
 
 @pytest.mark.skipif(os.name != "posix", reason="SIGINT delivery to a child is POSIX here")
+@pytest.mark.parametrize("concurrency", [2, 10])  # 10: the requests run in worker processes
 def test_ctrl_c_stops_cleanly_with_a_summary(
-    write_batch: Callable[[int], Path], tmp_path: Path, sim_url: str
+    write_batch: Callable[[int], Path], tmp_path: Path, sim_url: str, concurrency: int
 ) -> None:
     src, out = write_batch(2000), tmp_path / "out.jsonl"
-    proc = _launch(src, out, sim_url)
+    proc = _launch(src, out, sim_url, concurrency)
     _wait_for_lines(out, 30, proc)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
