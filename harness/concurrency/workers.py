@@ -58,7 +58,7 @@ from harness.concurrency.load import (
 from harness.engines import create_engine
 from harness.engines.base import Engine, Message, StreamMeasurement
 from harness.engines.http import Timeouts
-from harness.gcpause import held, paused
+from harness.gcpause import held
 from harness.prompts import PromptBuilder
 
 STREAMS_PER_PROCESS = 8  # above this, one process's GIL adds more than ~1 ms (issue 21)
@@ -423,10 +423,9 @@ def _chat_worker_main(conn: Connection, request: ChatRequest, index: int, thread
     def serve(call: _Call) -> None:
         call_id, model, messages, kwargs = call
         try:
-            # A batch runs for hours: collections between chats (gcpause.paused), not held
-            # off for the whole run.
-            with paused():
-                m = engine.chat(model, messages, **kwargs)
+            # The engine's chat holds the collector off while it streams (gcpause.paused):
+            # a batch runs for hours, so collections fall between chats, not never.
+            m = engine.chat(model, messages, **kwargs)
         except Exception as exc:
             try:
                 reply((call_id, False, exc))
