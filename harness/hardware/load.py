@@ -35,9 +35,10 @@ import psutil
 from harness.hardware.backends.procfile import ProcFile
 
 LOADAVG = "/proc/loadavg"
-# 25 Hz: four samples inside even a 150 ms request. Every wake-up costs the process CPU time
-# (on a busy 2-core VM ~40 us for the wake alone, ~35 us for a /proc read): at 50 Hz this
-# meter was 0.8% of a core, most of the sampler's own cost (issue 21, goal < 0.5% in all).
+# A meter with its own thread (no sampler thread drives it) samples at 25 Hz: four samples
+# inside even a 150 ms request. Every wake-up costs the process CPU time (on a busy 2-core VM
+# ~40 us for the wake alone, ~35 us for a /proc read): at 50 Hz this meter was 0.8% of a
+# core, most of the sampler's own cost (issue 21, goal < 0.5% in all).
 PERIOD_S = 0.04
 
 
@@ -79,11 +80,15 @@ class HostLoadMeter:
     """Measures the host's load between `start()` and `stop()`; `as_dict()` afterwards.
 
     `exclude` returns the pids whose CPU time is not "other" (the server's process tree);
-    the harness's own process is always excluded.
+    the harness's own process is always excluded. With `driven`, the meter has no thread of
+    its own: a thread that wakes anyway (the hardware sampler's) calls `tick()` at each
+    wake-up, so the figures cost no wake-ups of their own (issue 21: ~90 us of CPU each on
+    a busy 2-core VM, the largest part of the sampler's cost).
     """
 
-    def __init__(self, exclude: Callable[[], Iterable[int]] = tuple) -> None:
+    def __init__(self, exclude: Callable[[], Iterable[int]] = tuple, driven: bool = False) -> None:
         self._exclude = exclude
+        self._driven = driven
         # Held until stop() releases it: the thread's timed acquire is its sleep, which
         # stop() ends at once. A plain lock's timed acquire is one futex wait where an
         # Event's wait builds a Condition waiter each time (~45 against ~75 us a wake-up).
@@ -91,7 +96,7 @@ class HostLoadMeter:
         self._stop.acquire()
         self._loadavg = ProcFile(LOADAVG)
         self._thread = threading.Thread(target=self._run, name="hw-sampler-host-load", daemon=True)
-        self._samples: list[tuple[int, float, int | None]] = []  # (t_ns, delay_s, runnable)
+        self._samples: list[tuple[int, float | None, int | None]] = []  # t_ns, delay_s, runnable
         self._start: tuple[float, float, dict[int, float]] | None = None
         self._result: dict[str, Any] | None = None
 
@@ -117,9 +122,17 @@ class HostLoadMeter:
         finally:
             self._loadavg.close()
 
+    def tick(self, delay_s: float | None) -> None:
+        """One sample, from the driving thread: now, the run queue, and how late that thread
+        woke from a timed wait (None when something else woke it: no lateness to read)."""
+        if self._start is None or self._result is not None:
+            return
+        self._samples.append((time.perf_counter_ns(), delay_s, runnable_now(self._loadavg)))
+
     def start(self) -> None:
         self._start = (time.perf_counter(), _busy_s(psutil.cpu_times()), self._own_cpu())
-        self._thread.start()
+        if not self._driven:
+            self._thread.start()
 
     def stop(self, measured: Callable[[int], bool] | None = None) -> None:
         """Stop sampling and compute the figures; idempotent, harmless before start().
@@ -129,7 +142,10 @@ class HostLoadMeter:
         if self._start is None or self._result is not None:
             return
         self._stop.release()
-        self._thread.join()
+        if self._driven:
+            self._loadavg.close()
+        else:
+            self._thread.join()
         wall0, busy0, own0 = self._start
         wall = time.perf_counter() - wall0
         busy = _busy_s(psutil.cpu_times()) - busy0
@@ -140,7 +156,7 @@ class HostLoadMeter:
         other = max(0.0, busy - own)
         inside = [x for x in self._samples if measured is not None and measured(x[0])]
         samples = inside or self._samples
-        delays = [delay for _, delay, _ in samples]
+        delays = [delay for _, delay, _ in samples if delay is not None]
         runnable = [r for _, _, r in samples if r is not None]
         self._result = {
             "cpu_count": cpus,
