@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 
 from harness.engines.base import Message, StreamMeasurement
-from harness.engines.http import Timeouts
+from harness.engines.http import LIMITS, Timeouts
 from harness.engines.ollama import OllamaEngine
 from harness.stats import percentile
 
@@ -402,7 +402,9 @@ class _RequestIds(httpx.HTTPTransport):
     """Keeps the X-Sim-Request-Id of the last response each thread received; no per-chunk work."""
 
     def __init__(self) -> None:
-        super().__init__()
+        # The engines' pool limits: httpx's default keeps 20 idle connections, and above
+        # that httpcore can close one a waiting request was just given (engines/http.py).
+        super().__init__(limits=LIMITS)
         self.last = threading.local()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:

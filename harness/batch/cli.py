@@ -28,7 +28,7 @@ from harness.batch.output import OutputWriter
 from harness.batch.progress import Progress
 from harness.batch.strategies import STRATEGIES
 from harness.batch.trim import TRIMMERS
-from harness.concurrency.workers import STREAMS_PER_PROCESS, ChatPool, ChatRequest
+from harness.concurrency.workers import ChatPool, ChatRequest
 from harness.engines import ENGINE_KINDS, Engine
 from harness.engines.base import Simulated
 from harness.errors import ConfigError, EngineError, HarnessError
@@ -126,8 +126,13 @@ def _register_run(sub: Any) -> None:
         type=positive_int,
         default=1,
         metavar="N",
-        help="requests in flight; a conversation always runs in order; above 8 the requests "
-        "are sent and timed in worker processes, 8 each (default 1)",
+        help="requests in flight; a conversation always runs in order (default 1)",
+    )
+    run.add_argument(
+        "--worker-processes",
+        action="store_true",
+        help="send, time and parse the requests in worker processes, 8 streams each, instead "
+        "of threads of this one (for many streams on a machine with cores to spare)",
     )
     run.add_argument(
         "--max-attempts",
@@ -231,9 +236,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         writer = stack.enter_context(OutputWriter(args.out))
         progress = Progress(sys.stderr if show else None, total)
         chat = None
-        if settings.concurrency > STREAMS_PER_PROCESS:
-            # More streams than one process times within ~1 ms: their chats run in worker
-            # processes (harness/concurrency/workers.py says when threads measure better).
+        # Threads unless asked: at 64 streams on a busy 2-core box (load average 8-10) the
+        # requests' TTFT error was p50 2.2-2.4 / p99 15-22 ms on threads, 2.3-3.1 / 31-48 ms
+        # in worker processes (tests/benchmarks/test_batch_streams.py): every request's
+        # round trip through this process and its 64 waiting threads compete with the
+        # workers for the cores, where a sweep's workers run whole levels on their own.
+        if args.worker_processes:
             request = ChatRequest(engine.kind, engine.base_url, settings.model or "")
             chat = stack.enter_context(ChatPool(request, settings.concurrency)).chat
         batch = BatchEngine(engine, settings, memory=probe, progress=progress, chat=chat)

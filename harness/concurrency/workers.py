@@ -22,12 +22,11 @@ share of the level: those requests come back as failed samples saying which, nev
 hang, and the next level starts a fresh worker.
 
 A batch run (harness/batch) keeps its threads, since they share the token estimator, the
-conversation state, the output file and Ctrl-C handling; above STREAMS_PER_PROCESS of them
-only their timed part moves: each thread's `chat` runs in a worker of a `ChatPool`, which
-streams, stamps and parses the answer there and hands back the measurement, so the stamps
-of 64 concurrent answers are not taken in turns behind one GIL. At or below it one process
-times its streams within ~1 ms at the median (`make bench`), and the threads stay: a worker
-costs a process start (~1 s on a busy 2-core box) and a pickle of every answer.
+conversation state, the output file and Ctrl-C handling; with `--worker-processes` only their
+timed part moves: each thread's `chat` runs in a worker of a `ChatPool`, which streams,
+stamps and parses the answer there and hands back the measurement. It is opt-in: at 64
+streams on a busy 2-core box the threads measured the TTFT better (harness/batch/cli.py),
+as every request's round trip through the parent competes with the workers for the cores.
 """
 
 from __future__ import annotations

@@ -45,14 +45,14 @@ def test_run_against_the_simulator_with_faults_retries_and_analyzes(
     assert set(analysis["latency_s"]) >= {"p50", "p90", "p99"}
 
 
-def test_many_streams_run_in_worker_processes_and_every_request_is_recorded(
+def test_worker_processes_send_the_requests_and_every_one_is_recorded(
     write_batch: Callable[[int], Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "out.jsonl"
     code = main([
         "batch", "run", str(write_batch(40)), "--model", "qwen2.5:3b-instruct", "--out", str(out),
         "--engine", "sim", "--sim-speed", "50", "--strategy", "conversation",
-        "--concurrency", "10",
+        "--concurrency", "10", "--worker-processes",
     ])  # fmt: skip
     assert code == 0, capsys.readouterr().err
     records = read_out(out)
@@ -132,10 +132,10 @@ def test_from_csv_names_a_missing_column_and_the_header(
     assert "header is: id, name" in err
 
 
-def _launch(src: Path, out: Path, url: str, concurrency: int = 2) -> subprocess.Popen[bytes]:
+def _launch(src: Path, out: Path, url: str, *extra: str) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "harness.batch.cli", "run", str(src), "--out", str(out),
-           "--model", "qwen2.5:3b-instruct", "--server", url,
-           "--concurrency", str(concurrency)]  # fmt: skip
+           "--model", "qwen2.5:3b-instruct", "--server", url, "--concurrency", "2",
+           *extra]  # fmt: skip
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
@@ -166,12 +166,12 @@ def test_sigkill_then_resume_runs_every_request_exactly_once(
 
 
 @pytest.mark.skipif(os.name != "posix", reason="SIGINT delivery to a child is POSIX here")
-@pytest.mark.parametrize("concurrency", [2, 10])  # 10: the requests run in worker processes
+@pytest.mark.parametrize("extra", [(), ("--concurrency", "10", "--worker-processes")])
 def test_ctrl_c_stops_cleanly_with_a_summary(
-    write_batch: Callable[[int], Path], tmp_path: Path, sim_url: str, concurrency: int
+    write_batch: Callable[[int], Path], tmp_path: Path, sim_url: str, extra: tuple[str, ...]
 ) -> None:
     src, out = write_batch(2000), tmp_path / "out.jsonl"
-    proc = _launch(src, out, sim_url, concurrency)
+    proc = _launch(src, out, sim_url, *extra)
     _wait_for_lines(out, 30, proc)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
