@@ -23,8 +23,8 @@ from harness.batch.extrapolate import SizeRun
 from harness.batch.fixture import MemorySink
 from harness.batch.growth import measured_growth, trim_settings
 from harness.batch.matrix_section import ThroughputSection
-from harness.batch.stats import BatchSummary
 from harness.batch.synthetic import synthetic_batch
+from harness.batch.totals import BatchSummary
 
 
 @dataclass(frozen=True)

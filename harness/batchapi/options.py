@@ -1,10 +1,10 @@
-"""The batch-API suites' option values; the options are declared in harness/options.py."""
+"""The batch-API suites' option values; the options are declared in harness/cases/options.py."""
 
 from __future__ import annotations
 
 import pytest
 
-from harness.options import option
+from harness.cases.options import option
 
 DEFAULT_REQUESTS = 10_000
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from harness.limits.section import LimitModel, LimitsSection, parse_limits
-from harness.matrix import Matrix
-from harness.registry import MatrixSection, ResultSection, Suite, SuiteCase
+from harness.matrix.cells import Matrix
+from harness.matrix.registry import MatrixSection, ResultSection, Suite, SuiteCase
 
 
 @dataclass(frozen=True)

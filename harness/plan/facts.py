@@ -17,7 +17,7 @@ from typing import Any
 
 from harness.batch.growth import Growth
 from harness.batch.matrix_section import ThroughputSection
-from harness.results_model import dig, mapping, number, records, text
+from harness.results.schema import dig, mapping, number, records, text
 
 
 def _int(value: Any) -> int | None:

@@ -39,7 +39,7 @@ from harness.plan.facts import (
     strategy_runs,
 )
 from harness.plan.model import Interval, JobPlan, Memory, Missing, Projection, TrimPlan
-from harness.results_model import number
+from harness.results.schema import number
 
 # The limits suite's default trim fraction, for a num_ctx that no limits search gave.
 TRIM_FRACTION = Policy().trim_fraction

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from harness.benchfigures import TimingErrors, TracedOllama, timing_errors
 from harness.concurrency.workers import ChatPool, ChatRequest
+from harness.devtools.benchfigures import TimingErrors, TracedOllama, timing_errors
 from harness.engines.base import StreamMeasurement
 from tests.benchmarks.conftest import MODEL, RemoteSim, remote_sim
 

@@ -1,0 +1,696 @@
+"""The typed results model: what a `results.json` (schema `harness.results/1`) holds.
+
+One module for the schema's version, its types and its loader, so the report, the baselines,
+the terminal summary and the CLIs read attributes that mypy checks instead of `.get("key")`
+on dicts. docs/results-schema.md describes every key; this module types the keys that
+something reads.
+
+    run = load_run(path)           # a run folder, a results.json, or a stored baseline
+    for case in run.cases:
+        case.metrics["ttft_s"].p50 # float | None
+
+Reading is lenient below the envelope, on purpose: a missing or mistyped value becomes None
+(or empty), so one odd key in a hand-edited or older file never takes a report down. The
+envelope (a JSON object, its schema, `cases` a list of objects) is checked strictly and an
+error names the file. Code that must reject bad values rather than ignore them (baseline
+comparison) validates the JSON itself (`harness.baseline.store.validate_payload`).
+
+The model is read-only. `raw` keeps the JSON each object was read from, so saving a baseline
+or rewriting a file stays byte-identical, keys this module does not type included.
+
+Adding a section: write a frozen dataclass with a `from_json(value: object)` classmethod
+that tolerates any JSON value, add a field for it to `RunResults` and one line to
+`RunResults.from_json`; until then a section is reachable, untyped, as `run.section(name)`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import ResultsError
+
+SCHEMA = "harness.results/1"
+BASELINE_SCHEMA = "harness.baseline/1"
+RESULTS_FILE = "results.json"
+
+JsonObject = Mapping[str, Any]
+
+# --------------------------------------------------------------------- lenient readers
+# The values come from json.loads, so exact-type checks suffice; they are much cheaper than
+# isinstance against the collections.abc classes, which matters at 10,000 cases.
+_EMPTY: JsonObject = {}
+
+
+def mapping(value: object) -> JsonObject:
+    """`value` if it is a JSON object, else an empty one."""
+    return value if type(value) is dict else _EMPTY
+
+
+def records(value: object) -> list[JsonObject]:
+    """The objects inside a JSON list (anything else dropped)."""
+    if type(value) is not list:
+        return []
+    return [item for item in value if type(item) is dict]
+
+
+def number(value: object) -> float | None:
+    """A finite number, or None (bools, strings, NaN and infinities are not numbers here)."""
+    kind = type(value)
+    if kind is float:
+        return value if math.isfinite(value) else None  # type: ignore[arg-type,return-value]
+    if kind is int:
+        return float(value)  # type: ignore[arg-type]
+    return None
+
+
+def text(value: object) -> str:
+    """A display string: '' for None, the value itself for strings, str() otherwise."""
+    if value is None:
+        return ""
+    return value if type(value) is str else str(value)
+
+
+def opt_text(value: object) -> str | None:
+    """Like `text`, but None stays None (a case without a suite is not one with suite '')."""
+    return None if value is None else text(value)
+
+
+def dig(value: object, *keys: str) -> Any:
+    """`value[k1][k2]...` through JSON objects; None as soon as a step is missing."""
+    for key in keys:
+        if type(value) is not dict:
+            return None
+        value = value.get(key)
+    return value
+
+
+def _flag(value: object) -> bool | None:
+    return value if type(value) is bool else None
+
+
+def _texts(value: object) -> tuple[str, ...]:
+    return tuple(text(v) for v in value) if type(value) is list else ()
+
+
+# ----------------------------------------------------------------------------- cases
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """One metric summarised over a case's ok samples (`harness.measure.stats.summarize`)."""
+
+    p50: float | None
+    p90: float | None
+
+    @classmethod
+    def from_json(cls, value: object) -> Summary:
+        data = mapping(value)
+        return cls(number(data.get("p50")), number(data.get("p90")))
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One repeat of a case, raw; only the metrics something compares are typed."""
+
+    outcome: str | None
+    error: str | None
+    ttft_s: float | None
+    e2e_s: float | None
+    prompt_tok_s: float | None
+    decode_tok_s: float | None
+
+    @classmethod
+    def from_json(cls, data: JsonObject) -> Sample:
+        get = data.get
+        return cls(
+            opt_text(get("outcome")),
+            opt_text(get("error")) if get("error") else None,
+            number(get("ttft_s")),
+            number(get("e2e_s")),
+            number(get("prompt_tok_s")),
+            number(get("decode_tok_s")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One threshold applied to a case: `measured op required`, and whether it held."""
+
+    metric: str
+    stat: str
+    op: str
+    required: float | None
+    measured: float | None
+    passed: bool | None
+
+    @classmethod
+    def from_json(cls, data: JsonObject) -> Check:
+        get = data.get
+        return cls(
+            text(get("metric")),
+            text(get("stat")),
+            text(get("op")),
+            number(get("required")),
+            number(get("measured")),
+            _flag(get("passed")),
+        )
+
+
+Bound = float | str  # a threshold's bound: a number, or whatever text the matrix gave
+
+
+def _bounds(value: object) -> dict[str, Bound]:
+    out: dict[str, Bound] = {}
+    for key, bound in mapping(value).items():
+        n = number(bound)
+        out[text(key)] = text(bound) if n is None else n
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Stability:
+    score: float | None
+    components: Mapping[str, float | None]
+    formula: str
+
+    @classmethod
+    def from_json(cls, value: object) -> Stability | None:
+        if type(value) is not dict:
+            return None
+        data: JsonObject = value
+        components = {text(k): number(v) for k, v in mapping(data.get("components")).items()}
+        return cls(number(data.get("score")), components, text(data.get("formula")))
+
+
+@dataclass(frozen=True, slots=True)
+class Memory:
+    delta_bytes: float | None
+    peak_bytes: float | None
+
+    @classmethod
+    def from_json(cls, value: object) -> Memory | None:
+        if type(value) is not dict:
+            return None
+        data: JsonObject = value
+        return cls(number(data.get("delta_bytes")), number(data.get("peak_bytes")))
+
+
+@dataclass(frozen=True, slots=True)
+class ContextSetting:
+    """Whether the harness could set the context on the server (no: OpenAI-compatible)."""
+
+    set_by_harness: bool | None
+    server_context: float | None
+
+    @classmethod
+    def from_json(cls, value: object) -> ContextSetting | None:
+        if type(value) is not dict:
+            return None
+        data: JsonObject = value
+        return cls(_flag(data.get("set_by_harness")), number(data.get("server_context")))
+
+
+@dataclass(frozen=True, slots=True)
+class MetricChange:
+    """One metric of a case's baseline comparison (`MetricComparison.to_json()`)."""
+
+    metric: str
+    change: float | None  # > 0 is always a step back
+    verdict: str
+
+
+@dataclass(frozen=True, slots=True)
+class CaseBaseline:
+    """A case against its baseline, as written by `CaseComparison.to_json()`."""
+
+    verdict: str
+    status: str  # the key older files used for the verdict
+    messages: tuple[str, ...]
+    metrics: tuple[MetricChange, ...]
+
+    @classmethod
+    def from_json(cls, value: object) -> CaseBaseline | str | None:
+        """A comparison object, a bare verdict string (hand-made files), or None."""
+        if value is None:
+            return None
+        if type(value) is not dict:
+            return text(value)
+        metrics = tuple(
+            MetricChange(text(m.get("metric")), number(m.get("change")), text(m.get("verdict")))
+            for m in value.get("metrics") or ()
+            if type(m) is dict
+        )
+        messages = tuple(text(m) for m in value.get("messages") or ())
+        return cls(text(value.get("verdict")), text(value.get("status")), messages, metrics)
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    """One measured cell of a matrix (an element of `cases`)."""
+
+    id: str
+    suite: str | None
+    model: str
+    num_ctx: float | None
+    server: str
+    outcome: str
+    verdict: str
+    reason: str
+    use_case: str
+    context: ContextSetting | None
+    thresholds: Mapping[str, Mapping[str, Bound]]
+    checks: tuple[Check, ...]
+    samples: tuple[Sample, ...]
+    metrics: Mapping[str, Summary]
+    stability: Stability | None
+    memory: Memory | None
+    baseline: CaseBaseline | str | None
+    load_s: float | None  # the model's load time, as measured for the cell
+    target_prompt_tokens: float | None  # the prompt length the cell asked for
+    host_load: JsonObject | None  # read by harness.baseline.hostload, which owns its keys
+    trim_plan: JsonObject | None  # read by harness.batch.analyze.plan_lines
+    raw: JsonObject = field(repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, data: JsonObject) -> Case:
+        get = data.get  # one lookup per key: called 10,000 times for a big run
+        host_load, trim_plan = get("host_load"), get("trim_plan")
+        return cls(
+            id=text(get("id")),
+            suite=opt_text(get("suite")),
+            model=text(get("model")),
+            num_ctx=number(get("num_ctx")),
+            server=text(get("server")),
+            outcome=text(get("outcome")),
+            verdict=text(get("verdict")),
+            reason=text(get("reason")),
+            use_case=text(get("use_case")),
+            context=ContextSetting.from_json(get("context")),
+            thresholds={text(k): _bounds(v) for k, v in mapping(get("thresholds")).items()},
+            checks=tuple(Check.from_json(c) for c in records(get("checks"))),
+            samples=tuple(Sample.from_json(s) for s in records(get("samples"))),
+            metrics={text(k): Summary.from_json(v) for k, v in mapping(get("metrics")).items()},
+            stability=Stability.from_json(get("stability")),
+            memory=Memory.from_json(get("memory")),
+            baseline=CaseBaseline.from_json(get("baseline")),
+            load_s=number(mapping(get("load")).get("load_s")),
+            target_prompt_tokens=number(get("target_prompt_tokens")),
+            host_load=host_load if type(host_load) is dict else None,
+            trim_plan=trim_plan if type(trim_plan) is dict and trim_plan else None,
+            raw=data,
+        )
+
+    def p50(self, metric: str) -> float | None:
+        summary = self.metrics.get(metric)
+        return None if summary is None else summary.p50
+
+
+# ----------------------------------------------------------------------- fingerprint
+
+
+@dataclass(frozen=True, slots=True)
+class Gpu:
+    name: str
+    memory_bytes: float | None
+    driver: str
+
+    @classmethod
+    def from_json(cls, data: JsonObject) -> Gpu:
+        get = data.get
+        return cls(text(get("name")), number(get("memory_bytes")), text(get("driver")))
+
+
+@dataclass(frozen=True, slots=True)
+class SimSetup:
+    """The simulator a run measured; its profile and speed decide comparability."""
+
+    profile: object  # compared and shown as written (a profile name, or null)
+    speed: object
+
+    @classmethod
+    def from_json(cls, value: object) -> SimSetup | None:
+        if not value or type(value) is not dict:
+            return None
+        data: JsonObject = value
+        return cls(data.get("profile"), data.get("speed"))
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """The machine, server and harness a run measured (`harness.results.fingerprint`)."""
+
+    host: str
+    platform: str
+    python: str
+    cpu: object  # compared as written (CPU-only baselines match on it)
+    cpu_count: float | None
+    ram_bytes: float | None
+    gpus: tuple[Gpu, ...] | None  # None: the key is absent (unknown), () : no GPU
+    engine: object
+    server_url: str
+    server_version: str
+    sim: SimSetup | None
+    matrices: tuple[str, ...] | None
+    harness_version: str
+    git_sha: str
+    model_digests: Mapping[str, str]
+    raw: JsonObject = field(repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, value: object) -> Fingerprint:
+        data = mapping(value)
+        get = data.get
+        gpus = get("gpus")
+        return cls(
+            host=text(get("host")),
+            platform=text(get("platform")),
+            python=text(get("python")),
+            cpu=get("cpu"),
+            cpu_count=number(get("cpu_count")),
+            ram_bytes=number(get("ram_bytes")),
+            gpus=None if "gpus" not in data else tuple(Gpu.from_json(g) for g in records(gpus)),
+            engine=get("engine"),
+            server_url=text(get("server_url")),
+            server_version=text(get("server_version")),
+            sim=SimSetup.from_json(get("sim")),
+            matrices=_texts(get("matrices")) if type(get("matrices")) is list else None,
+            harness_version=text(get("harness_version")),
+            git_sha=text(get("git_sha")),
+            model_digests={
+                text(name): text(digest)
+                for name, info in mapping(get("models")).items()
+                if (digest := mapping(info).get("digest"))
+            },
+            raw=data,
+        )
+
+    @property
+    def gpu_names(self) -> list[str]:
+        return sorted(g.name for g in self.gpus or ())
+
+
+# ---------------------------------------------------------------------------- limits
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    num_ctx: float | None
+    outcome: str
+    memory_bytes: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Recommendations:
+    max_context_tokens: float | None
+    trim_threshold: float | None
+    settings_text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """One model's context-limit search (an element of `limits`)."""
+
+    model: str
+    verdict: str
+    reason: str
+    bound: str | None  # memory, the server's cap or the model's trained context
+    max_context: float | None
+    bytes_per_token: float | None
+    base_bytes: float | None
+    r2: float | None
+    probes: tuple[Probe, ...]
+    recommendations: Recommendations  # every field None when the search recommended nothing
+    raw: JsonObject = field(repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, data: JsonObject) -> Limit:
+        get = data.get
+        recs = mapping(get("recommendations"))
+        probes = tuple(
+            Probe(number(p.get("num_ctx")), text(p.get("outcome")), number(p.get("memory_bytes")))
+            for p in records(get("probes"))
+        )
+        return cls(
+            model=text(get("model")),
+            verdict=text(get("verdict")),
+            reason=text(get("reason")),
+            bound=opt_text(get("bound")),
+            max_context=number(get("max_context")),
+            bytes_per_token=number(get("bytes_per_token")),
+            base_bytes=number(get("base_bytes")),
+            r2=number(get("r2")),
+            probes=probes,
+            recommendations=Recommendations(
+                number(recs.get("max_context_tokens")),
+                number(recs.get("trim_threshold")),
+                text(recs.get("settings_text")),
+            ),
+            raw=data,
+        )
+
+
+# ------------------------------------------------------------------ concurrency, capacity
+
+
+@dataclass(frozen=True, slots=True)
+class Level:
+    """One step of a concurrency sweep: this many clients, and the goodput they got."""
+
+    concurrency: float | None
+    goodput_req_s: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Sweep:
+    """One concurrency sweep at one parallel-slots setting (an element of `concurrency`)."""
+
+    model: str
+    context: float | None
+    slots: str
+    spilled: bool  # measured, but off the GPU
+    saturated_at: float | None
+    levels: tuple[Level, ...]
+
+    @classmethod
+    def from_json(cls, data: JsonObject) -> Sweep:
+        get = data.get
+        levels = tuple(
+            Level(number(level.get("concurrency")), number(dig(level, "goodput", "req_s")))
+            for level in records(get("levels"))
+        )
+        return cls(
+            text(get("model")),
+            number(get("context")),
+            text(get("slots")),
+            bool(get("spilled")),
+            number(get("saturated_at")),
+            levels,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BestSetting:
+    slots: str
+    clients: str  # concurrent clients, or the request rate of an open-loop sweep
+    goodput_req_s: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class CapacityEntry:
+    """What fits and what is fastest for one model and context (`capacity.entries`)."""
+
+    model: str
+    context: float | None
+    max_parallel_fit: str
+    best: BestSetting | None
+    job_hours_best: float | None
+    job_hours_p1: float | None
+    recommendation: str
+
+    @classmethod
+    def from_json(cls, data: JsonObject) -> CapacityEntry:
+        get = data.get
+        best = mapping(get("best"))
+        setting = None
+        if best:
+            clients = text(best.get("concurrency") or best.get("rate"))
+            setting = BestSetting(
+                text(best.get("slots")), clients, number(best.get("goodput_req_s"))
+            )
+        return cls(
+            text(get("model")),
+            number(get("context")),
+            text(get("max_parallel_fit")),
+            setting,
+            number(get("job_hours_best")),
+            number(get("job_hours_p1")),
+            text(get("recommendation")),
+        )
+
+
+# ------------------------------------------------------------------ baseline, history
+
+
+@dataclass(frozen=True, slots=True)
+class RunBaseline:
+    """The run-level comparison (`RunComparison.to_json()`), as the report shows it."""
+
+    name: str
+    verdicts: Mapping[str, str]  # verdict -> count, as written
+
+    @classmethod
+    def from_json(cls, value: object) -> RunBaseline:
+        data = mapping(value)
+        counts = mapping(data.get("verdicts"))
+        return cls(text(data.get("name")), {text(k): str(v) for k, v in counts.items()})
+
+
+@dataclass(frozen=True, slots=True)
+class Night:
+    """One earlier run of a baseline's history: {case key: {metric: p50}}."""
+
+    run_id: str
+    started_at: str
+    cases: Mapping[str, Mapping[str, float | None]]
+
+    @classmethod
+    def from_json(cls, data: JsonObject) -> Night:
+        cases = {
+            text(key): {text(m): number(v) for m, v in mapping(values).items()}
+            for key, values in mapping(data.get("cases")).items()
+        }
+        return cls(text(data.get("run_id")), text(data.get("started_at")), cases)
+
+
+# ------------------------------------------------------------------------------- run
+
+
+@dataclass(frozen=True, slots=True)
+class RunResults:
+    """A whole `results.json`, or a stored baseline (the same shape, trimmed cases)."""
+
+    schema: str
+    name: str | None  # a baseline's name; None for a run
+    run_id: str | None
+    started_at: str | None
+    duration_s: float | None
+    simulated: bool
+    fingerprint: Fingerprint
+    cases: tuple[Case, ...]
+    limits: tuple[Limit, ...]
+    concurrency: tuple[Sweep, ...]
+    capacity: tuple[CapacityEntry, ...]
+    baseline: RunBaseline
+    history: tuple[Night, ...]
+    raw: JsonObject = field(repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, data: JsonObject) -> RunResults:
+        """The model of a decoded document whose envelope `check_envelope` accepted."""
+        get = data.get
+        return cls(
+            schema=text(get("schema")),
+            name=opt_text(get("name")) if type(get("name")) is str else None,
+            run_id=opt_text(get("run_id")),
+            started_at=opt_text(get("started_at")),
+            duration_s=number(get("duration_s")),
+            simulated=get("simulated") is True,
+            fingerprint=Fingerprint.from_json(get("fingerprint")),
+            cases=tuple(Case.from_json(c) for c in records(get("cases"))),
+            limits=tuple(Limit.from_json(lim) for lim in records(get("limits"))),
+            concurrency=tuple(Sweep.from_json(s) for s in records(get("concurrency"))),
+            capacity=tuple(
+                CapacityEntry.from_json(e) for e in records(mapping(get("capacity")).get("entries"))
+            ),
+            baseline=RunBaseline.from_json(get("baseline")),
+            history=tuple(Night.from_json(h) for h in records(get("history"))),
+            raw=data,
+        )
+
+    def section(self, name: str) -> object:
+        """A section this module does not type yet, as JSON (None when absent)."""
+        return self.raw.get(name)
+
+    def to_json(self) -> JsonObject:
+        """The document as it was read: every key kept, typed here or not."""
+        return self.raw
+
+
+def as_run(value: RunResults | JsonObject) -> RunResults:
+    """A `RunResults` from itself or from a document already in memory (the plugin's payload,
+    a test's); unlike `load_run` it checks no schema, as reports of those never did."""
+    return value if isinstance(value, RunResults) else RunResults.from_json(value)
+
+
+def read_document(path: Path) -> object:
+    """Decode one JSON file; any problem raises `ResultsError` naming the file and the fix."""
+    try:
+        content = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ResultsError(
+            f"{path} does not exist: a run folder holds {RESULTS_FILE} once its run finished; "
+            "point at a finished run's folder or its results.json"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ResultsError(f"{path}: cannot be read: {exc}") from exc
+    try:
+        return json.loads(content)
+    except json.JSONDecodeError as exc:
+        raise ResultsError(
+            f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}; if the run was "
+            "killed while writing it, results.jsonl in the same folder keeps the finished cases"
+        ) from None
+
+
+def check_envelope(data: object, source: str, schemas: tuple[str, ...]) -> JsonObject:
+    """A JSON object with one of `schemas` and `cases` a list of objects, or ResultsError."""
+    if type(data) is not dict:
+        raise ResultsError(
+            f"{source}: holds a JSON {type(data).__name__}, expected an object "
+            f"with schema {SCHEMA!r}"
+        )
+    document: JsonObject = data
+    schema = document.get("schema")
+    if schema not in schemas:
+        expected = repr(schemas[0]) if len(schemas) == 1 else f"one of {list(schemas)}"
+        raise ResultsError(
+            f"{source}: schema is {schema!r}, expected {expected}; it was written by another "
+            "version of the harness or is not a results file"
+        )
+    cases = document.get("cases", [])
+    if type(cases) is not list:
+        raise ResultsError(f"{source}: cases is {type(cases).__name__}, expected a list")
+    for index, case in enumerate(cases):
+        if type(case) is not dict:
+            raise ResultsError(
+                f"{source}: cases[{index}] is {type(case).__name__}, expected an object"
+            )
+    return document
+
+
+def results_path(path: Path) -> Path:
+    """A run folder's results.json, or `path` itself when it names a file."""
+    return path / RESULTS_FILE if path.is_dir() else path
+
+
+def load_run(
+    path: str | Path,
+    schemas: tuple[str, ...] = (SCHEMA,),
+    *,
+    check: Callable[[JsonObject, str], None] | None = None,
+) -> RunResults:
+    """Read a run folder, a results.json or (with BASELINE_SCHEMA allowed) a stored baseline.
+
+    `check(document, source)` runs on the JSON before it is typed, for readers that must
+    reject values the lenient model would read as None (baseline comparison does).
+    """
+    path = results_path(Path(path))
+    document = check_envelope(read_document(path), str(path), schemas)
+    if check is not None:
+        check(document, str(path))
+    return RunResults.from_json(document)
