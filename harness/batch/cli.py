@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from harness.batch.progress import Progress
 from harness.batch.strategies import STRATEGIES
 from harness.batch.trim import TRIMMERS
 from harness.cases.options import positive_float, positive_int
+from harness.concurrency.workers import ChatPool, ChatRequest
 from harness.engines import ENGINE_KINDS, Engine
 from harness.engines.base import Simulated
 from harness.engines.pool import SimSettings, open_engine
@@ -128,6 +129,12 @@ def _register_run(sub: Any) -> None:
         help="requests in flight; a conversation always runs in order (default 1)",
     )
     run.add_argument(
+        "--worker-processes",
+        action="store_true",
+        help="send, time and parse the requests in worker processes, 8 streams each, instead "
+        "of threads of this one (for many streams on a machine with cores to spare)",
+    )
+    run.add_argument(
         "--max-attempts",
         type=positive_int,
         default=4,
@@ -224,9 +231,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = limits_and_adaptive(args, settings_from_args(args))
     total = count_lines(args.input)
     show = args.progress or sys.stderr.isatty()
-    with _server(args) as (engine, probe), OutputWriter(args.out) as writer:
+    with ExitStack() as stack:
+        engine, probe = stack.enter_context(_server(args))
+        writer = stack.enter_context(OutputWriter(args.out))
         progress = Progress(sys.stderr if show else None, total)
-        batch = BatchEngine(engine, settings, memory=probe, progress=progress)
+        chat = None
+        # Threads unless asked: at 64 streams on a busy 2-core box (load average 8-10) the
+        # requests' TTFT error was p50 2.2-2.4 / p99 15-22 ms on threads, 2.3-3.1 / 31-48 ms
+        # in worker processes (tests/benchmarks/test_batch_streams.py): every request's
+        # round trip through this process and its 64 waiting threads compete with the
+        # workers for the cores, where a sweep's workers run whole levels on their own.
+        if args.worker_processes:
+            request = ChatRequest(engine.kind, engine.base_url, settings.model or "")
+            chat = stack.enter_context(ChatPool(request, settings.concurrency)).chat
+        batch = BatchEngine(engine, settings, memory=probe, progress=progress, chat=chat)
         summary = batch.run(read_requests(iter_lines(args.input)), writer, writer.done)
         summary = replace(summary, earlier_errors=dict(writer.earlier_errors))
     sys.stderr.write(summary.text() + "\n")

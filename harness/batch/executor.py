@@ -14,7 +14,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Protocol
@@ -34,7 +34,7 @@ from harness.batch.strategies import (
 )
 from harness.batch.totals import BatchSummary, RunStats
 from harness.batch.trim import for_wire
-from harness.engines.base import Engine, StreamMeasurement
+from harness.engines.base import Engine, Message, StreamMeasurement
 from harness.engines.retry import TRANSIENT
 
 # Re-exported: the batch CLI, serve-batch and the suites configure retries from here.
@@ -74,6 +74,15 @@ class BatchSettings:
             raise ConfigError(f"concurrency {self.concurrency!r} must be >= 1")
 
 
+class ChatCall(Protocol):
+    """Engine.chat as the batch calls it."""
+
+    def __call__(
+        self, model: str, messages: Sequence[Message], *, options: Mapping[str, Any] | None = ...,
+        keep_alive: float | str | None = ...,
+    ) -> StreamMeasurement: ...  # fmt: skip
+
+
 class RecordSink(Protocol):
     def write(self, record: Mapping[str, Any]) -> None: ...
 
@@ -104,8 +113,12 @@ class BatchEngine:
         memory: MemoryProbe | None = None,
         progress: Progress | None = None,
         estimator: TokenEstimator | None = None,
+        chat: ChatCall | None = None,
     ) -> None:
         self.engine = engine
+        # Where the requests are sent and timed: the engine's own chat, or one that runs in
+        # worker processes (harness/concurrency/workers.py ChatPool, for many streams).
+        self._chat: ChatCall = chat or engine.chat
         self.settings = settings
         self.memory = MemoryMonitor(memory, every_s=settings.memory_every_s)
         self.progress = progress
@@ -227,7 +240,7 @@ class BatchEngine:
         def send() -> StreamMeasurement:
             nonlocal attempts
             attempts += 1
-            return self.engine.chat(
+            return self._chat(
                 model, for_wire(prepared.messages), options=options,
                 keep_alive=self.settings.keep_alive,
             )  # fmt: skip

@@ -21,7 +21,7 @@ from harness.concurrency.servers import (
     slot_server,
 )
 from harness.concurrency.sweep import SweepPlan, run_sweep
-from harness.concurrency.workers import ChatRequest, Sender
+from harness.concurrency.workers import ChatRequest
 from harness.engines import Engine
 from harness.engines.loading import load_model
 from harness.measure.prompts import PromptBuilder, calibrate
@@ -92,11 +92,12 @@ def _sweep_one(
     builder = PromptBuilder(seed=section.seed)
     words = calibrate(engine, model, options, builder).words_for(section.prompt_tokens)
 
-    # The sweep's streams run on threads of this process. Worker processes (workers.py,
-    # run_sweep with the ChatRequest itself) measured a closed loop's 16-stream level about
-    # 9% below threads and the simulator's truth (tests/concurrency/test_against_truth.py:
-    # 8 -> 16 -> 32 slots +26-32%, +16-19% where threads gave +41%, +9%, the truth +59%, +6%),
-    # so they stay for the benchmarks until that is understood.
+    # The sweep's streams run in worker processes, which build their own engines from this
+    # (workers.py: one process's GIL adds milliseconds to every TTFT at 64 streams). They
+    # once measured a 16-stream level ~9% below threads; that was the replies' lengths, not
+    # the clock: the simulator draws each reply's length from its prompt's random nonce
+    # (16-128 tokens), so a level of 16-32 requests varies 10-30% run to run in either mode.
+    # With every reply the same length the two agree within 1% (issue 21).
     request = ChatRequest(
         engine.kind, engine.base_url, model, options, prompt_words=words, seed=section.seed
     )
@@ -109,7 +110,7 @@ def _sweep_one(
         seed=section.seed,
         slots=slots,
     )
-    result = run_sweep(Sender(request, engine, section.seed), sweep_plan)
+    result = run_sweep(request, sweep_plan)
     gpu = state.budget is not None and state.budget.gpu
     spilled = bool(placed and gpu and placed[1] < placed[0])
     return {

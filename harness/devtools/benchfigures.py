@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 
 from harness.engines.base import Message, StreamMeasurement
-from harness.engines.http import Timeouts
+from harness.engines.http import LIMITS, Timeouts
 from harness.engines.ollama import OllamaEngine
 from harness.measure.stats import percentile
 
@@ -210,19 +210,37 @@ def load_entries(path: Path) -> dict[str, Entry]:
     }
 
 
+def existing_benchmarks(
+    items: Iterable[tuple[Path, str]], directory: Path
+) -> frozenset[str] | None:
+    """The names of every benchmark there is, from the collected (path, name) of a run's
+    items before `-k`/`-m` deselected any; None when the run did not collect every
+    `test_*.py` of `directory` (one file named on the command line), so it cannot tell."""
+    found = [(path, name) for path, name in items if path.parent == directory]
+    files = set(directory.glob("test_*.py"))
+    if not files or not files <= {path for path, _ in found}:
+        return None
+    return frozenset(name for _, name in found)
+
+
 def save(
     path: Path,
     entries: Mapping[str, Entry],
     info: Mapping[str, Any],
     previous: Mapping[str, Entry] | None = None,
-) -> None:
-    """Write this run's entries, keeping those of `previous` it did not run (`carried`).
+    existing: frozenset[str] | None = None,
+) -> list[str]:
+    """Write this run's entries, keeping those of `previous` it did not run (`carried`);
+    return the names of the previous entries it dropped.
 
     Carrying them keeps a partial run (`make bench` with `-k`) from erasing the baseline of
-    the benchmarks it skipped; each keeps its own machine, load and date.
+    the benchmarks it skipped; each keeps its own machine, load and date. An entry of a
+    benchmark that no longer exists (not in `existing`, when the run knows them all) is
+    dropped, or the README's table would show a figure nothing measures any more.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    carried = {k: v for k, v in (previous or {}).items() if k not in entries}
+    unrun = {k: v for k, v in (previous or {}).items() if k not in entries}
+    carried = {k: v for k, v in unrun.items() if existing is None or k in existing}
     merged = {**carried, **entries}
     payload = {
         "schema": SCHEMA,
@@ -234,6 +252,7 @@ def save(
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")  # ignored like the file itself
     tmp.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     tmp.replace(path)  # a crash mid-write must not destroy the previous baseline
+    return sorted(set(unrun) - set(carried))
 
 
 def fmt_value(value: float | None) -> str:
@@ -383,7 +402,9 @@ class _RequestIds(httpx.HTTPTransport):
     """Keeps the X-Sim-Request-Id of the last response each thread received; no per-chunk work."""
 
     def __init__(self) -> None:
-        super().__init__()
+        # The engines' pool limits: httpx's default keeps 20 idle connections, and above
+        # that httpcore can close one a waiting request was just given (engines/http.py).
+        super().__init__(limits=LIMITS)
         self.last = threading.local()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:

@@ -77,6 +77,25 @@ ROWS: tuple[FigureRow, ...] = (
         "-",
     ),
     FigureRow(
+        "a batch's requests at 64 streams, TTFT error p50 / p99: in worker processes "
+        "(`harness batch run --worker-processes`)",
+        (
+            ("test_batch_ttft_error_at_64_streams", "pool_ttft_error_p50_ms"),
+            ("test_batch_ttft_error_at_64_streams", "pool_ttft_error_p99_ms"),
+        ),
+        " ms",
+        "p50 < 1, p99 < 5 ms",
+    ),
+    FigureRow(
+        "the same on 64 threads of one process (alternating with the above)",
+        (
+            ("test_batch_ttft_error_at_64_streams", "threads_ttft_error_p50_ms"),
+            ("test_batch_ttft_error_at_64_streams", "threads_ttft_error_p99_ms"),
+        ),
+        " ms",
+        "-",
+    ),
+    FigureRow(
         "concurrent streams with p50 TTFT error <= 1 ms (sweep 1 to 64)",
         (("test_concurrency_sweep", "max_streams_p50_within_1ms"),),
         "",

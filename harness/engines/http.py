@@ -28,6 +28,13 @@ class Timeouts:
         return httpx.Timeout(connect=self.connect, read=self.read, write=self.write, pool=self.pool)
 
 
+# Every connection may stay open: with more threads than max_keepalive_connections (httpx:
+# 20) httpcore 1.0.9's pool closes "surplus" idle connections, among them one it has just
+# handed to a waiting request (encode/httpcore#1110), which then fails mid-response with
+# EBADF or hangs to its read timeout; 64 streams on one client hit it (issue 21).
+LIMITS = httpx.Limits(max_connections=512, max_keepalive_connections=512)
+
+
 def make_client(
     base_url: str, timeouts: Timeouts, transport: httpx.BaseTransport | None = None
 ) -> httpx.Client:
@@ -42,6 +49,7 @@ def make_client(
         timeout=timeouts.httpx(),
         trust_env=False,
         transport=transport,
+        limits=LIMITS,
         headers={"X-Harness-Worker": worker},
     )
 

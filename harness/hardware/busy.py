@@ -32,17 +32,34 @@ from typing import Any
 
 import psutil
 
+from harness.hardware.backends.procfile import ProcFile
+
 LOADAVG = "/proc/loadavg"
-PERIOD_S = 0.02  # 50 Hz: a few samples inside even a short request
+# A meter with its own thread (no sampler thread drives it) samples at 25 Hz: four samples
+# inside even a 150 ms request. Every wake-up costs the process CPU time (on a busy 2-core VM
+# ~40 us for the wake alone, ~35 us for a /proc read): at 50 Hz this meter was 0.8% of a
+# core, most of the sampler's own cost (issue 21, goal < 0.5% in all).
+PERIOD_S = 0.04
 
 
-def runnable_now() -> int | None:
-    """Runnable tasks right now (the "R" of /proc/loadavg's "R/T"); None off Linux."""
+def _runnable(data: bytes | None) -> int | None:
+    try:
+        return None if data is None else int(data.split()[3].split(b"/")[0])
+    except (IndexError, ValueError):
+        return None
+
+
+def runnable_now(source: ProcFile | None = None) -> int | None:
+    """Runnable tasks right now (the "R" of /proc/loadavg's "R/T"); None off Linux.
+
+    `source` keeps the file open between readings (pread at offset 0).
+    """
+    if source is not None:
+        return _runnable(source.read())
     try:
         with open(LOADAVG, "rb") as handle:
-            fields = handle.read().split()
-        return int(fields[3].split(b"/")[0])
-    except (OSError, IndexError, ValueError):
+            return _runnable(handle.read())
+    except OSError:
         return None
 
 
@@ -63,14 +80,23 @@ class HostLoadMeter:
     """Measures the host's load between `start()` and `stop()`; `as_dict()` afterwards.
 
     `exclude` returns the pids whose CPU time is not "other" (the server's process tree);
-    the harness's own process is always excluded.
+    the harness's own process is always excluded. With `driven`, the meter has no thread of
+    its own: a thread that wakes anyway (the hardware sampler's) calls `tick()` at each
+    wake-up, so the figures cost no wake-ups of their own (issue 21: ~90 us of CPU each on
+    a busy 2-core VM, the largest part of the sampler's cost).
     """
 
-    def __init__(self, exclude: Callable[[], Iterable[int]] = tuple) -> None:
+    def __init__(self, exclude: Callable[[], Iterable[int]] = tuple, driven: bool = False) -> None:
         self._exclude = exclude
-        self._stop = threading.Event()
+        self._driven = driven
+        # Held until stop() releases it: the thread's timed acquire is its sleep, which
+        # stop() ends at once. A plain lock's timed acquire is one futex wait where an
+        # Event's wait builds a Condition waiter each time (~45 against ~75 us a wake-up).
+        self._stop = threading.Lock()
+        self._stop.acquire()
+        self._loadavg = ProcFile(LOADAVG)
         self._thread = threading.Thread(target=self._run, name="hw-sampler-host-load", daemon=True)
-        self._samples: list[tuple[int, float, int | None]] = []  # (t_ns, delay_s, runnable)
+        self._samples: list[tuple[int, float | None, int | None]] = []  # t_ns, delay_s, runnable
         self._start: tuple[float, float, dict[int, float]] | None = None
         self._result: dict[str, Any] | None = None
 
@@ -85,16 +111,28 @@ class HostLoadMeter:
         return {pid: cpu for pid, cpu in found.items() if cpu is not None}
 
     def _run(self) -> None:
-        while True:
-            asked = time.perf_counter()
-            if self._stop.wait(PERIOD_S):
-                return
-            delay = max(0.0, time.perf_counter() - asked - PERIOD_S)
-            self._samples.append((time.perf_counter_ns(), delay, runnable_now()))
+        try:
+            while True:
+                asked = time.perf_counter()
+                if self._stop.acquire(timeout=PERIOD_S):
+                    return
+                delay = max(0.0, time.perf_counter() - asked - PERIOD_S)
+                runnable = runnable_now(self._loadavg)
+                self._samples.append((time.perf_counter_ns(), delay, runnable))
+        finally:
+            self._loadavg.close()
+
+    def tick(self, delay_s: float | None) -> None:
+        """One sample, from the driving thread: now, the run queue, and how late that thread
+        woke from a timed wait (None when something else woke it: no lateness to read)."""
+        if self._start is None or self._result is not None:
+            return
+        self._samples.append((time.perf_counter_ns(), delay_s, runnable_now(self._loadavg)))
 
     def start(self) -> None:
         self._start = (time.perf_counter(), _busy_s(psutil.cpu_times()), self._own_cpu())
-        self._thread.start()
+        if not self._driven:
+            self._thread.start()
 
     def stop(self, measured: Callable[[int], bool] | None = None) -> None:
         """Stop sampling and compute the figures; idempotent, harmless before start().
@@ -103,8 +141,11 @@ class HostLoadMeter:
         """
         if self._start is None or self._result is not None:
             return
-        self._stop.set()
-        self._thread.join()
+        self._stop.release()
+        if self._driven:
+            self._loadavg.close()
+        else:
+            self._thread.join()
         wall0, busy0, own0 = self._start
         wall = time.perf_counter() - wall0
         busy = _busy_s(psutil.cpu_times()) - busy0
@@ -115,7 +156,7 @@ class HostLoadMeter:
         other = max(0.0, busy - own)
         inside = [x for x in self._samples if measured is not None and measured(x[0])]
         samples = inside or self._samples
-        delays = [delay for _, delay, _ in samples]
+        delays = [delay for _, delay, _ in samples if delay is not None]
         runnable = [r for _, _, r in samples if r is not None]
         self._result = {
             "cpu_count": cpus,

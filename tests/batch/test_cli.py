@@ -45,6 +45,22 @@ def test_run_against_the_simulator_with_faults_retries_and_analyzes(
     assert set(analysis["latency_s"]) >= {"p50", "p90", "p99"}
 
 
+def test_worker_processes_send_the_requests_and_every_one_is_recorded(
+    write_batch: Callable[[int], Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out.jsonl"
+    code = main([
+        "batch", "run", str(write_batch(40)), "--model", "qwen2.5:3b-instruct", "--out", str(out),
+        "--engine", "sim", "--sim-speed", "50", "--strategy", "conversation",
+        "--concurrency", "10", "--worker-processes",
+    ])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    records = read_out(out)
+    assert sorted(r["custom_id"] for r in records) == sorted(f"c{i}" for i in range(40))
+    assert all(r["error"] is None and r["harness"]["ttft_s"] > 0 for r in records)
+    assert "batch finished: 40 ok" in capsys.readouterr().err
+
+
 def test_bad_input_is_a_config_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     missing = tmp_path / "nope.jsonl"
     assert main(["batch", "run", str(missing), "--out", str(tmp_path / "o")]) == 2
@@ -127,9 +143,10 @@ _AS_AT_A_TERMINAL = (
 )
 
 
-def _launch(src: Path, out: Path, url: str) -> subprocess.Popen[bytes]:
+def _launch(src: Path, out: Path, url: str, *extra: str) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-c", _AS_AT_A_TERMINAL, "run", str(src), "--out", str(out),
-           "--model", "qwen2.5:3b-instruct", "--server", url, "--concurrency", "2"]  # fmt: skip
+           "--model", "qwen2.5:3b-instruct", "--server", url, "--concurrency", "2",
+           *extra]  # fmt: skip
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
@@ -162,11 +179,12 @@ def test_sigkill_then_resume_runs_every_request_exactly_once(
 
 
 @pytest.mark.skipif(os.name != "posix", reason="SIGINT delivery to a child is POSIX here")
+@pytest.mark.parametrize("extra", [(), ("--concurrency", "10", "--worker-processes")])
 def test_ctrl_c_stops_cleanly_with_a_summary(
-    write_batch: Callable[[int], Path], tmp_path: Path, sim_url: str
+    write_batch: Callable[[int], Path], tmp_path: Path, sim_url: str, extra: tuple[str, ...]
 ) -> None:
     src, out = write_batch(2000), tmp_path / "out.jsonl"
-    proc = _launch(src, out, sim_url)
+    proc = _launch(src, out, sim_url, *extra)
     # Ctrl-C is sent mid-run, not during start-up (tests/test_interrupt.py covers that).
     assert _wait_for_lines(out, 30, proc), f"no 30 results in 30 s; exit {proc.poll()}"
     proc.send_signal(signal.SIGINT)

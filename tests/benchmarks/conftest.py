@@ -23,6 +23,7 @@ from harness.devtools import benchfigures
 from harness.devtools.benchfigures import TimingErrors, TracedOllama
 
 ENTRIES = pytest.StashKey[dict[str, benchfigures.Entry]]()
+EXISTING = pytest.StashKey[frozenset[str] | None]()
 SESSION_LOAD = pytest.StashKey[list[float]]()
 LATEST = Path("reports") / "bench" / "latest.json"
 MODEL = "gemma3:4b"
@@ -31,6 +32,14 @@ MODEL = "gemma3:4b"
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[ENTRIES] = {}
     config.stash[SESSION_LOAD] = benchfigures.load_average()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # First, before -k/-m deselect any: which benchmarks exist, so that latest.json drops
+    # the entries of those that were removed or renamed (and keeps those merely skipped).
+    found = [(item.path, item.name) for item in items]
+    config.stash[EXISTING] = benchfigures.existing_benchmarks(found, Path(__file__).parent)
 
 
 @pytest.fixture(autouse=True)
@@ -90,7 +99,9 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
                 "not compared (busy or different machine, this run or the last): "
                 + ", ".join(skipped)
             )
-    benchfigures.save(path, entries, info, previous)
+    dropped = benchfigures.save(path, entries, info, previous, config.stash.get(EXISTING, None))
+    if dropped:
+        tr.write_line(f"dropped from {path}, no such benchmark any more: {', '.join(dropped)}")
     tr.write_line(f"saved {path}; `make bench-table` puts it in README.md")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable
@@ -31,14 +32,24 @@ def serial_server() -> Callable[[float], Callable[[], StreamMeasurement]]:
     """A send() whose server handles one request at a time, each taking `service_s`."""
 
     def make(service_s: float) -> Callable[[], StreamMeasurement]:
-        lock = threading.Lock()
+        # First come, first served, as a server's queue: a plain lock goes to whichever
+        # waiter wakes first, so on a busy host requests that arrived later were served
+        # first and an open loop's growing queue looked flat (queue_growth 1.7 here).
+        turn = threading.Condition()
+        tickets = itertools.count()
+        serving = [0]
 
         def send() -> StreamMeasurement:
             sent = time.perf_counter_ns()
-            with lock:
-                start = time.perf_counter_ns()
-                time.sleep(service_s)
-                end = time.perf_counter_ns()
+            with turn:
+                ticket = next(tickets)
+                turn.wait_for(lambda: serving[0] == ticket)
+            start = time.perf_counter_ns()
+            time.sleep(service_s)
+            end = time.perf_counter_ns()
+            with turn:
+                serving[0] += 1
+                turn.notify_all()
             return fake_measurement(sent, start + (end - start) // 4, end)
 
         return send

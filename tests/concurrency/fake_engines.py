@@ -5,7 +5,9 @@
 - "fake://engine-error": every chat raises ServerError;
 - "fake://bug": every chat raises ValueError (a bug in the harness, not the server);
 - a file path: the first chat in any worker that finds the file removes it and kills its
-  process with exit code 3 (a crashed worker); the others behave as "fake://ok".
+  process with exit code 3 (a crashed worker); the others behave as "fake://ok";
+- "hang://" + a file path: the first chat in any worker that finds the file removes it and
+  never returns (a stuck worker); the others behave as "fake://ok".
 """
 
 from __future__ import annotations
@@ -33,7 +35,14 @@ class FakeEngine:
             raise ServerError("the fake server failed")
         if self.base_url == "fake://bug":
             raise ValueError("a bug")
-        if not self.base_url.startswith("fake://"):
+        if self.base_url.startswith("hang://"):
+            try:
+                os.remove(self.base_url.removeprefix("hang://"))
+            except FileNotFoundError:
+                pass
+            else:
+                time.sleep(3600)  # killed by the pool long before this ends
+        elif not self.base_url.startswith("fake://"):
             try:
                 os.remove(self.base_url)
             except FileNotFoundError:

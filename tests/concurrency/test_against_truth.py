@@ -20,18 +20,25 @@ import httpx
 import pytest
 
 from harness.concurrency.levels import MIN_GAIN
-from harness.concurrency.load import closed_loop
 from harness.concurrency.slo import Slo
 from harness.concurrency.sweep import SweepPlan, run_sweep
-from harness.concurrency.workers import ChatRequest, Sender
+from harness.concurrency.workers import ChatRequest, LoadPool, Sender
 from harness.engines.ollama import OllamaEngine
+from harness.sim.generation import MAX_REPLY, MIN_REPLY
 from harness.sim.server import SimServer
 from harness.sim.truth import truth
 from tests.noise import WakeNoise, round_trip_s
 from tests.suiterun import run_suite_once
 
 PROFILE, MODEL, FASTEST = "ryzen16-128gb", "qwen2.5:3b-instruct", 20.0
-OPTIONS = {"num_ctx": 2048, "num_predict": 48, "temperature": 0}
+# The simulator draws a reply's natural length (MIN_REPLY..MAX_REPLY tokens) from the `seed`
+# option, or from the prompt when there is none; the prompts carry random nonces, so a level
+# of 16-32 requests summed 1,000-1,460 tokens at 8 streams from one run to the next and its
+# output rate varied 10-30% (issue 21: what looked like worker processes measuring 9% below
+# threads). This seed gives every reply its longest natural length, so each request is
+# `num_predict` tokens (up to MAX_REPLY) and a level's rate follows the physics alone.
+FULL_LENGTH = {"seed": MAX_REPLY - MIN_REPLY}
+OPTIONS = {"num_ctx": 2048, "num_predict": 48, "temperature": 0, **FULL_LENGTH}
 TURNAROUND_SHARE = 0.02
 CHUNK_SHARE = 0.1
 TOP_STREAMS = 64  # the most streams a sweep below runs at once
@@ -43,15 +50,16 @@ def _capacity_tok_s(streams: int = TOP_STREAMS) -> float:
 
     At 1000x the modelled decode is microseconds a token: what is left is the Python on
     both sides of every chunk and the wake-ups between them, which a loaded host slows and
-    concurrent streams share. Measured as the sweeps run: the streams on threads beside
-    the simulator, in this process.
+    concurrent streams share. Measured as the sweeps run: the streams in worker processes,
+    the simulator in this one.
     """
     with SimServer(profile=PROFILE, speed=1000, num_parallel=streams) as probe:
         engine = OllamaEngine(probe.url)
         try:
             engine.load(MODEL, {"num_ctx": 2048})
             request = ChatRequest("ollama", probe.url, MODEL, OPTIONS, prompt_words=12, seed=2)
-            samples = closed_loop(Sender(request, engine, seed=2), streams, streams)
+            with LoadPool(request) as pool:
+                samples = pool.closed_loop(streams, streams)
         finally:
             engine.close()
     wall_s = (max(x.end_ns for x in samples) - min(x.sent_ns for x in samples)) / 1e9
@@ -103,10 +111,11 @@ def _sweep(
     engine = OllamaEngine(server.start())
     try:
         engine.load(model, {"num_ctx": 2048})
-        # On threads, as a concurrency cell runs it (harness/concurrency/cell.py says why).
+        # In worker processes, as a concurrency cell runs it: 64 client threads in this
+        # process would share its GIL with the simulator's own threads.
         request = ChatRequest("ollama", engine.base_url, model, options, prompt_words=12, seed=1)
         plan = SweepPlan(levels, Slo(ttft_s=60.0), requests, scale=speed, slots=slots)
-        return run_sweep(Sender(request, engine, seed=1), plan)
+        return run_sweep(request, plan)
     finally:
         engine.close()
         server.stop()
@@ -135,7 +144,7 @@ def test_sweep_stops_where_the_truth_says_compute_binds(speed: float) -> None:
     # which a few percent of host noise pushes past 20%: CI once stopped it at 32.) Long
     # answers keep the time to first token a small share of each request, so the client's
     # output rate follows the decode physics the truth describes.
-    model, options = MODELS[1], {**OPTIONS, "num_predict": 192}
+    model, options = MODELS[1], {**OPTIONS, "num_predict": MAX_REPLY}
     rates = truth(PROFILE, model)["aggregate_decode_tok_s"]
     bound = truth(PROFILE, model)["compute_bound_slots"]
     assert bound == 32
@@ -180,3 +189,20 @@ def test_capacity_never_recommends_what_the_truth_says_does_not_fit(
         for level in sweep["levels"]:
             assert {"p50", "p90", "p99"} <= set(level["ttft_s"])
             assert "goodput" in level
+
+
+def test_every_reply_of_these_sweeps_is_num_predict_tokens_long() -> None:
+    # What makes the levels comparable (FULL_LENGTH): without it the reply lengths, drawn
+    # from the prompts' random nonces, vary the output rate more than the physics does.
+    with SimServer(profile=PROFILE, speed=1000) as server:
+        engine = OllamaEngine(server.url)
+        try:
+            for model, options in (
+                (MODEL, OPTIONS),
+                (MODELS[1], {**OPTIONS, "num_predict": MAX_REPLY}),
+            ):
+                request = ChatRequest("ollama", server.url, model, options, prompt_words=12)
+                counts = {Sender(request, engine, seed)().counters.eval_count for seed in range(4)}
+                assert counts == {options["num_predict"]}, (model, counts)
+        finally:
+            engine.close()

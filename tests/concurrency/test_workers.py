@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from harness.concurrency.slo import Slo
 from harness.concurrency.sweep import SweepPlan, run_sweep
-from harness.concurrency.workers import ChatRequest, LoadPool, processes_for
+from harness.concurrency.workers import ChatPool, ChatRequest, LoadPool, processes_for
+from harness.engines.http import Timeouts
+from harness.errors import ServerError
 from harness.sim.server import SimServer
 from tests.concurrency.fake_engines import CRASH_CODE, FakeEngine
 
@@ -108,3 +111,55 @@ def test_a_worker_that_cannot_build_its_engine_says_why() -> None:
         pytest.raises(RuntimeError, match=r"could not start: .*nonesuch"),
     ):
         pool.closed_loop(1, 1)
+
+
+def test_a_worker_that_never_answers_is_killed_at_the_levels_deadline(tmp_path: Path) -> None:
+    flag = tmp_path / "hang-once"
+    flag.touch()
+    with LoadPool(fake(f"hang://{flag}"), per_process=2, request_timeout_s=0.5) as pool:
+        began = time.monotonic()
+        samples = pool.closed_loop(concurrency=4, requests=4)
+        took = time.monotonic() - began
+        stuck = [s for s in samples if not s.ok]
+        # The stuck worker owed its 2 streams' 2 requests; the other one ran its own.
+        assert len(samples) == 4
+        assert len(stuck) == 2
+        assert all("did not answer within 0.55 s: killed" in str(s.error) for s in stuck)
+        assert took < 30  # the deadline (one round of 0.5 s), not the fake's hour
+        after = pool.closed_loop(concurrency=4, requests=4)
+        assert all(s.ok for s in after)
+        assert len(pool.workers) == 2
+
+
+def test_the_pools_default_deadline_is_what_the_engines_timeouts_allow() -> None:
+    assert LoadPool(fake()).request_timeout_s == Timeouts().connect + Timeouts().read
+    request = ChatRequest("fake", "fake://ok", "m", timeouts=Timeouts(connect=1.0, read=7.0))
+    assert LoadPool(request).request_timeout_s == 8.0
+    with pytest.raises(ValueError, match="request_timeout_s must be > 0"):
+        LoadPool(fake(), request_timeout_s=0)
+
+
+def test_a_chat_pool_runs_each_threads_chats_in_its_worker() -> None:
+    with ChatPool(fake(), streams=4, per_process=2) as pool:
+        assert pool.processes == 2
+        with ThreadPoolExecutor(4) as threads:
+            answers = list(threads.map(lambda _: pool.chat("m", [], options={}), range(16)))
+    assert all(m.counters.eval_count == 4 and len(m.chunk_ns) == 4 for m in answers)
+
+
+def test_a_chat_pool_raises_what_the_engine_raised() -> None:
+    with ChatPool(fake("fake://engine-error"), streams=1) as pool:
+        with pytest.raises(ServerError, match="the fake server failed"):
+            pool.chat("m", [])
+    with ChatPool(fake("fake://bug"), streams=1) as pool:
+        with pytest.raises(ValueError, match="a bug"):
+            pool.chat("m", [])
+
+
+def test_a_chat_pools_crashed_worker_fails_its_call_and_is_replaced(tmp_path: Path) -> None:
+    flag = tmp_path / "crash-once"
+    flag.touch()
+    with ChatPool(fake(str(flag)), streams=1) as pool:
+        with pytest.raises(RuntimeError, match=f"exited with code {CRASH_CODE}"):
+            pool.chat("m", [])
+        assert pool.chat("m", []).counters.eval_count == 4

@@ -76,6 +76,30 @@ def test_save_then_load_round_trips_and_carries_unmeasured(tmp_path: Path) -> No
     assert loaded["t2"] == entry({"b": 2.0}, load=3.0)
 
 
+def test_save_drops_the_entries_of_benchmarks_that_no_longer_exist(tmp_path: Path) -> None:
+    path = tmp_path / "latest.json"
+    bf.save(path, {"t1": entry({"a": 1.0}), "gone": entry({"b": 2.0}), "t3": entry({})}, QUIET)
+    previous = bf.load_entries(path)
+    dropped = bf.save(path, {"t1": entry({"a": 3.0})}, QUIET, previous, frozenset({"t1", "t3"}))
+    assert dropped == ["gone"]
+    payload = json.loads(path.read_text(encoding="utf-8"))
+    assert sorted(payload["benchmarks"]) == ["t1", "t3"]
+    assert payload["carried"] == ["t3"]  # skipped by this run, still a benchmark
+    # Not knowing which benchmarks exist (one file run alone), it keeps them all.
+    assert bf.save(path, {}, QUIET, previous) == []
+    assert sorted(bf.load_entries(path)) == ["gone", "t1", "t3"]
+
+
+def test_which_benchmarks_exist_needs_every_file_collected(tmp_path: Path) -> None:
+    for name in ("test_a.py", "test_b.py", "helpers.py"):
+        (tmp_path / name).touch()
+    a, b, other = tmp_path / "test_a.py", tmp_path / "test_b.py", tmp_path / "x" / "test_c.py"
+    items = [(a, "test_one"), (a, "test_two[1]"), (b, "test_three"), (other, "test_elsewhere")]
+    assert bf.existing_benchmarks(items, tmp_path) == {"test_one", "test_two[1]", "test_three"}
+    assert bf.existing_benchmarks(items[:2], tmp_path) is None  # test_b.py not collected
+    assert bf.existing_benchmarks([], tmp_path / "x") is None
+
+
 @pytest.mark.parametrize(
     "text",
     ["", "not json", "[1, 2]", '{"figures": 3}', '{"schema": "harness.bench/1", "figures": {}}'],

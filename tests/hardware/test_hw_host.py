@@ -233,3 +233,56 @@ def test_closing_the_backend_closes_its_proc_files() -> None:
     backend.close()
     assert backend._meminfo._fd is None
     assert backend._cpu._stat._fd is None
+
+
+@pytest.mark.skipif(not procs.ProcStat.available(), reason="Linux /proc only")
+def test_proc_stat_reads_the_rss_and_cpu_psutil_reads() -> None:
+    spin = "import time\nend = time.time() + 20\nwhile time.time() < end: pass"
+    busy = subprocess.Popen([sys.executable, "-c", spin])
+    try:
+        reader, proc = procs.ProcStat(busy.pid), psutil.Process(busy.pid)
+        first = reader.read()
+        proc.cpu_percent(None)
+        assert first is not None
+        assert first[1] == 0.0  # as psutil's first cpu_percent(): no interval yet
+        time.sleep(0.5)
+        found = reader.read()
+        cpu = proc.cpu_percent(None)
+        assert found is not None
+        # Both over the same half second, in 10 ms ticks: a tick or two apart at most.
+        assert found[1] == pytest.approx(cpu, abs=10.0)
+        assert found[1] > 0.0
+        assert found[0] == pytest.approx(proc.memory_info().rss, rel=0.05)
+    finally:
+        busy.kill()
+        busy.wait()
+    assert reader.read() is None  # gone: the kept descriptor fails, whatever reuses the pid
+    reader.close()
+
+
+def test_without_proc_stat_psutil_reads_the_tree(
+    sim_server: Any, child: subprocess.Popen[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(procs.ProcStat, "available", staticmethod(lambda: False))
+    tracker = ServerProcessTracker(sim_server.port, tree_interval_s=0.0)
+    assert tracker.locate()
+    values = tracker.sample()
+    assert values["server.processes"] == len(tracker.pids()) >= 2
+    assert values["server.rss_bytes"] > 0
+    child.kill()
+    child.wait()
+    assert tracker.sample()["server.processes"] == values["server.processes"] - 1
+
+
+def test_closing_the_tracker_closes_its_proc_files(
+    sim_server: Any, child: subprocess.Popen[bytes]
+) -> None:
+    tracker = ServerProcessTracker(sim_server.port)
+    assert tracker.locate()
+    backend = HostBackend(tracker=tracker)
+    backend.sample()
+    opened = [r for r in tracker._stat.values() if r is not None]
+    assert len(opened) == (len(tracker.pids()) if procs.ProcStat.available() else 0)
+    backend.close()
+    assert tracker._stat == {}
+    assert all(r._file._fd is None for r in opened)

@@ -279,3 +279,28 @@ def test_readings_since_a_mark_are_the_metric_s_own_readings_from_then_on(
     assert all(value == 5 * GIB for _, value in since)
     assert [t for t, _ in since] == sorted(t for t, _ in since)
     assert sampler.readings_since("gpu0.mem_used_bytes", "decode") == []
+
+
+def test_the_host_load_is_sampled_by_the_fast_backends_thread(make_backend: Any) -> None:
+    slow, fast = make_backend("ps", rate="slow"), make_backend("host")
+    sampler = HardwareSampler([slow, fast], config=FAST)
+    with sampler:
+        names = {t.name for t in threading.enumerate()}
+        assert "hw-sampler-host-load" not in names  # no wake-ups of its own
+        sampler.mark("prefill")
+        fresh_reading(fast)
+        fresh_reading(fast)
+        sampler.mark("decode")
+        fresh_reading(fast)
+    load = sampler.summary()["host_load"]
+    assert load["window"] == "requests"  # ticks fell inside the prefill and decode phases
+    assert load["wake_delay_ms"] is not None
+    assert load["wake_delay_ms"] >= 0
+
+
+def test_without_a_fast_backend_the_host_load_has_its_own_thread(make_backend: Any) -> None:
+    sampler = HardwareSampler([make_backend("ps", rate="slow")], config=FAST)
+    with sampler:
+        assert "hw-sampler-host-load" in {t.name for t in threading.enumerate()}
+        time.sleep(0.1)
+    assert sampler.summary()["host_load"]["wake_delay_ms"] is not None
