@@ -153,3 +153,24 @@ def case_dict(
         "extrapolation": extrapolation,
         "trim_plan": trim_plan,
     }
+
+
+def throughput_case_settings(
+    section: ThroughputSection, memory_total: int | None
+) -> dict[str, Any]:
+    """The `num_ctx` and `batch_settings` a throughput case records for the job plan (read
+    back as `harness.results_model.BatchSettings`)."""
+    budget = None if memory_total is None else int(memory_total * section.memory_limit)
+    return {
+        "num_ctx": section.num_ctx,
+        "batch_settings": {
+            "num_ctx": section.num_ctx,
+            "concurrency": section.concurrency,
+            "trim_strategy": section.trim_strategy,
+            "trim_threshold": section.trim_threshold,
+            "trim_interval": section.trim_interval,
+            "keep_messages": section.keep_messages,
+            "memory_budget_bytes": budget,
+            "memory_limit": section.memory_limit,
+        },
+    }
