@@ -21,7 +21,7 @@ from harness import interrupt  # first: Ctrl-C while the modules below load is o
 from harness import hookspecs, registry
 from harness.api import HarnessRun
 from harness.errors import ConfigError, EngineError, HarnessError, MatrixError
-from harness.estimate import report_before_run
+from harness.estimate_plugin import report_before_run
 from harness.gcpause import paused
 from harness.hardware import HardwareSampler
 from harness.matrix import Cell, Matrix, load_matrices, resolve_matrix_paths
@@ -256,7 +256,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     servers.selected_matrices = sorted(_matrices_of(session.items))
     if any("engine" in getattr(item, "fixturenames", ()) for item in session.items):
         servers.start()
-        report_before_run(session, servers)  # how long the cells should take (estimate.py)
+        report_before_run(session, servers)  # how long the cells should take (estimate_plugin.py)
 
 
 def _matrices_of(items: list[pytest.Item]) -> set[str]:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -833,8 +833,12 @@ class RunResults:
     raw: JsonObject = field(repr=False, compare=False)
 
     @classmethod
-    def from_json(cls, data: JsonObject) -> RunResults:
-        """The model of a decoded document whose envelope `check_envelope` accepted."""
+    def from_json(cls, data: JsonObject, *, type_cases: bool = True) -> RunResults:
+        """The model of a decoded document whose envelope `check_envelope` accepted.
+
+        `type_cases=False` leaves `cases` empty, for a reader that wants a few fields of a
+        big run's cases: `iter_cases()` then types them one at a time.
+        """
         get = data.get
         return cls(
             schema=text(get("schema")),
@@ -844,7 +848,7 @@ class RunResults:
             duration_s=number(get("duration_s")),
             simulated=get("simulated") is True,
             fingerprint=Fingerprint.from_json(get("fingerprint")),
-            cases=tuple(Case.from_json(c) for c in records(get("cases"))),
+            cases=tuple(Case.from_json(c) for c in records(get("cases"))) if type_cases else (),
             limits=tuple(Limit.from_json(lim) for lim in records(get("limits"))),
             concurrency=tuple(Sweep.from_json(s) for s in records(get("concurrency"))),
             capacity=tuple(
@@ -856,6 +860,10 @@ class RunResults:
             history=tuple(Night.from_json(h) for h in records(get("history"))),
             raw=data,
         )
+
+    def iter_cases(self) -> Iterator[Case]:
+        """The cases, typed one at a time as they are consumed (`type_cases=False`)."""
+        return (Case.from_json(c) for c in records(self.raw.get("cases")))
 
     def section(self, name: str) -> object:
         """A section this module does not type yet, as JSON (None when absent)."""
@@ -928,14 +936,16 @@ def load_run(
     schemas: tuple[str, ...] = (SCHEMA,),
     *,
     check: Callable[[JsonObject, str], None] | None = None,
+    type_cases: bool = True,
 ) -> RunResults:
     """Read a run folder, a results.json or (with BASELINE_SCHEMA allowed) a stored baseline.
 
     `check(document, source)` runs on the JSON before it is typed, for readers that must
     reject values the lenient model would read as None (baseline comparison does).
+    `type_cases=False`: see `RunResults.from_json`.
     """
     path = results_path(Path(path))
     document = check_envelope(read_document(path), str(path), schemas)
     if check is not None:
         check(document, str(path))
-    return RunResults.from_json(document)
+    return RunResults.from_json(document, type_cases=type_cases)
