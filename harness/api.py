@@ -1,8 +1,9 @@
 """The public API of the harness for suites: everything a suite may use, and nothing else.
 
 Declare the suite (its matrix sections, the fixture they parametrize, its results sections
-and renderers) with `Suite`, `MatrixSection`, `ResultSection` and a `SuiteCase` subclass,
-returned by a `pytest_harness_suites` hook (docs/extending.md). In tests, take the fixtures:
+and renderers, its options) with `Suite`, `MatrixSection`, `ResultSection`, `OptionSpec` and
+a `SuiteCase` subclass, returned by a `pytest_harness_suites` hook (docs/extending.md). In
+tests, take the fixtures:
 
 - `<case_fixture>`: one `SuiteCase` of a matrix section (parametrized by the plugin);
 - `engine`: the engine (HTTP client) of the server the test runs on;
@@ -23,7 +24,7 @@ import pytest
 from harness.engines import Engine
 from harness.hardware import Budget, HardwareSampler
 from harness.matrix import Matrix
-from harness.options import option
+from harness.options import OptionSpec, option
 from harness.recording import RECORDER_KEY
 from harness.registry import MatrixSection, ResultSection, SectionTable, Suite, SuiteCase
 from harness.serving import SERVERS_KEY
@@ -32,6 +33,7 @@ from harness.session import PLAN_KEY, SETTINGS_KEY
 __all__ = [
     "HarnessRun",
     "MatrixSection",
+    "OptionSpec",
     "ResultSection",
     "SectionTable",
     "Suite",

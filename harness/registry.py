@@ -29,6 +29,7 @@ from harness.errors import ConfigError
 
 if TYPE_CHECKING:
     from harness.matrix import Matrix
+    from harness.options import OptionSpec
     from harness.yamlsource import KeyPath, YamlSource
 
 ENTRY_POINT_GROUP = "llm_harness.suites"
@@ -97,11 +98,17 @@ class MatrixSection:
 
 @dataclass(frozen=True)
 class Suite:
-    """Everything the harness needs to know about one suite, declared in one place."""
+    """Everything the harness needs to know about one suite, declared in one place.
+
+    `options`: command-line options of the suite's own, each added with its ini twin
+    `harness_<dest>` in the harness's group (harness/options.py `SuiteOptions`), and read
+    with `harness_run.option(dest)`.
+    """
 
     name: str
     matrix_sections: tuple[MatrixSection, ...] = ()
     results: tuple[ResultSection, ...] = ()
+    options: tuple[OptionSpec, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -242,7 +242,7 @@ class Extrapolation:
 
 
 @dataclass(frozen=True, slots=True)
-class BatchSettings:
+class ThroughputSettings:
     """The settings a throughput case ran with (`batch_settings`, written by
     `harness.batch.throughput.throughput_case_settings`); defaults are the batch engine's."""
 
@@ -255,7 +255,7 @@ class BatchSettings:
     memory_budget_bytes: int | None
 
     @classmethod
-    def from_json(cls, value: object) -> BatchSettings | None:
+    def from_json(cls, value: object) -> ThroughputSettings | None:
         data = _object(value)
         if data is None:
             return None
@@ -490,7 +490,7 @@ class Case:
     # and the conversation growth its trim plan measured.
     throughput: tuple[ThroughputEntry, ...] | None
     extrapolation: Extrapolation | None
-    batch_settings: BatchSettings | None
+    batch_settings: ThroughputSettings | None
     growth: Growth | None
     raw: JsonObject = field(repr=False, compare=False)
 
@@ -529,7 +529,7 @@ class Case:
                 else None
             ),
             extrapolation=Extrapolation.from_json(get("extrapolation")),
-            batch_settings=BatchSettings.from_json(get("batch_settings")),
+            batch_settings=ThroughputSettings.from_json(get("batch_settings")),
             growth=growth_from_json(trim_plan.get("growth")) if type(trim_plan) is dict else None,
             raw=data,
         )

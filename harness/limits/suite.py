@@ -14,6 +14,7 @@ import pytest
 
 from harness.limits.section import LimitModel, LimitsSection, parse_limits
 from harness.matrix import Matrix
+from harness.options import OptionSpec
 from harness.registry import MatrixSection, ResultSection, Suite, SuiteCase
 
 
@@ -43,6 +44,16 @@ SUITE = Suite(
     name="context_limits",
     matrix_sections=(MatrixSection("limits", parse_limits, "limit_case", limit_cases),),
     results=(ResultSection("limits", "list", write_files=_write_files),),
+    options=(
+        OptionSpec(
+            "--verify-fill",
+            "verify_fill",
+            "after a context-limit search, send one prompt filled to the recommended maximum "
+            "and check it is not truncated",
+            flag=True,
+            default=False,
+        ),
+    ),
 )
 
 

@@ -14,7 +14,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from harness.plan.model import Pick
-from harness.results_model import BatchSettings, Extrapolation, Growth, RunResults, ThroughputEntry
+from harness.results_model import (
+    Extrapolation,
+    Growth,
+    RunResults,
+    ThroughputEntry,
+    ThroughputSettings,
+)
 
 
 @dataclass(frozen=True)
@@ -28,7 +34,7 @@ class StrategyRun:
     rows: tuple[ThroughputEntry, ...]  # by size
     extrapolation: Extrapolation | None
     growth: Growth | None
-    settings: BatchSettings | None  # None: not recorded (an older run, or no case)
+    settings: ThroughputSettings | None  # None: not recorded (an older run, or no case)
     matrix: str  # the case's matrix ("" without settings, as the plan names no matrix then)
 
 

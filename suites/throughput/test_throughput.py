@@ -25,7 +25,7 @@ from harness.batch.throughput import (
     run_size,
     throughput_case_settings,
 )
-from harness.batchapi.options import batch_api_option
+from harness.batchapi.suite import batch_api_option
 from harness.engines.loading import load_model
 
 
