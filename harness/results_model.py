@@ -163,6 +163,7 @@ class ThroughputEntry:
     trims: int | None
     peak_memory_bytes: int | None
     errors: int
+    errors_by_code: Mapping[str, int]  # error code -> requests that failed with it
 
     @classmethod
     def from_json(cls, data: JsonObject) -> ThroughputEntry:
@@ -179,6 +180,9 @@ class ThroughputEntry:
             trims=count(get("trims")),
             peak_memory_bytes=count(get("peak_memory_bytes")),
             errors=count(get("errors")) or 0,
+            errors_by_code={
+                text(code): count(n) or 0 for code, n in mapping(get("errors_by_code")).items()
+            },
         )
 
     @property

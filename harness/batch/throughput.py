@@ -25,15 +25,21 @@ from harness.batch.growth import measured_growth, trim_settings
 from harness.batch.matrix_section import ThroughputSection
 from harness.batch.stats import BatchSummary
 from harness.batch.synthetic import synthetic_batch
+from harness.results_model import ThroughputEntry
 
 
 @dataclass(frozen=True)
 class SizeResult:
     """One measured size: its results entry and the samples the extrapolation needs."""
 
-    entry: dict[str, Any]
+    entry: dict[str, Any]  # as results.json records it
     run: SizeRun
     memory_fraction: float | None
+
+    @property
+    def measured(self) -> ThroughputEntry:
+        """The entry as the results model reads it back (what judging compares)."""
+        return ThroughputEntry.from_json(self.entry)
 
 
 def run_size(
@@ -102,15 +108,15 @@ def judge(results: Sequence[SizeResult], section: ThroughputSection) -> list[str
     """Why the strategy fails (empty when it passes), naming the size that degraded."""
     failures = []
     for r in results:
-        e = r.entry
-        if e["errors"]:
-            failures.append(f"size {e['size']}: {e['errors']} errors {e['errors_by_code']}")
+        e = r.measured
+        if e.errors:
+            failures.append(f"size {e.size}: {e.errors} errors {dict(e.errors_by_code)}")
         if r.memory_fraction is not None and r.memory_fraction > section.memory_limit:
             failures.append(
-                f"size {e['size']}: peak memory {r.memory_fraction:.1%} of the device is over "
+                f"size {e.size}: peak memory {r.memory_fraction:.1%} of the device is over "
                 f"the safe limit {section.memory_limit:.1%}"
             )
-    rates = [(r.entry["req_s"] or 0.0, r.entry["size"]) for r in results]
+    rates = [(r.measured.req_s or 0.0, r.measured.size) for r in results]
     best_rate, best_size = max(rates)
     for rate, size in rates:
         if best_rate > 0 and (best_rate - rate) / best_rate > section.max_spread:
