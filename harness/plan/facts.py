@@ -5,7 +5,8 @@ the results model's types; this module only groups them the way the plan asks:
 
 - `strategy_runs(run)`: each throughput strategy with its sizes, projection and settings,
   from its case, else from the run-level sections (a run cut short, an older writer);
-- `scaling_cells(run)`: the context-scaling cells that carry a use case, as `Cell`s.
+- `scaling_cells(run)`: the context-scaling cells that carry a use case, as `UseCaseCell`s
+  (measured cells, not the matrix's `Cell`s to measure).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ class StrategyRun:
 
 
 @dataclass(frozen=True)
-class Cell:
+class UseCaseCell:
     """A model x context cell of the context-scaling suite: what it measured (`pick`, the
     type a recommendation names) and what the recommendation groups and ranks it by."""
 
@@ -102,7 +103,7 @@ def strategy_runs(run: RunResults) -> list[StrategyRun]:
     return out
 
 
-def scaling_cells(run: RunResults) -> list[Cell]:
+def scaling_cells(run: RunResults) -> list[UseCaseCell]:
     """The context-scaling cells that carry a use case (the matrix's `use_case:`)."""
     out = []
     for case in run.cases:
@@ -124,5 +125,5 @@ def scaling_cells(run: RunResults) -> list[Cell]:
             thresholds=case.thresholds_as_written,
         )
         reason = case.reason or case.verdict
-        out.append(Cell(pick, case.matrix, case.use_case, case.verdict == "pass", reason))
+        out.append(UseCaseCell(pick, case.matrix, case.use_case, case.verdict == "pass", reason))
     return out

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from harness.plan.facts import Cell, scaling_cells
+from harness.plan.facts import UseCaseCell, scaling_cells
 from harness.plan.model import Recommendation
 from harness.plan.preset import slug
 from harness.results_model import JsonObject, RunResults, as_run
 
 
-def _rank(cell: Cell) -> tuple[float, float, float]:
+def _rank(cell: UseCaseCell) -> tuple[float, float, float]:
     pick = cell.pick
     return (
         pick.num_ctx,
@@ -26,9 +26,9 @@ def _rank(cell: Cell) -> tuple[float, float, float]:
     )
 
 
-def recommend(cells: Sequence[Cell], *, simulated: bool = False) -> list[Recommendation]:
+def recommend(cells: Sequence[UseCaseCell], *, simulated: bool = False) -> list[Recommendation]:
     """One Recommendation per (matrix, use case), in the order the use cases first appear."""
-    groups: dict[tuple[str, str], list[Cell]] = {}
+    groups: dict[tuple[str, str], list[UseCaseCell]] = {}
     for cell in cells:
         groups.setdefault((cell.matrix, cell.use_case), []).append(cell)
     out = []
