@@ -11,7 +11,8 @@ tests, take the fixtures:
 - `record_section(name, value)`: a value of a declared results section;
 - `harness_run`: a `HarnessRun`, the session's settings and services below.
 
-Suites never import plugin.py, session.py, serving.py or recording.py: those may change.
+Suites never import harness.cases (plugin, session, serving) or harness.results.recording:
+those may change.
 """
 
 from __future__ import annotations
@@ -21,14 +22,14 @@ from typing import Any
 
 import pytest
 
+from harness.cases.options import OptionSpec, option
+from harness.cases.serving import SERVERS_KEY
+from harness.cases.session import PLAN_KEY, SETTINGS_KEY
 from harness.engines import Engine
 from harness.hardware import Budget, HardwareSampler
-from harness.matrix import Matrix
-from harness.options import OptionSpec, option
-from harness.recording import RECORDER_KEY
-from harness.registry import MatrixSection, ResultSection, SectionTable, Suite, SuiteCase
-from harness.serving import SERVERS_KEY
-from harness.session import PLAN_KEY, SETTINGS_KEY
+from harness.matrix.cells import Matrix
+from harness.matrix.registry import MatrixSection, ResultSection, SectionTable, Suite, SuiteCase
+from harness.results.recording import RECORDER_KEY
 
 __all__ = [
     "HarnessRun",

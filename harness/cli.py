@@ -25,11 +25,11 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "harness.sim.cli",
     "harness.report.cli",
     "harness.plan.cli",
-    "harness.baseline_cli",
+    "harness.baseline.cli",
     "harness.batch.cli",
-    "harness.synth_cli",
+    "harness.devtools.synth_cli",
     "harness.batchapi.cli",
-    "harness.benchtable",
+    "harness.devtools.benchtable",
 )
 
 

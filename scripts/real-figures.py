@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from harness.errors import ResultsError
-from harness.results_model import Case, load_run
+from harness.results.schema import Case, load_run
 
 METRICS = (
     ("ttft_s", "TTFT p50 s"),

@@ -1,6 +1,6 @@
 """The harness's options stay what they were when the suites began declaring their own.
 
-`fixtures/options/harness.json` was written from the central list in harness/options.py
+`fixtures/options/harness.json` was written from the central list in harness/cases/options.py
 before the suites' options moved into their packages (issue 20 item 2). Every option of the
 `harness` group, and its ini twin, must keep its name, dest, action, type, default, metavar
 and help text, wherever it is declared; `pytest --help` then lists the same options.

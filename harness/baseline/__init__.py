@@ -13,12 +13,15 @@ keeps every case's raw samples and the machine fingerprint, saved as
               samples, else a bootstrap (1 - alpha) interval of the ratio of medians that
               lies wholly beyond the tolerance (so it excludes 1). Mann-Whitney cannot
               reach p < 0.01 at 4 vs 4 or fewer (1/70 at best; 5 vs 5 gives 1/252), which is
-              why the bootstrap exists; see harness.significance. Improvement is the mirror.
+              why the bootstrap exists; see significance.py. Improvement is the mirror.
     single values (stability score, peak memory) have no repeats, so no test exists for
               them: they are compared against the tolerance alone, and say so.
 
 Both conditions are needed: the tolerance keeps a real but irrelevant 2% drift quiet, the
 test keeps a noisy 12% jump on two samples from failing the nightly job.
+
+Step 5 of the pipeline. `regression.py` is the plugin's side (compare each case as it
+finishes, save a baseline at the end); `cli.py` is `harness compare`.
 """
 
 from __future__ import annotations

@@ -16,9 +16,9 @@ from harness.baseline.config import (
     Verdict,
 )
 from harness.baseline.hostload import load_moves, load_verdict
+from harness.baseline.significance import bootstrap_ratio_of_medians, mann_whitney_u
 from harness.baseline.store import case_key, ok_values
-from harness.results_model import Case, Fingerprint
-from harness.significance import bootstrap_ratio_of_medians, mann_whitney_u
+from harness.results.schema import Case, Fingerprint
 
 # ---------------------------------------------------------------------------- comparison
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from harness.errors import ConfigError
-from harness.results_model import BASELINE_SCHEMA, Case, Sample
-from harness.results_model import SCHEMA as RESULTS_SCHEMA
+from harness.results.schema import BASELINE_SCHEMA, Case, Sample
+from harness.results.schema import SCHEMA as RESULTS_SCHEMA
 
 __all__ = ["BASELINE_SCHEMA", "RESULTS_SCHEMA"]  # re-exported: the model owns both strings
 

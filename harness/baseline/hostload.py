@@ -1,6 +1,6 @@
 """A busy host or a slower server? The host's load of a case against its baseline's.
 
-Every case records the host's load (`case["host_load"]`, see harness.hardware.load). A
+Every case records the host's load (`case["host_load"]`, see harness.hardware.busy). A
 timing change measured while the host was markedly busier (a regression) or markedly
 quieter (an improvement) than when the baseline was taken says more about the host than
 about the server, so such a case gets the verdict `noisy`, with both loads, instead of
@@ -10,7 +10,7 @@ host) is not explained by it and keeps its verdict. A case or baseline without l
 
 On the simulator the figures are not needed to tell: its counters (`prompt_tok_s` and
 `decode_tok_s`, from `prompt_eval_duration` and `eval_duration`) are its modelled time,
-which no host load moves (harness/sim/runner.py, `Pace`). When they moved, the simulator
+which no host load moves (harness/sim/model_runner.py, `Pace`). When they moved, the simulator
 changed and the verdict stands, however busy the host was; when they did not, whatever the
 client's clock saw move (TTFT, end to end) was this host's handling: `noisy`. On a host
 shared with others the load swings by half within seconds, more than the figures below
@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from harness.results_model import Fingerprint
+from harness.results.schema import Fingerprint
 
 QUEUE_RATIO, QUEUE_STEP = 1.25, 0.5
 SHARE_STEP = 0.25

@@ -17,7 +17,7 @@ from harness.baseline.compare import (
 from harness.baseline.config import VERDICTS, CompareConfig
 from harness.baseline.hostload import counters_modelled
 from harness.baseline.store import Baseline, case_key
-from harness.results_model import JsonObject, RunResults, as_run
+from harness.results.schema import JsonObject, RunResults, as_run
 
 # ---------------------------------------------------------------------------------- runs
 

@@ -1,6 +1,6 @@
 """Baseline files: strict validation of run payloads, and the store of NAME.json files.
 
-Files are read by `harness.results_model.load_run`; `check_comparable` is the stricter check
+Files are read by `harness.results.schema.load_run`; `check_comparable` is the stricter check
 that comparison adds (a mistyped sample would silently change a verdict, so it is an error
 here where the report would show a blank).
 """
@@ -27,7 +27,7 @@ from harness.baseline.config import (
     MetricSpec,
 )
 from harness.errors import ConfigError, ResultsError
-from harness.results_model import (
+from harness.results.schema import (
     Case,
     Fingerprint,
     JsonObject,

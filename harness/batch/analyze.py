@@ -18,7 +18,7 @@ from typing import Any
 from harness.batch.growth import measured_growth, trim_settings
 from harness.batch.output import trims_path
 from harness.errors import ConfigError
-from harness.stats import percentile
+from harness.measure.stats import percentile
 
 
 def _records(path: Path) -> Iterator[dict[str, Any]]:

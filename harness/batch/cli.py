@@ -19,7 +19,7 @@ from typing import Any
 from harness.batch.analyze import analyze, format_analysis, plan_lines
 from harness.batch.context import ContextSettings
 from harness.batch.csvconvert import ImportantRows, csv_to_batch
-from harness.batch.engine import BatchEngine, BatchSettings, RetryPolicy
+from harness.batch.executor import BatchEngine, BatchSettings, RetryPolicy
 from harness.batch.growth import estimated_growth, trim_settings
 from harness.batch.jsonl import count_lines, iter_lines, read_requests
 from harness.batch.limits import read_limits
@@ -28,12 +28,12 @@ from harness.batch.output import OutputWriter
 from harness.batch.progress import Progress
 from harness.batch.strategies import STRATEGIES
 from harness.batch.trim import TRIMMERS
+from harness.cases.options import positive_float, positive_int
 from harness.engines import ENGINE_KINDS, Engine
 from harness.engines.base import Simulated
+from harness.engines.pool import SimSettings, open_engine
 from harness.errors import ConfigError, EngineError, HarnessError
-from harness.options import positive_float, positive_int
 from harness.plan.preset import add_plan_option, apply_plan
-from harness.servers import SimSettings, open_engine
 
 
 def _non_negative(value: str) -> int:

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from harness.stats import LineFit, linear_fit, percentile
+from harness.measure.stats import LineFit, linear_fit, percentile
 
 if TYPE_CHECKING:
     import numpy as np

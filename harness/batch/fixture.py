@@ -17,7 +17,7 @@ from dataclasses import fields
 from typing import Any
 
 from harness.batch.context import ContextSettings
-from harness.batch.engine import BatchEngine, BatchSettings
+from harness.batch.executor import BatchEngine, BatchSettings
 from harness.batch.memory import MemoryProbe
 from harness.engines.base import Engine
 from harness.errors import ConfigError

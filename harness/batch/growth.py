@@ -33,7 +33,7 @@ from harness.batch.jsonl import BatchRequest, LineError
 from harness.limits.recommend import Policy, trim_plan
 
 # The record lives in the results model, which reads it back from a trim plan.
-from harness.results_model import Growth as Growth
+from harness.results.schema import Growth as Growth
 
 MESSAGES_PER_REQUEST = 2
 

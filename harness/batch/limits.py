@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import ConfigError, ResultsError
-from harness.results_model import Limit, load_run
+from harness.results.schema import Limit, load_run
 
 LIMITS_COMMAND = "pytest suites/context_limits --matrix NAME"
 

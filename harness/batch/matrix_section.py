@@ -17,7 +17,7 @@
       max_spread: 0.10              # req/s may vary this much across sizes
       memory_limit: 0.9375          # fraction of device memory (15 of 16 GB)
 
-The suite declares the parser in its suite.py (harness/registry.py).
+The suite declares the parser in its suite.py (harness/matrix/registry.py).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Any
 
 from harness.batch.strategies import STRATEGIES
 from harness.batch.trim import TRIMMERS
-from harness.yamlsource import KeyPath, YamlSource
+from harness.matrix.yamlsource import KeyPath, YamlSource
 
 
 @dataclass(frozen=True)

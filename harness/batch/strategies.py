@@ -26,7 +26,7 @@ STRATEGIES: tuple[str, ...] = ("independent", "conversation")
 
 
 @dataclass(frozen=True)
-class Prepared:
+class PreparedAttempt:
     """What one attempt sends, and the trim (if any) that shaped it."""
 
     messages: tuple[Message, ...]
@@ -40,13 +40,13 @@ class Strategy(Protocol):
 
     def key(self, request: BatchRequest, model: str) -> str: ...
 
-    def prepare(self, request: BatchRequest, model: str) -> Prepared: ...
+    def prepare(self, request: BatchRequest, model: str) -> PreparedAttempt: ...
 
-    def after_oom(self, request: BatchRequest, prepared: Prepared) -> Prepared: ...
+    def after_oom(self, request: BatchRequest, prepared: PreparedAttempt) -> PreparedAttempt: ...
 
-    def complete(self, request: BatchRequest, prepared: Prepared, answer: str) -> None: ...
+    def complete(self, request: BatchRequest, prepared: PreparedAttempt, answer: str) -> None: ...
 
-    def fail(self, request: BatchRequest, prepared: Prepared) -> None: ...
+    def fail(self, request: BatchRequest, prepared: PreparedAttempt) -> None: ...
 
 
 def _history(sent: Conversation, own: Sequence[Message]) -> Conversation:
@@ -69,16 +69,16 @@ class Independent:
     def key(self, request: BatchRequest, model: str) -> str:
         return conversation_key(model, request.system_prompt)
 
-    def prepare(self, request: BatchRequest, model: str) -> Prepared:
-        return Prepared(request.messages, self.key(request, model), 0)
+    def prepare(self, request: BatchRequest, model: str) -> PreparedAttempt:
+        return PreparedAttempt(request.messages, self.key(request, model), 0)
 
-    def after_oom(self, request: BatchRequest, prepared: Prepared) -> Prepared:
+    def after_oom(self, request: BatchRequest, prepared: PreparedAttempt) -> PreparedAttempt:
         return prepared  # nothing of ours to drop: the retry is the same request
 
-    def complete(self, request: BatchRequest, prepared: Prepared, answer: str) -> None:
+    def complete(self, request: BatchRequest, prepared: PreparedAttempt, answer: str) -> None:
         return None
 
-    def fail(self, request: BatchRequest, prepared: Prepared) -> None:
+    def fail(self, request: BatchRequest, prepared: PreparedAttempt) -> None:
         return None
 
 
@@ -110,7 +110,7 @@ class ConversationBatching:
                 state = self._states[key] = _State(head)
             return state
 
-    def prepare(self, request: BatchRequest, model: str) -> Prepared:
+    def prepare(self, request: BatchRequest, model: str) -> PreparedAttempt:
         key = self.key(request, model)
         state = self._state(key, request)
         own = list(request.messages[1:] if request.system_prompt is not None else request.messages)
@@ -120,9 +120,9 @@ class ConversationBatching:
             if event is not None:
                 # The trim is kept for later turns too: the history itself got shorter.
                 state.messages = _history(trimmed, own)
-            return Prepared(tuple(trimmed), key, state.turns, event)
+            return PreparedAttempt(tuple(trimmed), key, state.turns, event)
 
-    def after_oom(self, request: BatchRequest, prepared: Prepared) -> Prepared:
+    def after_oom(self, request: BatchRequest, prepared: PreparedAttempt) -> PreparedAttempt:
         state = self._state(prepared.key, request)
         own = request.messages[1:] if request.system_prompt is not None else request.messages
         with state.lock:
@@ -130,9 +130,9 @@ class ConversationBatching:
                 list(prepared.messages), prepared.turn, request.custom_id, prepared.key, "oom"
             )
             state.messages = _history(trimmed, own)
-            return Prepared(tuple(trimmed), prepared.key, prepared.turn, event)
+            return PreparedAttempt(tuple(trimmed), prepared.key, prepared.turn, event)
 
-    def complete(self, request: BatchRequest, prepared: Prepared, answer: str) -> None:
+    def complete(self, request: BatchRequest, prepared: PreparedAttempt, answer: str) -> None:
         state = self._state(prepared.key, request)
         reply: dict[str, Any] = {"role": "assistant", "content": answer}
         if any(m.get("important") is True for m in request.messages):
@@ -141,7 +141,7 @@ class ConversationBatching:
             state.messages = [*prepared.messages, reply]
             state.turns += 1
 
-    def fail(self, request: BatchRequest, prepared: Prepared) -> None:
+    def fail(self, request: BatchRequest, prepared: PreparedAttempt) -> None:
         """A request that finally failed still counts as a turn (trim intervals stay on
         schedule), but its question is not kept, since it has no answer."""
         state = self._state(prepared.key, request)

@@ -23,9 +23,9 @@ from harness.batch.extrapolate import SizeRun
 from harness.batch.fixture import MemorySink
 from harness.batch.growth import measured_growth, trim_settings
 from harness.batch.matrix_section import ThroughputSection
-from harness.batch.stats import BatchSummary
 from harness.batch.synthetic import synthetic_batch
-from harness.results_model import ThroughputEntry
+from harness.batch.totals import BatchSummary
+from harness.results.schema import ThroughputEntry
 
 
 @dataclass(frozen=True)
@@ -165,7 +165,7 @@ def throughput_case_settings(
     section: ThroughputSection, memory_total: int | None
 ) -> dict[str, Any]:
     """The `num_ctx` and `batch_settings` a throughput case records for the job plan (read
-    back as `harness.results_model.BatchSettings`)."""
+    back as `harness.results.schema.ThroughputSettings`)."""
     budget = None if memory_total is None else int(memory_total * section.memory_limit)
     return {
         "num_ctx": section.num_ctx,

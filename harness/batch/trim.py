@@ -22,11 +22,11 @@ Message = Mapping[str, Any]
 Conversation = list[Message]
 
 
-class Estimator(Protocol):
+class SupportsTokenEstimate(Protocol):
     def estimate(self, messages: Sequence[Message]) -> int: ...
 
 
-Trimmer = Callable[[Conversation, int, Estimator, int], Conversation]
+Trimmer = Callable[[Conversation, int, SupportsTokenEstimate, int], Conversation]
 
 
 def _split(conversation: Conversation) -> tuple[Conversation, Conversation]:
@@ -48,7 +48,7 @@ def _important(message: Message) -> bool:
 
 
 def sliding_window(
-    conversation: Conversation, keep: int, estimator: Estimator, target: int
+    conversation: Conversation, keep: int, estimator: SupportsTokenEstimate, target: int
 ) -> Conversation:
     head, rest = _split(conversation)
     if len(rest) <= keep:
@@ -57,7 +57,7 @@ def sliding_window(
 
 
 def importance(
-    conversation: Conversation, keep: int, estimator: Estimator, target: int
+    conversation: Conversation, keep: int, estimator: SupportsTokenEstimate, target: int
 ) -> Conversation:
     head, rest = _split(conversation)
     if len(rest) <= keep:
@@ -73,7 +73,7 @@ def importance(
 
 
 def hybrid(
-    conversation: Conversation, keep: int, estimator: Estimator, target: int
+    conversation: Conversation, keep: int, estimator: SupportsTokenEstimate, target: int
 ) -> Conversation:
     trimmed = importance(conversation, keep, estimator, target)
     head, rest = _split(trimmed)
@@ -102,7 +102,7 @@ def trim_aggressive(conversation: Conversation, keep: int) -> Conversation:
 
 
 def aggressive(
-    conversation: Conversation, keep: int, estimator: Estimator, target: int
+    conversation: Conversation, keep: int, estimator: SupportsTokenEstimate, target: int
 ) -> Conversation:
     return trim_aggressive(conversation, keep)
 

@@ -36,7 +36,7 @@ from harness.batchapi.worker import BatchWorker, CancelRefused
 
 
 @dataclass(frozen=True)
-class Backend:
+class BatchBackend:
     """What the routes work on: the job store, the batch worker, and the key they require."""
 
     store: Store
@@ -56,7 +56,7 @@ class _App(FastAPI):
         return schema
 
 
-def create_app(backend: Backend) -> FastAPI:
+def create_app(backend: BatchBackend) -> FastAPI:
     app = _App(
         title="harness serve-batch",
         summary="OpenAI's batch API (/v1/files, /v1/batches) over a local model server",
@@ -72,12 +72,12 @@ def create_app(backend: Backend) -> FastAPI:
 
 
 # -- dependencies and request types ---------------------------------------------------------
-async def _backend(request: Request) -> Backend:
-    backend: Backend = request.app.state.backend
+async def _backend(request: Request) -> BatchBackend:
+    backend: BatchBackend = request.app.state.backend
     return backend
 
 
-Service = Annotated[Backend, Depends(_backend)]
+Service = Annotated[BatchBackend, Depends(_backend)]
 
 
 def _limit(low: int, high: int) -> BeforeValidator:
@@ -203,7 +203,7 @@ def file_content(service: Service, file_id: str) -> FileResponse:
     return FileResponse(path, media_type="application/jsonl")
 
 
-def _file(service: Backend, file_id: str) -> dict[str, Any]:
+def _file(service: BatchBackend, file_id: str) -> dict[str, Any]:
     row = service.store.get_file(file_id)
     if row is None:
         raise OpenAIError(404, f"No such File object: {file_id!r}", param="file_id",
@@ -247,7 +247,7 @@ def cancel_batch(service: Service, batch_id: str) -> dict[str, Any]:
     return _batch(service, batch_id)
 
 
-def _batch(service: Backend, batch_id: str) -> dict[str, Any]:
+def _batch(service: BatchBackend, batch_id: str) -> dict[str, Any]:
     row = service.store.get_batch(batch_id)
     if row is None:
         raise OpenAIError(404, f"No such Batch object: {batch_id!r}", param="batch_id",

@@ -24,13 +24,13 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from harness.batch.engine import BatchSettings, RetryPolicy
+from harness.batch.executor import BatchSettings, RetryPolicy
 from harness.batch.strategies import STRATEGIES
 from harness.batchapi.client import API_KEY_ENV
+from harness.cases.options import positive_float, positive_int
 from harness.engines import ENGINE_KINDS, Engine
+from harness.engines.pool import SimSettings, open_engine
 from harness.errors import HarnessError
-from harness.options import positive_float, positive_int
-from harness.servers import SimSettings, open_engine
 
 
 def register(subparsers: Any) -> None:

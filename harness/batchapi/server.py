@@ -19,8 +19,8 @@ from types import TracebackType
 
 import uvicorn
 
-from harness.batch.engine import BatchSettings
-from harness.batchapi.app import Backend, create_app
+from harness.batch.executor import BatchSettings
+from harness.batchapi.app import BatchBackend, create_app
 from harness.batchapi.openai_errors import H11Protocol
 from harness.batchapi.store import Store
 from harness.batchapi.worker import BatchWorker
@@ -73,7 +73,7 @@ class BatchApiServer:
         self.worker = self.worker_class(
             self.store, self.data_dir, self.engine, self.settings, self.max_active
         )
-        app = create_app(Backend(self.store, self.worker, self.api_key))
+        app = create_app(BatchBackend(self.store, self.worker, self.api_key))
         config = uvicorn.Config(
             app,
             http=H11Protocol,

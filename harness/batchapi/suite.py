@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.options import OptionSpec, option, positive_int
-from harness.registry import Suite
+from harness.cases.options import OptionSpec, option, positive_int
+from harness.matrix.registry import Suite
 
 DEFAULT_REQUESTS = 10_000
 

@@ -23,7 +23,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
-from harness.batch.engine import BatchEngine, BatchSettings
+from harness.batch.executor import BatchEngine, BatchSettings
 from harness.batch.jsonl import BatchRequest, LineError, read_requests
 from harness.batch.output import OutputWriter
 from harness.batchapi.store import TERMINAL, Store

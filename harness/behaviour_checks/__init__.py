@@ -24,7 +24,7 @@ from harness.behaviour_checks.base import (
     cannot_judge,
 )
 from harness.behaviour_checks.kv import kv_bytes_per_token
-from harness.behaviour_checks.loading import (
+from harness.behaviour_checks.model_loading import (
     context_is_per_sequence,
     identical_requests_do_not_reload,
     keep_alive_zero_unloads,

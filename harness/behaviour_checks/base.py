@@ -23,7 +23,7 @@ from harness.engines.base import (
     ServerMemory,
     StreamMeasurement,
 )
-from harness.prompts import PromptBuilder, TokenCalibration, calibrate
+from harness.measure.prompts import PromptBuilder, TokenCalibration, calibrate
 
 DEFAULT_MODEL = "qwen2.5:3b-instruct"
 

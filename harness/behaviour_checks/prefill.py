@@ -26,7 +26,7 @@ from harness.behaviour_checks.base import (
     wrong,
 )
 from harness.engines.base import NS_PER_S, Engine, Message
-from harness.prompts import PromptBuilder, is_truncated
+from harness.measure.prompts import PromptBuilder, is_truncated
 
 COLD_TOKENS = (200, 6000)  # the two cold prompts that calibrate the prefill cost
 COLD_REPEATS = 2  # the fastest of each: noise only ever adds time

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from harness.concurrency.capacity import MemoryModel, capacity_entry, job_hours
-from harness.concurrency.cell import Budget, CellState, run_cell
+from harness.concurrency.cell import CellState, DeviceBudget, run_cell
 from harness.concurrency.load import Sample, closed_loop, open_loop, poisson_offsets_ns
 from harness.concurrency.report import summary_notes, table_lines
 from harness.concurrency.section import ConcurrencySection, parse_concurrency
@@ -22,10 +22,10 @@ from harness.concurrency.sweep import SweepPlan, run_sweep
 from harness.concurrency.workers import ChatRequest, LoadPool
 
 __all__ = [
-    "Budget",
     "CellState",
     "ChatRequest",
     "ConcurrencySection",
+    "DeviceBudget",
     "LoadPool",
     "MemoryModel",
     "Sample",

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from harness.stats import linear_fit
+from harness.measure.stats import linear_fit
 
 MAX_PARALLEL = 256  # the search's ceiling; no local server runs more slots than this
 

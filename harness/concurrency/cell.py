@@ -24,7 +24,7 @@ from harness.concurrency.sweep import SweepPlan, run_sweep
 from harness.concurrency.workers import ChatRequest, Sender
 from harness.engines import Engine
 from harness.engines.loading import load_model
-from harness.prompts import PromptBuilder, calibrate
+from harness.measure.prompts import PromptBuilder, calibrate
 
 # Both past any sliding window (so memory is linear in num_ctx) and inside every model's
 # trained context; loads without a prompt, so two of them cost seconds, not a search.
@@ -32,7 +32,7 @@ PROBE_CONTEXTS = (8192, 16384)
 
 
 @dataclass(frozen=True)
-class Budget:
+class DeviceBudget:
     """Where the capacity is judged: GPU or RAM, and how many bytes a model may take there."""
 
     gpu: bool
@@ -44,7 +44,7 @@ class CellState:
     """What later cells of the same model reuse: memory lines by P, and the budget."""
 
     lines: dict[int, tuple[float, float]] = field(default_factory=dict)
-    budget: Budget | None = None
+    budget: DeviceBudget | None = None
 
 
 def run_cell(
@@ -55,7 +55,7 @@ def run_cell(
     plan: SlotPlan,
     source: ServerSource,
     scale: float,
-    read_budget: Callable[[Engine], Budget],
+    read_budget: Callable[[Engine], DeviceBudget],
     state: CellState,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The `concurrency[]` entries of this cell (one per P) and its `capacity` entry."""

@@ -11,7 +11,7 @@ from typing import Any
 
 from harness.concurrency.load import Sample
 from harness.concurrency.slo import Slo, goodput
-from harness.stats import percentile
+from harness.measure.stats import percentile
 
 # Doubling the clients should nearly double throughput while the server has headroom; a
 # doubling that buys less than 20% of that is "no longer grows" (measurement noise on a

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from harness.engines.base import StreamMeasurement
 from harness.errors import EngineError
-from harness.gcpause import held
+from harness.measure.gcpause import held
 
 Send = Callable[[], StreamMeasurement]
 MAX_IN_FLIGHT = 256  # open loop: more than this many outstanding requests wait for a thread

@@ -18,7 +18,7 @@
 `launch` template with `{num_parallel}`); against a running server it must name the one
 value that server uses, since no request can change OLLAMA_NUM_PARALLEL.
 
-The suite declares the parser in its suite.py (harness/registry.py).
+The suite declares the parser in its suite.py (harness/matrix/registry.py).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.concurrency.slo import Slo
-from harness.yamlsource import KeyPath, YamlSource, finite_number
+from harness.matrix.yamlsource import KeyPath, YamlSource, finite_number
 
 DEFAULT_LEVELS = (1, 2, 4, 8, 16)
 DEFAULT_SLO = Slo(ttft_s=2.0, itl_s=0.1)

@@ -3,7 +3,7 @@
 Slots are fixed when a server starts, so they are a matrix axis only where the harness
 starts the server: under `--engine sim` the suite starts one SimServer per slot value (same
 profile and speed as the session's simulator; it is "a server the harness launches"), and
-with a `launch:` block one process per slot value through `harness.launcher`. Against a
+with a `launch:` block one process per slot value through `harness.engines.launcher`. Against a
 running server the value in use is recorded: the matrix's single `slots: [N]`, else the
 `OLLAMA_NUM_PARALLEL` of this environment (correct when the server was started from it).
 """
@@ -95,7 +95,7 @@ def slot_server(source: ServerSource, slots: int, plan: SlotPlan, num_ctx: int) 
         finally:
             engine.close()  # stops the simulator it started
         return
-    from harness.launcher import Launcher, LaunchSpec
+    from harness.engines.launcher import Launcher, LaunchSpec
 
     block = source.launch
     spec = LaunchSpec(

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import pytest
 
 from harness.concurrency.section import ConcurrencySection, parse_concurrency
-from harness.matrix import Matrix
-from harness.registry import MatrixSection, ResultSection, Suite, SuiteCase
+from harness.matrix.cells import Matrix
+from harness.matrix.registry import MatrixSection, ResultSection, Suite, SuiteCase
 
 
 @dataclass(frozen=True)

@@ -50,8 +50,8 @@ from harness.concurrency.load import (
 from harness.engines import create_engine
 from harness.engines.base import Engine, Message, StreamMeasurement
 from harness.engines.http import Timeouts
-from harness.gcpause import held
-from harness.prompts import PromptBuilder
+from harness.measure.gcpause import held
+from harness.measure.prompts import PromptBuilder
 
 STREAMS_PER_PROCESS = 8  # above this, one process's GIL adds more than ~1 ms (issue 21)
 MAX_PROCESSES = 64

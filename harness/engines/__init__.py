@@ -3,6 +3,11 @@
 `ENGINES` maps each `--engine` value to how its engine is made; every list of engine kinds
 (the option's choices, the CLIs') is read from it. Adding an engine is one module beside
 this one and one entry here.
+
+Beside the clients, what reaching a server takes: `pool.py` (a session's servers, one engine
+per URL, and which cells run on which), `hosts.py` (`OLLAMA_HOST` as Ollama parses it),
+`launcher.py` (starting a server whose context is fixed when it starts) and `retry.py` (the
+one retry policy for transient faults).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """An engine over a server the harness starts itself (`--launch TEMPLATE`).
 
 Servers such as llama.cpp's or vLLM fix their context when they start. Here a load at
-`num_ctx=N` (re)starts the server at N through `harness.launcher.Launcher`, and every other
+`num_ctx=N` (re)starts the server at N through `harness.engines.launcher.Launcher`, and every other
 call goes to an ordinary engine (OpenAI-compatible by default) at the server's current
 address, so measuring, the context-limit search and the hardware sampler work through a
 launched server exactly as through Ollama's reloads.
@@ -27,7 +27,7 @@ from harness.engines.base import (
 )
 from harness.engines.gguf_info import show_from_gguf
 from harness.engines.http import Timeouts
-from harness.launcher import Launcher, LaunchFailed
+from harness.engines.launcher import Launcher, LaunchFailed
 
 DEFAULT_CONTEXT = 4096
 

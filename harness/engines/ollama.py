@@ -30,8 +30,8 @@ from harness.engines.http import (
     split_lines,
     transport_errors,
 )
-from harness.gcpause import paused
-from harness.retry import CONTROL_RETRY, RetryPolicy
+from harness.engines.retry import CONTROL_RETRY, RetryPolicy
+from harness.measure.gcpause import paused
 
 
 class OllamaEngine:

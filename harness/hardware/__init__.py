@@ -39,9 +39,12 @@ Budgets watch gpuN.mem_used_bytes, sim.gpuN.mem_used_bytes (gpu_max_fraction),
 host.ram_used_bytes, sim.host_used_bytes (ram_max_fraction) and host.swap_used_bytes
 (growth over its first reading).
 
-The summary's `host_load` (harness/hardware/load.py) says how busy the host was during the
+The summary's `host_load` (harness/hardware/busy.py) says how busy the host was during the
 case: load average, runnable tasks per CPU, other processes' CPU time, the sampler's own
 wake-up delay. Baselines use it to tell a busy host from a slower server.
+
+Of all the memory metrics, `case_memory.py` picks the one figure per case that reports,
+baselines and the stability score use.
 """
 
 from __future__ import annotations

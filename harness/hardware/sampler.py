@@ -10,8 +10,8 @@ from typing import Any
 
 from harness.hardware.backends.base import Backend, BackendSet
 from harness.hardware.budget import Budget, BudgetWatch, Violation
+from harness.hardware.busy import HostLoadMeter
 from harness.hardware.config import PHASES, SamplerConfig
-from harness.hardware.load import HostLoadMeter
 from harness.hardware.summary import (
     NS_PER_S,
     Mark,

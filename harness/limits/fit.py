@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.limits.probe import Probe
-from harness.stats import linear_fit
+from harness.measure.stats import linear_fit
 
 WINDOW_MULTIPLE = 4  # contexts >= 4 x the sliding window are in the linear regime
 MIN_POINTS = 3  # two points always give R^2 = 1; three can show a bend
@@ -44,7 +44,7 @@ class LinearFit:
 
 
 def fit_line(points: Sequence[tuple[int, float]]) -> LinearFit | None:
-    """The least-squares line (`harness.stats.linear_fit`); None with < 2 distinct contexts."""
+    """The least-squares line (`measure.stats.linear_fit`); None with < 2 distinct contexts."""
     xs = [x for x, _ in points]
     if len(set(xs)) < 2:
         return None

@@ -22,13 +22,13 @@ from typing import Any, Protocol
 from harness import errors
 from harness.engines.base import LoadedModel, ServerMemory, memory_accounting
 from harness.hardware import Budget
+from harness.hardware.case_memory import SOURCES
 from harness.limits.source import PS, SourceChoice, choose_source, rss_bytes
-from harness.memory import SOURCES
 
 GOOD = "fits"
 FAILURES = ("oom", "crash", "timeout")  # the server refused or died: worth a finding
 GPU_SOURCES = ("sim_gpu", "nvml_server", "nvml")
-# Capacity metrics (total, used) in the order memory.py prefers them.
+# Capacity metrics (total, used) in the order hardware/case_memory.py prefers them.
 _GPU_TOTALS = (
     ("sim.gpu_total_bytes", "sim.gpu_used_bytes"),
     ("gpu.mem_total_bytes", "gpu.mem_used_bytes"),

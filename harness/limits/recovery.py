@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from harness.engines.retry import RetryPolicy
 from harness.errors import EngineError
-from harness.retry import RetryPolicy
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from harness.results import write_json_atomic
+from harness.results.writer import write_json_atomic
 
 RESULTS_NAME = "context_limit_results.json"
 GIB = 1024**3

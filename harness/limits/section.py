@@ -26,7 +26,7 @@ from typing import Any
 
 from harness.limits.recommend import Policy
 from harness.limits.search import DEFAULT_RESOLUTION
-from harness.yamlsource import KeyPath, YamlSource, finite_number
+from harness.matrix.yamlsource import KeyPath, YamlSource, finite_number
 
 _FRACTIONS = ("safety", "trim_fraction", "keep_fraction")
 _COUNTS = ("tokens_per_request", "messages_per_request")

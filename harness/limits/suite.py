@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
+from harness.cases.options import OptionSpec
 from harness.limits.section import LimitModel, LimitsSection, parse_limits
-from harness.matrix import Matrix
-from harness.options import OptionSpec
-from harness.registry import MatrixSection, ResultSection, Suite, SuiteCase
+from harness.matrix.cells import Matrix
+from harness.matrix.registry import MatrixSection, ResultSection, Suite, SuiteCase
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import Any
 
 from harness.engines.loading import unload_model
 from harness.errors import EngineError
-from harness.prompts import PromptBuilder, calibrate, is_truncated, target_prompt_tokens
+from harness.measure.prompts import PromptBuilder, calibrate, is_truncated, target_prompt_tokens
 
 NUM_PREDICT = 8
 

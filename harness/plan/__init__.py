@@ -12,7 +12,7 @@ use-case recommendations, with their renderers and YAML presets.
 
 Each renderer of the run (terminal summary, report, matrix.md, matrix.csv) makes one call
 into `harness.plan.render`. Every entry point takes the typed run
-(`harness.results_model.RunResults`) or a payload in memory, which it types first.
+(`harness.results.schema.RunResults`) or a payload in memory, which it types first.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 from harness.plan.job import plan_job
 from harness.plan.model import JobPlan, Recommendation
 from harness.plan.usecases import recommendations
-from harness.results_model import JsonObject, RunResults, as_run
+from harness.results.schema import JsonObject, RunResults, as_run
 
 __all__ = ["JobPlan", "Recommendation", "plan_job", "recommendations", "sections"]
 

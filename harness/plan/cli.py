@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from harness.options import positive_int
+from harness.cases.options import positive_int
 from harness.report.cli import DEFAULT_RUNS_DIR, resolve_run
 
 
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from harness.plan.job import plan_job
     from harness.plan.preset import write_presets
     from harness.plan.render import stored_or_computed, terminal_lines
-    from harness.results_model import load_run
+    from harness.results.schema import load_run
 
     run_dir = resolve_run(str(args.run), Path(args.reports_dir))
     run = load_run(run_dir)

@@ -1,4 +1,4 @@
-"""What the plan derives from a run's typed results (`harness.results_model`) before deciding.
+"""What the plan derives from a run's typed results (`harness.results.schema`) before deciding.
 
 The sections themselves (throughput sizes, projections, batch settings, limits, capacity) are
 the results model's types; this module only groups them the way the plan asks:
@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from harness.plan.model import Pick
-from harness.results_model import (
+from harness.results.schema import (
     Extrapolation,
     Growth,
     RunResults,

@@ -30,7 +30,7 @@ from harness.batch.growth import trim_settings
 from harness.limits.recommend import Policy
 from harness.plan.facts import StrategyRun, strategy_runs
 from harness.plan.model import JobPlan, Memory, Missing, Projection, TrimPlan
-from harness.results_model import (
+from harness.results.schema import (
     CapacityEntry,
     Interval,
     JsonObject,

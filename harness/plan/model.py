@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from harness.errors import ResultsError
-from harness.results_model import Interval
+from harness.results.schema import Interval
 
 BASES = ("measured", "simulated", "projected", "predicted")
 

@@ -171,7 +171,7 @@ def load_plan(path: Path) -> PlanSettings:
     """Read a job-plan.yaml; ConfigError naming the file, line and key, and the fix."""
     from harness.batch.strategies import STRATEGIES
     from harness.batch.trim import TRIMMERS
-    from harness.yamlsource import load_yaml
+    from harness.matrix.yamlsource import load_yaml
 
     if not path.is_file():
         raise ConfigError(

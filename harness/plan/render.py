@@ -7,7 +7,7 @@
     throughput_view(payload)           the HTML report's throughput, plan and recommendations
     write_files(payload, out_dir)      job-plan.yaml and presets/*.yaml in the run folder
 
-All of them take the typed run (`harness.results_model.RunResults`; a payload in memory is
+All of them take the typed run (`harness.results.schema.RunResults`; a payload in memory is
 typed first), never the live session, so `harness report` and `harness plan` print what the
 run printed.
 """
@@ -35,7 +35,7 @@ from harness.plan.text import (
 )
 from harness.plan.usecases import recommendations
 from harness.report import fmt
-from harness.results_model import CapacityEntry, Interval, JsonObject, RunResults, as_run, count
+from harness.results.schema import CapacityEntry, Interval, JsonObject, RunResults, as_run, count
 
 Run = RunResults | JsonObject  # a typed run, or a payload in memory (typed on the way in)
 

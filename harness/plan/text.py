@@ -12,7 +12,7 @@ from harness.plan.facts import StrategyRun
 from harness.plan.model import JobPlan, Projection, Recommendation
 from harness.plan.preset import PLAN_FILE
 from harness.report import fmt
-from harness.results_model import Interval
+from harness.results.schema import Interval
 
 TABLE_HEADER = ("Size", "Time", "Req/s", "Tokens/s", "Savings")
 TABLE_NOTE = (

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from harness.plan.facts import UseCaseCell, scaling_cells
 from harness.plan.model import Recommendation
 from harness.plan.preset import slug
-from harness.results_model import JsonObject, RunResults, as_run
+from harness.results.schema import JsonObject, RunResults, as_run
 
 
 def _rank(cell: UseCaseCell) -> tuple[float, float, float]:

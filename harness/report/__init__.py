@@ -1,4 +1,5 @@
-"""Reports of a run (HTML with charts, Markdown, CSV), rendered from its results.json alone.
+"""Step 6 of the pipeline: reports of a run (HTML with charts, Markdown, CSV), rendered
+from its results.json alone, and the table of cases that ends the terminal (`terminal.py`).
 
     from harness.report import render_run
     paths = render_run(run_dir)  # writes report.html, matrix.md, matrix.csv

@@ -1,6 +1,6 @@
 """The report's charts, each built from one section of the payload with `svg.line_chart`.
 
-Cases, limits and history come typed (`harness.results_model`); a chart without data is not
+Cases, limits and history come typed (`harness.results.schema`); a chart without data is not
 drawn. The throughput section is read as JSON:
 - throughput[]: strategy, size, total_s; extrapolation: target, time_s, time_s_low,
   time_s_high, strategy (which series it continues; default the one with the largest size)
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from harness.report import fmt
 from harness.report.svg import Axis, Band, Marker, Series, line_chart
-from harness.results_model import (
+from harness.results.schema import (
     Case,
     Extrapolation,
     Limit,

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ResultsError
-from harness.results_model import RESULTS_FILE
+from harness.results.schema import RESULTS_FILE
 
 DEFAULT_RUNS_DIR = Path("reports") / "runs"
 

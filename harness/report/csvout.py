@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 import io
 
-from harness.registry import SectionTable
-from harness.results_model import Case, CaseBaseline, JsonObject, RunResults, as_run
+from harness.matrix.registry import SectionTable
+from harness.results.schema import Case, CaseBaseline, JsonObject, RunResults, as_run
 
 COLUMNS: tuple[str, ...] = (
     "id",
@@ -78,7 +78,7 @@ def render(payload: RunResults | JsonObject) -> str:
 
 
 def render_table(found: SectionTable) -> str:
-    """A section a suite declared with a table renderer, as its own CSV (harness/registry.py)."""
+    """A section a suite declared with a table renderer, as its own CSV (matrix/registry.py)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(found.columns)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from harness.results_model import Case
+    from harness.results.schema import Case
 
 GIB = 1024**3
 MIB = 1024**2

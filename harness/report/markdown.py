@@ -13,10 +13,10 @@ import html
 import re
 from collections.abc import Iterable, Sequence
 
-from harness.registry import declared_tables
+from harness.matrix.registry import declared_tables
 from harness.report import fmt
 from harness.report.rows import Problem, problem
-from harness.results_model import Case, JsonObject, Limit, RunResults, as_run, text
+from harness.results.schema import Case, JsonObject, Limit, RunResults, as_run, text
 
 MATRIX_HEADER = ("Model", "Context", "TTFT", "Tok/s", "RAM Δ", "Stability", "Use-case fit")
 PROBLEMS_HEADER = ("Case", "Verdict", "Reason")
@@ -105,7 +105,7 @@ def render(payload: RunResults | JsonObject) -> str:
 
 
 def declared_sections(payload: JsonObject) -> list[str]:
-    """The sections of suites that declare a table renderer (harness/registry.py)."""
+    """The sections of suites that declare a table renderer (harness/matrix/registry.py)."""
     lines: list[str] = []
     for _, found in declared_tables(payload):
         lines += ["", f"## {cell(found.title)}", "", *table(found.columns, found.rows)]

@@ -17,11 +17,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.gcpause import paused
+from harness.matrix.registry import declared_tables
+from harness.measure.gcpause import paused
 from harness.plan.render import write_files as write_plan_files
-from harness.registry import declared_tables
-from harness.report import csvout, markdown, model, tables
-from harness.results_model import RESULTS_FILE, JsonObject, RunResults, as_run, load_run
+from harness.report import csvout, markdown, tables, viewmodel
+from harness.results.schema import RESULTS_FILE, JsonObject, RunResults, as_run, load_run
 
 if TYPE_CHECKING:
     from jinja2 import Template
@@ -65,14 +65,14 @@ def render_html(payload: RunResults | JsonObject) -> str:
     from markupsafe import Markup
 
     run = as_run(payload)
-    view = model.build(run)
+    view = viewmodel.build(run)
     return _template().render(
         r=view,
         csp=_csp(),
         script=Markup(COPY_SCRIPT),
         matrix_body=Markup(tables.matrix_body(view.rows)),  # every value escaped there
         stability_body=Markup(tables.stability_body(view.stability) if view.stability else ""),
-        # Sections of suites that declare a table renderer (harness/registry.py).
+        # Sections of suites that declare a table renderer (harness/matrix/registry.py).
         declared=declared_tables(run.raw),
     )
 

@@ -1,7 +1,7 @@
 """The per-case rows of the report: the matrix, failures and skips, stability.
 
 Every cell is formatted here, once, so the template is a plain loop. The fields read are
-those of `harness.results_model.Case`.
+those of `harness.results.schema.Case`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from harness.report import fmt
-from harness.results_model import Bound, Case, CaseBaseline, Check, Summary
+from harness.results.schema import Bound, Case, CaseBaseline, Check, Summary
 
 GOOD = frozenset({"pass", "passed", "ok", "improved", "better", "unchanged", "same"})
 NEUTRAL = frozenset({"skipped", "skip", "new", "no_baseline", "noisy", ""})

@@ -10,8 +10,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from harness.sim.model_runner import Runner
 from harness.sim.profiles import HardwareProfile, ModelProfile, model_profiles
-from harness.sim.runner import Runner
 
 SIM_VERSION = "0.12.6"  # the Ollama release the simulator imitates (default num_ctx 4096)
 MODIFIED_AT = "2025-10-01T12:00:00.123456Z"

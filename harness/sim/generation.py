@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.sim import tokens as tk
-from harness.sim.options import ApiError, Options, parse_keep_alive, parse_options
+from harness.sim.model_runner import Job
 from harness.sim.physics import LoadConfig
 from harness.sim.profiles import ModelProfile, find_model
-from harness.sim.runner import Job
+from harness.sim.request_options import ApiError, Options, parse_keep_alive, parse_options
 from harness.sim.scheduler import Scheduler
 
 TOO_LONG = "the input length exceeds the context length"

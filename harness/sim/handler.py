@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from harness.sim import catalog, streaming
 from harness.sim.generation import resolve_model
-from harness.sim.options import ApiError
 from harness.sim.profiles import model_profiles
+from harness.sim.request_options import ApiError
 from harness.sim.wire import dumps, openai_error
 
 if TYPE_CHECKING:

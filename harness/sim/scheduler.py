@@ -14,10 +14,10 @@ from collections import Counter
 
 from harness.sim import physics
 from harness.sim.behaviour import Behaviour
-from harness.sim.options import ApiError, Options
+from harness.sim.model_runner import Job, Pace, Runner
 from harness.sim.physics import LoadConfig, Placement, PlacementError
 from harness.sim.profiles import HardwareProfile, ModelProfile
-from harness.sim.runner import Job, Pace, Runner
+from harness.sim.request_options import ApiError, Options
 
 QUEUE_FULL = "server busy, please try again.  maximum pending requests exceeded"
 LOAD_OOM = (

@@ -20,8 +20,8 @@ from typing import Any
 from harness.sim.behaviour import Behaviour
 from harness.sim.faults import FaultSpec
 from harness.sim.handler import Handler
+from harness.sim.model_runner import Pace
 from harness.sim.profiles import HardwareProfile, hardware_profile
-from harness.sim.runner import Pace
 from harness.sim.scheduler import Scheduler
 
 log = logging.getLogger("harness.sim")

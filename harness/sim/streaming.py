@@ -22,8 +22,8 @@ from harness.sim.generation import (
     prepare_generate,
     token_ids,
 )
-from harness.sim.options import ApiError
-from harness.sim.runner import Job
+from harness.sim.model_runner import Job
+from harness.sim.request_options import ApiError
 from harness.sim.wire import CRASH, Format, OllamaChat, OllamaGenerate, OpenAIChat, dumps
 from harness.sim.wire import openai_to_ollama as to_native
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from harness.workloads.drift import Trend, linear_trend, relative_drift_per_hour
 from harness.workloads.judge import build_case, memory_trend
-from harness.workloads.runner import RunSettings, SustainedRun, run_sustained
+from harness.workloads.runner import SustainedRun, SustainedSettings, run_sustained
 from harness.workloads.section import (
     DURATION_ENV,
     KINDS,
@@ -25,9 +25,9 @@ from harness.workloads.section import (
 __all__ = [
     "DURATION_ENV",
     "KINDS",
-    "RunSettings",
     "SustainedRun",
     "SustainedSection",
+    "SustainedSettings",
     "Trend",
     "WorkloadSpec",
     "build_case",

@@ -5,7 +5,7 @@ slope; a slope alone cannot tell a trend from noise, so each comes with its stan
 and a Student-t interval. A threshold in the matrix fails a run only when the slope is past
 it *and* the interval excludes zero: a noisy ten-minute run never fails on noise alone.
 
-The line is `harness.stats.linear_fit` (scipy's `linregress`) and the t quantile is
+The line is `harness.measure.stats.linear_fit` (scipy's `linregress`) and the t quantile is
 `scipy.stats.t`, both imported only when a trend is computed, so loading the plugin does not
 import scipy.
 """
@@ -16,7 +16,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from harness.stats import linear_fit
+from harness.measure.stats import linear_fit
 
 SECONDS_PER_HOUR = 3600.0
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from harness.engines.base import NS_PER_S
-from harness.stats import stability_score, summarize
+from harness.measure.stats import stability_score, summarize
 from harness.workloads.drift import (
     SECONDS_PER_HOUR,
     Trend,
@@ -100,7 +100,7 @@ def build_case(
         "stability": stability.to_json(),
         "memory": memory,
         "hardware": hardware,
-        # At the top level, where a baseline keeps it (as harness.measure does): a verdict
+        # At the top level, where a baseline keeps it (as harness.measure.procedure does): a verdict
         # against the baseline needs both hosts' load to tell a busy host from a slower server.
         "host_load": (hardware or {}).get("host_load"),
         "verdict": _verdict(run, failures),

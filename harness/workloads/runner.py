@@ -19,8 +19,8 @@ from typing import Any
 from harness import errors
 from harness.engines.base import NS_PER_S, Engine, StreamMeasurement
 from harness.engines.loading import load_model
-from harness.samples import sample_record, scaled_s
-from harness.stats import import_numpy_now
+from harness.measure.samples import sample_record, scaled_s
+from harness.measure.stats import import_numpy_now
 from harness.workloads.section import WorkloadSpec
 from harness.workloads.traffic import Conversation, Request, Traffic, traffic_for
 
@@ -30,7 +30,7 @@ TRUNCATION_TOLERANCE = 0.10  # generated text varies in tokens per word; a cut i
 
 
 @dataclass(frozen=True)
-class RunSettings:
+class SustainedSettings:
     duration_s: float
     time_scale: float = 1.0
     keep_alive: str = "10m"
@@ -42,7 +42,7 @@ class SustainedRun:
     """What the loop saw; `steady_ns` marks the end of load and warm-up."""
 
     spec: WorkloadSpec
-    settings: RunSettings
+    settings: SustainedSettings
     load: dict[str, Any] | None = None
     warmup: dict[str, Any] | None = None
     samples: list[dict[str, Any]] = field(default_factory=list)
@@ -58,7 +58,7 @@ Mark = Callable[[str], None]
 def run_sustained(
     engine: Engine,
     spec: WorkloadSpec,
-    settings: RunSettings,
+    settings: SustainedSettings,
     mark: Mark | None = None,
     clock: Callable[[], int] = time.perf_counter_ns,
 ) -> SustainedRun:
@@ -118,7 +118,7 @@ def _one(
     traffic: Traffic,
     index: int,
     options: dict[str, Any],
-    settings: RunSettings,
+    settings: SustainedSettings,
     warmup: bool = False,
 ) -> dict[str, Any]:
     request = traffic.next_request(index, WARMUP_SCALE if warmup else 1.0)
@@ -136,7 +136,9 @@ def _one(
     return sample
 
 
-def _sample(got: StreamMeasurement, request: Request, settings: RunSettings) -> dict[str, Any]:
+def _sample(
+    got: StreamMeasurement, request: Request, settings: SustainedSettings
+) -> dict[str, Any]:
     sample = sample_record(
         got,
         time_scale=settings.time_scale,

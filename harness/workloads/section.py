@@ -17,7 +17,7 @@
 tests use a few seconds). Under the simulator the duration is still wall-clock time: a run
 at `--sim-speed 50` does 50x the simulated work in it, and results are in simulated time.
 
-The suite declares the parser in its suite.py (harness/registry.py).
+The suite declares the parser in its suite.py (harness/matrix/registry.py).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.errors import ConfigError
-from harness.yamlsource import KeyPath, YamlSource, finite_number
+from harness.matrix.yamlsource import KeyPath, YamlSource, finite_number
 
 KINDS = ("coding", "rag", "chat")
 DEFAULT_DURATION_S = 600.0

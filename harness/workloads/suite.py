@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from harness.matrix import Matrix
-from harness.registry import MatrixSection, Suite, SuiteCase
+from harness.matrix.cells import Matrix
+from harness.matrix.registry import MatrixSection, Suite, SuiteCase
 from harness.workloads.section import SustainedSection, WorkloadSpec, parse_sustained
 
 

@@ -48,7 +48,7 @@ def batch_target(
     if url:
         yield Target(url.rstrip("/"), model, requests, api_key=os.environ.get(API_KEY_ENV) or None)
         return
-    from harness.batch.engine import BatchSettings, RetryPolicy
+    from harness.batch.executor import BatchSettings, RetryPolicy
     from harness.batchapi.server import BatchApiServer
     from harness.engines import create_engine
 

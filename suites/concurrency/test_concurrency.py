@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from harness.api import HarnessRun
-from harness.concurrency import Budget, CellState, ServerSource, run_cell, slot_plan
+from harness.concurrency import CellState, DeviceBudget, ServerSource, run_cell, slot_plan
 from harness.concurrency.cell import PROBE_CONTEXTS
 from harness.concurrency.report import NOTE_PREFIX, summary_notes
 from harness.concurrency.servers import loaded_size
@@ -31,7 +31,7 @@ from harness.errors import ConfigError
 from harness.limits.probe import capacity
 
 
-def _budget_reader(harness_run: HarnessRun, model: str) -> Callable[[Engine], Budget]:
+def _budget_reader(harness_run: HarnessRun, model: str) -> Callable[[Engine], DeviceBudget]:
     """The memory budget, less what a loaded runner takes beyond its /api/ps size.
 
     /api/ps leaves out the runner's own overhead (the CUDA context, ~0.4 GiB on a real
@@ -39,7 +39,7 @@ def _budget_reader(harness_run: HarnessRun, model: str) -> Callable[[Engine], Bu
     slots that spill.
     """
 
-    def read(engine: Engine) -> Budget:
+    def read(engine: Engine) -> DeviceBudget:
         sampler = harness_run.new_sampler(engine)
         sampler.start()
         try:
@@ -51,9 +51,9 @@ def _budget_reader(harness_run: HarnessRun, model: str) -> Callable[[Engine], Bu
         summary = sampler.summary()
         cap = capacity(summary, harness_run.budget)
         if cap.available_bytes is None:
-            return Budget(gpu=cap.gpu, available_bytes=None)
+            return DeviceBudget(gpu=cap.gpu, available_bytes=None)
         overhead = _runner_overhead(summary, cap.gpu, size)
-        return Budget(gpu=cap.gpu, available_bytes=cap.available_bytes - overhead)
+        return DeviceBudget(gpu=cap.gpu, available_bytes=cap.available_bytes - overhead)
 
     return read
 

@@ -17,7 +17,7 @@ def hardware_name(harness_run: HarnessRun) -> str:
     url = harness_run.engine.base_url
     if not is_local_url(url):
         return f"the server at {url}"
-    from harness.fingerprint import cpu_name, gpus
+    from harness.results.fingerprint import cpu_name, gpus
 
     names = [str(g.get("name")) for g in gpus()]
     return ", ".join(names) if names else cpu_name()

@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 import pytest
 
-from harness.matrix import Cell
-from harness.measure import CellOutcome
+from harness.matrix.cells import Cell
+from harness.measure.procedure import CellOutcome
 
 
 def test_context_scaling(cell: Cell, measure: Callable[[Cell], CellOutcome]) -> None:

@@ -20,8 +20,8 @@ import pytest
 from harness.api import HarnessRun
 from harness.errors import ConfigError
 from harness.hardware import HardwareSampler
-from harness.memory import memory_block
-from harness.workloads import RunSettings, build_case, duration_s, run_sustained
+from harness.hardware.case_memory import memory_block
+from harness.workloads import SustainedSettings, build_case, duration_s, run_sustained
 
 
 def test_sustained(
@@ -37,7 +37,7 @@ def test_sustained(
         seconds = duration_s(sustained_case.section)
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
-    settings = RunSettings(duration_s=seconds, time_scale=harness_run.time_scale)
+    settings = SustainedSettings(duration_s=seconds, time_scale=harness_run.time_scale)
     run = run_sustained(engine, spec, settings, mark=lambda phase: hardware.mark(phase))
     hardware.stop()
     summary = hardware.summary()

@@ -19,7 +19,7 @@ from harness.baseline import (
     fingerprint_mismatch,
 )
 from harness.errors import ConfigError
-from harness.results_model import Case
+from harness.results.schema import Case
 
 Factory = Callable[..., dict[str, Any]]
 TIMINGS = ("ttft_s", "e2e_s", "prompt_tok_s", "decode_tok_s")

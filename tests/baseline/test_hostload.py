@@ -16,7 +16,7 @@ Factory = Callable[..., dict[str, Any]]
 
 
 def load(runnable: float = 2.0, share: float = 0.5, delay: float = 0.5) -> dict[str, Any]:
-    """A host_load block as harness.hardware.load writes it, on a 2-CPU host."""
+    """A host_load block as harness.hardware.busy writes it, on a 2-CPU host."""
     return {
         "cpu_count": 2,
         "wall_s": 3.0,
@@ -178,7 +178,7 @@ def test_a_saved_baseline_keeps_each_case_s_load(
 
 
 def counted_by_the_server(payload: dict[str, Any]) -> dict[str, Any]:
-    """The rates taken from the server's counters, as harness.samples records them."""
+    """The rates taken from the server's counters, as harness.measure.samples records them."""
     for case in payload["cases"]:
         for sample in case["samples"]:
             sample["prompt_source"] = sample["decode_source"] = "server"

@@ -12,7 +12,7 @@ import itertools
 import numpy as np
 import pytest
 
-from harness.significance import (
+from harness.baseline.significance import (
     EXACT_MAX_PAIRS,
     bootstrap_ratio_of_medians,
     mann_whitney_u,

@@ -14,7 +14,7 @@ import pytest
 
 from harness.batch.analyze import analyze, format_analysis
 from harness.batch.context import ContextManager, ContextSettings
-from harness.batch.engine import BatchEngine, BatchSettings
+from harness.batch.executor import BatchEngine, BatchSettings
 from harness.batch.jsonl import read_requests
 from harness.batch.memory import SimProbe
 from harness.batch.output import OutputWriter

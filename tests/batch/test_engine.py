@@ -4,7 +4,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from harness import errors
-from harness.batch.engine import RetryPolicy
+from harness.batch.executor import RetryPolicy
 from harness.batch.fixture import MemorySink, make_batch_engine
 from harness.batch.jsonl import iter_lines, read_requests
 from harness.batch.output import OutputWriter, trims_path

@@ -11,7 +11,7 @@ import pytest
 
 import harness.cli
 from harness.batch.context import ContextSettings
-from harness.batch.engine import BatchEngine, BatchSettings
+from harness.batch.executor import BatchEngine, BatchSettings
 from harness.batch.fixture import MemorySink
 from harness.batch.jsonl import iter_lines, read_requests
 from harness.batch.limits import read_limits

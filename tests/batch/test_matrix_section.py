@@ -7,7 +7,7 @@ import pytest
 
 from harness.batch.matrix_section import ThroughputSection
 from harness.errors import MatrixError
-from harness.matrix import load_matrix
+from harness.matrix.cells import load_matrix
 
 BASE = "version: 1\nmodels:\n  - name: m\n    contexts: [2k]\n"
 

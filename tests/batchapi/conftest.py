@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from harness.batch.engine import BatchSettings, RetryPolicy
+from harness.batch.executor import BatchSettings, RetryPolicy
 from harness.batchapi.client import API_KEY_ENV, BatchApiClient, Poll, request_line
 from harness.batchapi.server import BatchApiServer
 from harness.batchapi.worker import BatchWorker

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from harness import benchfigures
-from harness.benchfigures import TimingErrors, TracedOllama
 from harness.concurrency.workers import STREAMS_PER_PROCESS, ChatRequest, LoadPool
+from harness.devtools import benchfigures
+from harness.devtools.benchfigures import TimingErrors, TracedOllama
 
 ENTRIES = pytest.StashKey[dict[str, benchfigures.Entry]]()
 SESSION_LOAD = pytest.StashKey[list[float]]()

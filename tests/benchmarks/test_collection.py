@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from harness.matrix import load_matrix
+from harness.matrix.cells import load_matrix
 
 pytestmark = pytest.mark.benchmark_suite
 

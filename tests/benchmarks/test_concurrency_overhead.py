@@ -16,8 +16,8 @@ from collections.abc import Callable
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from harness.benchfigures import TimingErrors
-from harness.stats import percentile
+from harness.devtools.benchfigures import TimingErrors
+from harness.measure.stats import percentile
 
 pytestmark = pytest.mark.benchmark_suite
 

@@ -21,7 +21,7 @@ from pytest_benchmark.fixture import BenchmarkFixture
 
 from harness.concurrency.load import Sample
 from harness.concurrency.workers import ChatRequest, LoadPool
-from harness.stats import percentile
+from harness.measure.stats import percentile
 from tests.benchmarks.conftest import remote_sim
 from tests.real_ollama.server import (
     HOW_TO_GET,

@@ -22,8 +22,8 @@ from collections.abc import Callable
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from harness.benchfigures import TimingErrors
 from harness.concurrency.workers import STREAMS_PER_PROCESS, processes_for
+from harness.devtools.benchfigures import TimingErrors
 
 pytestmark = pytest.mark.benchmark_suite
 

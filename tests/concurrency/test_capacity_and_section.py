@@ -11,7 +11,7 @@ from harness.concurrency.capacity import MemoryModel, capacity_entry, job_hours
 from harness.concurrency.section import ConcurrencySection
 from harness.concurrency.servers import slot_plan
 from harness.errors import ConfigError, MatrixError
-from harness.matrix import load_matrix
+from harness.matrix.cells import load_matrix
 
 GIB = 1024**3
 

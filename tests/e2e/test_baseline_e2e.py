@@ -28,8 +28,8 @@ import pytest
 from harness.baseline import BaselineStore, CompareConfig, compare_runs
 from harness.engines import create_engine
 from harness.hardware import HardwareSampler, build_backends
-from harness.matrix import Cell, load_matrix
-from harness.measure import MeasureSettings, measure_cell
+from harness.matrix.cells import Cell, load_matrix
+from harness.measure.procedure import MeasureSettings, measure_cell
 from harness.sim.server import SimServer
 from tests.noise import busy_host
 

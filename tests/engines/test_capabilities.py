@@ -22,12 +22,12 @@ from harness.engines.base import (
     missing_capabilities,
 )
 from harness.engines.launched import LaunchedEngine
+from harness.engines.launcher import Launcher, LaunchSpec
 from harness.engines.loading import WARM_UP, load_model, unload_all, unload_model
 from harness.engines.ollama import OllamaEngine
 from harness.engines.openai import OpenAIEngine
+from harness.engines.pool import ServerPool, SimSettings
 from harness.errors import ConfigError
-from harness.launcher import Launcher, LaunchSpec
-from harness.servers import ServerPool, SimSettings
 
 ALL = (Catalogue, ModelDetails, LoadControl, ServerMemory, ServerContext, Simulated)
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,7 +10,7 @@ import pytest
 
 from harness import errors
 from harness.engines.openai import OpenAIEngine, has_content
-from harness.measure import _context_block
+from harness.measure.procedure import _context_block
 
 
 def _sse(*contents: str, usage: dict[str, int] | None = None) -> bytes:

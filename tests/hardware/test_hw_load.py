@@ -8,8 +8,8 @@ import time
 import psutil
 import pytest
 
-from harness.hardware import load
-from harness.hardware.load import HostLoadMeter, runnable_now
+from harness.hardware import busy as host_load
+from harness.hardware.busy import HostLoadMeter, runnable_now
 
 
 def test_the_figures_are_recorded_for_the_span() -> None:
@@ -56,8 +56,8 @@ def test_other_processes_cpu_leaves_out_the_harness_and_the_server(
     # server (pid 4242, first seen at the end) 1.0 s: 1.5 s were other processes'.
     busy = iter([10.0, 13.0])
     own = {os.getpid(): iter([2.0, 2.5]), 4242: iter([1.0])}
-    monkeypatch.setattr(load, "_busy_s", lambda times: next(busy))
-    monkeypatch.setattr(load, "_cpu_s", lambda pid: next(own[pid]))
+    monkeypatch.setattr(host_load, "_busy_s", lambda times: next(busy))
+    monkeypatch.setattr(host_load, "_cpu_s", lambda pid: next(own[pid]))
     started: list[bool] = []
     meter = HostLoadMeter(exclude=lambda: [4242] if started else [])
     meter.start()

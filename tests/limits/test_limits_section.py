@@ -8,7 +8,7 @@ import pytest
 
 from harness.errors import MatrixError
 from harness.limits.section import LimitsSection
-from harness.matrix import load_matrix
+from harness.matrix.cells import load_matrix
 
 HEAD = "version: 1\nmodels:\n  - {name: m, contexts: [4k]}\n"
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from harness.cases.options import ram_budget
 from harness.hardware import Budget
 from harness.limits.probe import capacity
 from harness.limits.source import PS, choose_source
-from harness.options import ram_budget
 
 
 def _summary(**peaks: float) -> dict[str, Any]:

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from harness.launcher import Launcher, LaunchSpec
-from harness.synth_model import ModelShape, write_synth_model
+from harness.devtools.synth_model import SynthShape, write_synth_model
+from harness.engines.launcher import Launcher, LaunchSpec
 
 FAKE_SERVER = Path(__file__).with_name("fake_server.py")
 LLAMACPP_MISSING = "llama.cpp is not installed: pip install -e '.[llamacpp]'"
@@ -40,7 +40,7 @@ LLAMA_TEMPLATE = (
 )
 # 4 layers x 8 KV heads x 128 = 16 KiB of f16 KV per token (512 MiB at 32K) against
 # ~60 MB of weights, so the cache dominates the memory that grows with the context.
-KV_HEAVY = ModelShape(layers=4, heads=8, kv_heads=8, head_dim=128, ff=1024, vocab=512, ctx=32768)
+KV_HEAVY = SynthShape(layers=4, heads=8, kv_heads=8, head_dim=128, ff=1024, vocab=512, ctx=32768)
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ def make_launcher() -> Iterator[Callable[..., Launcher]]:
 
 
 @pytest.fixture(scope="session")
-def synth_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ModelShape]:
+def synth_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, SynthShape]:
     """A random-weight llama GGUF whose KV cache dominates its memory at long contexts."""
     pytest.importorskip("gguf", reason=LLAMACPP_MISSING)
     path = tmp_path_factory.mktemp("models") / "kv-heavy.gguf"
@@ -74,7 +74,7 @@ def synth_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ModelSh
 
 
 @pytest.fixture(scope="module")
-def llama_launcher(synth_model: tuple[Path, ModelShape]) -> Iterator[Launcher]:
+def llama_launcher(synth_model: tuple[Path, SynthShape]) -> Iterator[Launcher]:
     """llama-cpp-python's server for the synthetic model, stopped after the module."""
     require_llama_cpp()
     spec = LaunchSpec(

@@ -10,8 +10,8 @@ import httpx
 import psutil
 import pytest
 
+from harness.engines.launcher import Launcher, LaunchFailed, LaunchSpec, render_command
 from harness.errors import ConfigError, EngineError
-from harness.launcher import Launcher, LaunchFailed, LaunchSpec, render_command
 
 LauncherFactory = Callable[..., Launcher]  # the make_launcher fixture
 

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.synth_model import ModelShape
+from harness.devtools.synth_model import SynthShape
 
 from .conftest import LLAMA_TEMPLATE, require_llama_cpp
 
@@ -32,7 +32,7 @@ limits:
 
 
 def test_limit_search_through_the_launcher_fits_the_kv_cache(
-    tmp_path: Path, synth_model: tuple[Path, ModelShape]
+    tmp_path: Path, synth_model: tuple[Path, SynthShape]
 ) -> None:
     require_llama_cpp()
     model_path, shape = synth_model

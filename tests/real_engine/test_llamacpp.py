@@ -1,6 +1,6 @@
 """The OpenAI engine and the launcher against a real llama.cpp server (llama-cpp-python).
 
-The model is synthetic (random weights, see harness.synth_model), so nothing is downloaded;
+The model is synthetic (random weights, see harness.devtools.synth_model), so nothing is downloaded;
 its answers are noise but its tokenizer, speed and memory are llama.cpp's own.
 """
 
@@ -14,10 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from harness.devtools.synth_model import SynthShape, ascii_token_count
+from harness.engines.launcher import Launcher, LaunchFailed, LaunchSpec
 from harness.engines.openai import OpenAIEngine
 from harness.errors import StreamIncomplete
-from harness.launcher import Launcher, LaunchFailed, LaunchSpec
-from harness.synth_model import ModelShape, ascii_token_count
 
 from .conftest import require_llama_cpp
 
@@ -138,7 +138,7 @@ def _fit_bytes_per_token(contexts: Sequence[int], rss: Sequence[int]) -> tuple[f
 
 def test_memory_per_token_of_context_is_the_kv_cache(
     llama_launcher: Launcher,
-    synth_model: tuple[Path, ModelShape],
+    synth_model: tuple[Path, SynthShape],
     record_property: Callable[[str, object], None],
 ) -> None:
     after_load: list[int] = []
@@ -161,7 +161,7 @@ def test_memory_per_token_of_context_is_the_kv_cache(
 
 def test_memory_per_token_with_the_context_full_is_still_the_kv_cache(
     llama_launcher: Launcher,
-    synth_model: tuple[Path, ModelShape],
+    synth_model: tuple[Path, SynthShape],
     record_property: Callable[[str, object], None],
 ) -> None:
     # A full prompt touches every buffer that grows with the context; with flash attention
@@ -200,8 +200,8 @@ def test_a_missing_model_is_a_quick_crash_with_the_servers_words(
 
 
 def test_measure_cell_runs_a_cell_on_the_real_server(llama_engine: OpenAIEngine) -> None:
-    from harness.matrix import Cell, CellSettings
-    from harness.measure import measure_cell
+    from harness.matrix.cells import Cell, CellSettings
+    from harness.measure.procedure import measure_cell
 
     cell = Cell(
         matrix="real-engine",

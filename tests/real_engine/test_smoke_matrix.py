@@ -12,14 +12,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.synth_model import ModelShape
+from harness.devtools.synth_model import SynthShape
 
 from .conftest import LLAMA_TEMPLATE, require_llama_cpp
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_smoke_matrix_on_llamacpp(tmp_path: Path, synth_model: tuple[Path, ModelShape]) -> None:
+def test_smoke_matrix_on_llamacpp(tmp_path: Path, synth_model: tuple[Path, SynthShape]) -> None:
     require_llama_cpp()
     command = [
         sys.executable, "-m", "pytest", str(ROOT / "suites" / "context_scaling"),

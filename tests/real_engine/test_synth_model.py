@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from harness import synth_cli
+from harness.devtools import synth_cli
+from harness.devtools.synth_model import MIN_VOCAB, SynthShape, ascii_token_count, write_synth_model
 from harness.errors import ConfigError
-from harness.synth_model import MIN_VOCAB, ModelShape, ascii_token_count, write_synth_model
 
 GGUF_MISSING = "gguf is not installed: pip install -e '.[llamacpp]'"
-TINY = ModelShape(layers=2, heads=4, kv_heads=2, head_dim=16, ff=96, vocab=400, ctx=1024)
+TINY = SynthShape(layers=2, heads=4, kv_heads=2, head_dim=16, ff=96, vocab=400, ctx=1024)
 
 
 def test_kv_bytes_per_token_is_k_and_v_in_every_layer() -> None:
@@ -32,7 +32,7 @@ def test_kv_bytes_per_token_is_k_and_v_in_every_layer() -> None:
 def test_impossible_shapes_are_config_errors(change: dict[str, int], message: str) -> None:
     fields = {**TINY.__dict__, **change}
     with pytest.raises(ConfigError, match=message):
-        ModelShape(**fields)
+        SynthShape(**fields)
 
 
 def test_ascii_token_count_adds_bos_and_the_leading_space() -> None:

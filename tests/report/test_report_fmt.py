@@ -4,7 +4,7 @@ import pytest
 
 from harness.report import fmt
 from harness.report.rows import baseline_cell
-from harness.results_model import CaseBaseline
+from harness.results.schema import CaseBaseline
 
 
 @pytest.mark.parametrize(

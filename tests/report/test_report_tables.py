@@ -7,7 +7,7 @@ from typing import Any
 from harness.report import tables
 from harness.report.rows import Row, Stability
 from harness.report.rows import matrix_row as row_of
-from harness.results_model import Case
+from harness.results.schema import Case
 
 
 def matrix_row(case: dict[str, Any]) -> Row:

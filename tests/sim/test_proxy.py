@@ -11,7 +11,7 @@ from harness import errors
 from harness.engines.http import Timeouts
 from harness.engines.ollama import OllamaEngine
 from harness.engines.openai import OpenAIEngine
-from harness.retry import RetryPolicy
+from harness.engines.retry import RetryPolicy
 from harness.sim.proxy import FAULT_KINDS, FaultProxy
 from harness.sim.server import SimServer
 

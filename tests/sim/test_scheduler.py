@@ -13,8 +13,8 @@ import ollama
 import pytest
 
 from harness.sim import physics
-from harness.sim.options import ApiError, parse_keep_alive
 from harness.sim.profiles import hardware_profile, model_profile
+from harness.sim.request_options import ApiError, parse_keep_alive
 from harness.sim.server import SimServer
 
 SPEED = 10.0  # tiny at speed 10: a gemma3:4b load takes ~17 ms

@@ -8,7 +8,7 @@ import pytest
 
 from harness import errors
 from harness.engines.ollama import OllamaEngine
-from harness.workloads import RunSettings, WorkloadSpec, build_case, run_sustained
+from harness.workloads import SustainedSettings, WorkloadSpec, build_case, run_sustained
 from harness.workloads.runner import SustainedRun
 
 
@@ -19,7 +19,7 @@ def test_every_kind_runs_for_its_duration_without_truncation(
     spec = WorkloadSpec(model="qwen2.5:3b-instruct", kind=kind, num_ctx=2048, num_predict=8)
     marks: list[str] = []
     run = run_sustained(
-        sim_engine, spec, RunSettings(duration_s=0.6, time_scale=20.0), mark=marks.append
+        sim_engine, spec, SustainedSettings(duration_s=0.6, time_scale=20.0), mark=marks.append
     )
     assert marks == ["load", "prefill", "after"]
     assert run.stopped is None
@@ -36,7 +36,7 @@ def test_every_kind_runs_for_its_duration_without_truncation(
 
 def test_a_long_chat_trims_before_the_server_would_truncate(sim_engine: OllamaEngine) -> None:
     spec = WorkloadSpec(model="qwen2.5:3b-instruct", kind="chat", num_ctx=1024, num_predict=8)
-    run = run_sustained(sim_engine, spec, RunSettings(duration_s=1.0, time_scale=20.0))
+    run = run_sustained(sim_engine, spec, SustainedSettings(duration_s=1.0, time_scale=20.0))
     assert any(s["trimmed"] for s in run.samples)
     assert all(s["outcome"] == "ok" for s in run.samples)
     assert max(s["prompt_eval_count"] for s in run.samples) <= 1024
@@ -65,7 +65,7 @@ class _OutOfMemoryEngine:
 def test_out_of_memory_stops_the_run_and_is_the_verdict(sim_engine: OllamaEngine) -> None:
     spec = WorkloadSpec(model="qwen2.5:3b-instruct", kind="rag", num_ctx=2048, num_predict=8)
     engine: Any = _OutOfMemoryEngine(sim_engine)
-    run = run_sustained(engine, spec, RunSettings(duration_s=5.0))
+    run = run_sustained(engine, spec, SustainedSettings(duration_s=5.0))
     assert run.stopped is not None
     assert run.stopped.startswith("oom")
     assert [s["outcome"] for s in run.samples] == ["ok", "oom"]
@@ -77,7 +77,7 @@ def test_out_of_memory_stops_the_run_and_is_the_verdict(sim_engine: OllamaEngine
 def _run(
     spec: WorkloadSpec, decode: list[float], outcomes: list[str] | None = None
 ) -> SustainedRun:
-    run = SustainedRun(spec, RunSettings(duration_s=60.0), steady_ns=0, ended_ns=60 * 10**9)
+    run = SustainedRun(spec, SustainedSettings(duration_s=60.0), steady_ns=0, ended_ns=60 * 10**9)
     for i, rate in enumerate(decode):
         outcome = (outcomes or ["ok"] * len(decode))[i]
         run.samples.append(

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import ConfigError, MatrixError
-from harness.matrix import load_matrix
+from harness.matrix.cells import load_matrix
 from harness.workloads.section import DURATION_ENV, SustainedSection, duration_s
 
 HEAD = "version: 1\nmodels:\n  - {name: m, contexts: [2k]}\n"
