@@ -5,7 +5,7 @@ before the suites' options moved into their packages (issue 20 item 2). Every op
 `harness` group, and its ini twin, must keep its name, dest, action, type, default, metavar
 and help text, wherever it is declared; `pytest --help` then lists the same options.
 Regenerate the file only for a deliberate change of an option:
-`python tests/test_options_declared.py`.
+`python tests/cases/test_options_declared.py`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-SNAPSHOT = Path(__file__).parent / "fixtures" / "options" / "harness.json"
+SNAPSHOT = Path(__file__).parents[1] / "fixtures" / "options" / "harness.json"
 
 
 def _type_name(value: object) -> str | None:
