@@ -1,8 +1,9 @@
 """The public API of the harness for suites: everything a suite may use, and nothing else.
 
 Declare the suite (its matrix sections, the fixture they parametrize, its results sections
-and renderers) with `Suite`, `MatrixSection`, `ResultSection` and a `SuiteCase` subclass,
-returned by a `pytest_harness_suites` hook (docs/extending.md). In tests, take the fixtures:
+and renderers, its options) with `Suite`, `MatrixSection`, `ResultSection`, `OptionSpec` and
+a `SuiteCase` subclass, returned by a `pytest_harness_suites` hook (docs/extending.md). In
+tests, take the fixtures:
 
 - `<case_fixture>`: one `SuiteCase` of a matrix section (parametrized by the plugin);
 - `engine`: the engine (HTTP client) of the server the test runs on;
@@ -21,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from harness.cases.options import option
+from harness.cases.options import OptionSpec, option
 from harness.cases.serving import SERVERS_KEY
 from harness.cases.session import PLAN_KEY, SETTINGS_KEY
 from harness.engines import Engine
@@ -33,6 +34,7 @@ from harness.results.recording import RECORDER_KEY
 __all__ = [
     "HarnessRun",
     "MatrixSection",
+    "OptionSpec",
     "ResultSection",
     "SectionTable",
     "Suite",

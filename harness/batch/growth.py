@@ -32,25 +32,10 @@ from harness.batch.context import TokenEstimator
 from harness.batch.jsonl import BatchRequest, LineError
 from harness.limits.recommend import Policy, trim_plan
 
+# The record lives in the results model, which reads it back from a trim plan.
+from harness.results.schema import Growth as Growth
+
 MESSAGES_PER_REQUEST = 2
-
-
-@dataclass(frozen=True)
-class Growth:
-    """Tokens per request added to a conversation, the system prompt's, and where from."""
-
-    tokens_per_request: int
-    system_tokens: int
-    source: str  # "measured" (server counts) or "estimated" (the batch input)
-    samples: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "tokens_per_request": self.tokens_per_request,
-            "system_tokens": self.system_tokens,
-            "source": self.source,
-            "samples": self.samples,
-        }
 
 
 def measured_growth(conversations: Iterable[Sequence[int]]) -> Growth | None:

@@ -25,15 +25,21 @@ from harness.batch.growth import measured_growth, trim_settings
 from harness.batch.matrix_section import ThroughputSection
 from harness.batch.synthetic import synthetic_batch
 from harness.batch.totals import BatchSummary
+from harness.results.schema import ThroughputEntry
 
 
 @dataclass(frozen=True)
 class SizeResult:
     """One measured size: its results entry and the samples the extrapolation needs."""
 
-    entry: dict[str, Any]
+    entry: dict[str, Any]  # as results.json records it
     run: SizeRun
     memory_fraction: float | None
+
+    @property
+    def measured(self) -> ThroughputEntry:
+        """The entry as the results model reads it back (what judging compares)."""
+        return ThroughputEntry.from_json(self.entry)
 
 
 def run_size(
@@ -102,15 +108,15 @@ def judge(results: Sequence[SizeResult], section: ThroughputSection) -> list[str
     """Why the strategy fails (empty when it passes), naming the size that degraded."""
     failures = []
     for r in results:
-        e = r.entry
-        if e["errors"]:
-            failures.append(f"size {e['size']}: {e['errors']} errors {e['errors_by_code']}")
+        e = r.measured
+        if e.errors:
+            failures.append(f"size {e.size}: {e.errors} errors {dict(e.errors_by_code)}")
         if r.memory_fraction is not None and r.memory_fraction > section.memory_limit:
             failures.append(
-                f"size {e['size']}: peak memory {r.memory_fraction:.1%} of the device is over "
+                f"size {e.size}: peak memory {r.memory_fraction:.1%} of the device is over "
                 f"the safe limit {section.memory_limit:.1%}"
             )
-    rates = [(r.entry["req_s"] or 0.0, r.entry["size"]) for r in results]
+    rates = [(r.measured.req_s or 0.0, r.measured.size) for r in results]
     best_rate, best_size = max(rates)
     for rate, size in rates:
         if best_rate > 0 and (best_rate - rate) / best_rate > section.max_spread:
@@ -152,4 +158,25 @@ def case_dict(
         "throughput": entries,
         "extrapolation": extrapolation,
         "trim_plan": trim_plan,
+    }
+
+
+def throughput_case_settings(
+    section: ThroughputSection, memory_total: int | None
+) -> dict[str, Any]:
+    """The `num_ctx` and `batch_settings` a throughput case records for the job plan (read
+    back as `harness.results.schema.ThroughputSettings`)."""
+    budget = None if memory_total is None else int(memory_total * section.memory_limit)
+    return {
+        "num_ctx": section.num_ctx,
+        "batch_settings": {
+            "num_ctx": section.num_ctx,
+            "concurrency": section.concurrency,
+            "trim_strategy": section.trim_strategy,
+            "trim_threshold": section.trim_threshold,
+            "trim_interval": section.trim_interval,
+            "keep_messages": section.keep_messages,
+            "memory_budget_bytes": budget,
+            "memory_limit": section.memory_limit,
+        },
     }

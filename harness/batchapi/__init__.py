@@ -3,7 +3,8 @@
 - client.py: BatchApiClient (upload, create, poll, download); run_batch -> BatchApiResult
 - throughput.py: the throughput suite's adapter (one size as one batch)
 - checks.py: what the batch_api suite asserts about a server's answers
-- options.py: the suites' --batch-api options; outage.py: a switchable model-server relay
+- suite.py: the batch_api suite's declaration (its --batch-api options); outage.py: a
+  switchable model-server relay
 - store.py: SQLite job state
 - worker.py: runs batches over the batch engine, resumes them after a restart
 - app.py: the FastAPI routes; gate.py: key and body checks before a body is read

@@ -25,22 +25,19 @@ The rates come from one of two sources, and the output says which:
   It never asks the simulator how fast it is: a real server has no such answer.
 
 A cell of a model the server does not have, or whose matrix names no machine, gets no
-estimate, and the output counts those too. `CellProgress` then writes a line every
-`--progress-every` seconds (default 30) while a cell runs longer than that, with its
-estimate, through pytest's terminal reporter.
+estimate, and the output counts those too.
+
+This module computes; the plugin side (printing the estimate before the first cell, and
+the progress lines within a long cell) is `harness.cases.estimate_plugin`.
 """
 
 from __future__ import annotations
 
 import math
-import threading
-import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-import pytest
+from typing import TYPE_CHECKING, Any, Protocol
 
 from harness.errors import ResultsError
 from harness.matrix.cells import Cell, Matrix
@@ -49,14 +46,12 @@ from harness.report.fmt import seconds as fmt_seconds
 from harness.results.schema import Case, RunResults, load_run
 
 if TYPE_CHECKING:  # harness.limits imports scipy: only a run with cells pays for it
-    from harness.cases.serving import Servers
     from harness.limits.predict import Prediction
 
 CHUNK_TOKENS = 512  # Ollama's default num_batch: weights are read once per chunk of a prefill
 # Tokens per filler word when no calibration is known yet (the calibration measures it).
 TOKENS_PER_WORD = 1.2
 RUNS_SEARCHED = 10  # the stored runs searched for the same model and context, newest first
-DEFAULT_PROGRESS_EVERY_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -210,23 +205,56 @@ class RunKind:
         return run.fingerprint.server_url == self.server_url
 
 
-def stored_rates(reports_dir: Path, kind: RunKind) -> dict[tuple[str, int], Rates]:
-    """(model, num_ctx) -> the rates the newest matching stored run measured."""
-    runs = sorted((reports_dir / "runs").glob("*/results.json"), reverse=True)
-    found: dict[tuple[str, int], Rates] = {}
-    for path in runs[:RUNS_SEARCHED]:
+RateKey = tuple[str, int]  # (model, num_ctx)
+
+
+class RateLookup(Protocol):
+    """Where `estimate_cells` finds measured rates: a `StoredRates`, or a plain mapping."""
+
+    def get(self, key: RateKey, /) -> Rates | None: ...
+
+
+class StoredRates:
+    """(model, num_ctx) -> the rates the newest matching stored run measured, read lazily.
+
+    Nothing is read until a cell asks: then the last `RUNS_SEARCHED` runs are read newest
+    first, one file at a time and only until one has the key. Of each file only the header
+    is typed until it matches this server (`RunKind`), then its cases one at a time.
+    """
+
+    def __init__(self, reports_dir: Path, kind: RunKind) -> None:
+        self.reports_dir = reports_dir
+        self.kind = kind
+        self._unread: Iterator[Path] | None = None  # listed at the first lookup
+        self._found: dict[RateKey, Rates] = {}
+        self.files_read = 0
+
+    def get(self, key: RateKey, /) -> Rates | None:
+        while key not in self._found and self._read_next():
+            pass
+        return self._found.get(key)
+
+    def _read_next(self) -> bool:
+        """Read one more stored run; False when none is left."""
+        if self._unread is None:
+            runs = sorted((self.reports_dir / "runs").glob("*/results.json"), reverse=True)
+            self._unread = iter(runs[:RUNS_SEARCHED])
+        path = next(self._unread, None)
+        if path is None:
+            return False
+        self.files_read += 1
         try:
-            run = load_run(path)
+            run = load_run(path, type_cases=False)
         except ResultsError:
-            continue  # a run being written, or a broken file: the others still count
-        if not kind.matches(run):
-            continue
-        for case in run.cases:
-            rates = _case_rates(case, f"last run {run.run_id or path.parent.name}")
-            key = (case.model, int(case.num_ctx or 0))
-            if rates is not None and key not in found:
-                found[key] = rates
-    return found
+            return True  # a run being written, or a broken file: the others still count
+        if self.kind.matches(run):
+            source = f"last run {run.run_id or path.parent.name}"
+            for case in run.iter_cases():
+                rates = _case_rates(case, source)
+                key = (case.model, int(case.num_ctx or 0))
+                if rates is not None and key not in self._found:
+                    self._found[key] = rates
+        return True
 
 
 def _case_rates(case: Case, source: str) -> Rates | None:
@@ -318,7 +346,7 @@ def estimate_cells(
     *,
     matrices: Iterable[Matrix],
     engine: Any,
-    stored: Mapping[tuple[str, int], Rates],
+    stored: RateLookup,
     repeats: int | None,
     time_scale: float,
     simulated: bool = False,
@@ -397,122 +425,3 @@ def _size(engine: Any, model: str) -> ModelSize | str:
         # An OpenAI-compatible server has no /api/show and lists no file sizes.
         return f"{model}: the server does not say the model's size"
     return size
-
-
-# -- the hook and the in-cell progress ---------------------------------------------------
-
-
-def report_before_run(session: pytest.Session, servers: Servers) -> None:
-    """Print the estimate of the selected cells and start the in-cell progress lines.
-
-    Called once from the plugin's `pytest_collection_finish`, after the server started. Not
-    under pytest-xdist's workers: they have no terminal of their own.
-    """
-    config = session.config
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is None or hasattr(config, "workerinput"):
-        return
-    settings, plan = servers.settings, servers.plan
-    selected = [
-        (item.nodeid, plan.ids.get(id(cell), cell.id), cell)
-        for item, cell in ((item, _cell_of(item)) for item in session.items)
-        if cell is not None
-    ]
-    if not selected:
-        return
-    engine = servers.engine
-    kind = RunKind(
-        simulated=settings.simulated,
-        sim_profile=servers.sim_profile_used,
-        server_url=engine.base_url,
-    )
-    estimate = estimate_cells(
-        selected,
-        matrices=plan.matrices,
-        engine=engine,
-        stored=stored_rates(settings.reports_dir, kind),
-        repeats=settings.repeats,
-        time_scale=settings.time_scale,
-        simulated=settings.simulated,
-    )
-    for line in estimate.lines(verbose=config.get_verbosity() > 0):
-        reporter.write_line(line)
-    every = _progress_every(config)
-    if every > 0:
-        config.pluginmanager.register(
-            CellProgress(
-                reporter, estimate, every, config.pluginmanager.get_plugin("capturemanager")
-            ),
-            "harness-cell-progress",
-        )
-
-
-def _cell_of(item: pytest.Item) -> Cell | None:
-    """The cell a test measures (through the `measure` fixture); None for any other test."""
-    if "measure" not in getattr(item, "fixturenames", ()):
-        return None
-    callspec = getattr(item, "callspec", None)
-    cell = callspec.params.get("cell") if callspec is not None else None
-    return cell if isinstance(cell, Cell) else None
-
-
-def _progress_every(config: pytest.Config) -> float:
-    from harness.cases.options import option
-
-    value = option(config, "progress_every")
-    return DEFAULT_PROGRESS_EVERY_S if value is None else float(value)
-
-
-class CellProgress:
-    """A line every `every_s` seconds while a cell runs longer than that: elapsed, estimate."""
-
-    def __init__(
-        self, reporter: Any, estimate: Estimate, every_s: float, capture: Any = None
-    ) -> None:
-        self.reporter = reporter
-        self.capture = capture
-        self.every_s = every_s
-        self.time_scale = estimate.time_scale
-        self.simulated = estimate.simulated
-        self.cells = {c.nodeid: c for c in estimate.cells}
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_call(self, item: pytest.Item) -> Any:
-        cell = self.cells.get(item.nodeid)
-        if cell is None:
-            return (yield)
-        stop = threading.Event()
-        ticker = threading.Thread(
-            target=self._tick, args=(cell, stop), name="harness-progress", daemon=True
-        )
-        ticker.start()
-        try:
-            return (yield)
-        finally:
-            stop.set()
-            ticker.join()
-
-    def _tick(self, cell: CellEstimate, stop: threading.Event) -> None:
-        started = time.monotonic()
-        while not stop.wait(self.every_s):
-            text = self.line(cell, time.monotonic() - started)
-            if self.capture is None:
-                self.reporter.write_line(text)
-                continue
-            # The test's output is being captured: step out of it for the line, as pytest's
-            # live logging does (from any thread too).
-            with self.capture.global_and_fixture_disabled():
-                self.reporter.write_line(text)
-
-    def line(self, cell: CellEstimate, wall_s: float) -> str:
-        elapsed = wall_s * self.time_scale
-        shown = fmt_seconds(elapsed)
-        if self.simulated:
-            shown += f" simulated ({fmt_seconds(wall_s)} wall)"
-        if cell.seconds is None:
-            return f"  {cell.cell_id}: running for {shown} (no estimate)"
-        if elapsed <= cell.seconds:
-            part = f"{elapsed / cell.seconds:.0%} of ~{fmt_seconds(cell.seconds)}"
-        else:
-            part = f"over its ~{fmt_seconds(cell.seconds)}"
-        return f"  {cell.cell_id}: running for {shown}, {part} ({cell.source})"

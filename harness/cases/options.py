@@ -1,5 +1,10 @@
 """The plugin's command-line options, each with an ini twin; the command line wins.
 
+`OPTIONS` are the harness's own (servers, simulator, budgets, baselines). A suite's own
+options are declared by the suite, in `Suite.options` (harness/matrix/registry.py); `SuiteOptions`
+adds them to pytest's parser as each suite's plugin registers, and `option(config, dest)`
+reads either kind.
+
 Parsers here are argparse `type=` callables, so a bad value is rejected by pytest with the
 allowed values before anything runs; ini values go through the same parsers.
 """
@@ -9,7 +14,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +22,8 @@ import pytest
 
 from harness.engines import ENGINE_KINDS
 from harness.engines.hosts import parse_ollama_host
+from harness.matrix.registry import HOOK_NAME, Suite
+from harness.sim.behaviour import Behaviour
 
 
 def engine_kind(value: str) -> str:
@@ -75,14 +82,8 @@ def fraction(value: str) -> float:
     return number
 
 
-# The simulator's broken-server switches (harness.sim.behaviour.Behaviour's fields).
-BEHAVIOUR_SWITCHES = (
-    "reload_every_request",
-    "ctx_scaled_by_slots",
-    "no_prefix_cache",
-    "silent_truncation_no_sign",
-    "ignore_keep_alive",
-)
+# The simulator's broken-server switches: a new field of Behaviour is a new switch.
+BEHAVIOUR_SWITCHES = tuple(f.name for f in fields(Behaviour))
 
 
 def behaviour_switches(value: str) -> str:
@@ -260,14 +261,6 @@ OPTIONS: tuple[OptionSpec, ...] = (
         metavar="N",
     ),
     OptionSpec(
-        "--verify-fill",
-        "verify_fill",
-        "after a context-limit search, send one prompt filled to the recommended maximum "
-        "and check it is not truncated",
-        flag=True,
-        default=False,
-    ),
-    OptionSpec(
         "--launch",
         "launch",
         "start the server for each context from this command template ({model_path}, "
@@ -293,32 +286,6 @@ OPTIONS: tuple[OptionSpec, ...] = (
         positive_float,
         120.0,
         metavar="SECONDS",
-    ),
-    OptionSpec(
-        "--batch-api",
-        "batch_api",
-        "send batches to this OpenAI-compatible batch server (/v1/files, /v1/batches): "
-        "suites/batch_api tests it, suites/throughput measures through it "
-        "(default: batch_api starts `harness serve-batch` in-process)",
-        str,
-        None,
-        metavar="URL",
-    ),
-    OptionSpec(
-        "--batch-api-requests",
-        "batch_api_requests",
-        "requests in the batch_api suite's large batch (default: 10000)",
-        positive_int,
-        None,
-        metavar="N",
-    ),
-    OptionSpec(
-        "--batch-api-model",
-        "batch_api_model",
-        "model named in the batch_api suite's requests (default: the first matrix's first model)",
-        str,
-        None,
-        metavar="NAME",
     ),
     OptionSpec(
         "--read-timeout",
@@ -417,36 +384,94 @@ OPTIONS: tuple[OptionSpec, ...] = (
 )
 
 
-def add_options(parser: pytest.Parser) -> None:
+def add_option(parser: pytest.Parser, spec: OptionSpec) -> None:
+    """`spec` in the harness's group, with its ini twin `harness_<dest>`."""
     group = parser.getgroup("harness", "LLM server benchmark harness")
+    if spec.flag:
+        group.addoption(
+            spec.name, dest=spec.dest, action="store_true", default=None, help=spec.help
+        )
+        parser.addini(f"harness_{spec.dest}", f"ini twin of {spec.name}", type="bool")
+        return
+    group.addoption(
+        spec.name,
+        dest=spec.dest,
+        action="append" if spec.multiple else "store",
+        type=spec.type,
+        default=None,
+        metavar=spec.metavar,
+        help=spec.help,
+    )
+    if spec.multiple:
+        parser.addini(f"harness_{spec.dest}", f"ini twin of {spec.name}", type="linelist")
+    else:
+        parser.addini(f"harness_{spec.dest}", f"ini twin of {spec.name}", default="")
+
+
+SUITE_OPTIONS_PLUGIN = "harness-suite-options"
+
+
+def add_options(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    """The harness's own options now, and each suite's as its plugin registers."""
+    parser.getgroup("harness", "LLM server benchmark harness")
     parser.addini(
         "harness_servers", "server URLs, one per line (like --server repeated)", type="linelist"
     )
     for spec in OPTIONS:
-        if spec.flag:
-            group.addoption(
-                spec.name, dest=spec.dest, action="store_true", default=None, help=spec.help
+        add_option(parser, spec)
+    pluginmanager.register(SuiteOptions(parser), SUITE_OPTIONS_PLUGIN)
+
+
+class SuiteOptions:
+    """Adds the options of every suite a plugin declares (`Suite.options`), when it registers.
+
+    `pytest_plugin_registered` is replayed for the plugins registered before this one, so the
+    built-in suites (loaded with the harness plugin) and a rootdir conftest's suite are all
+    seen before pytest parses the command line.
+    """
+
+    def __init__(self, parser: pytest.Parser) -> None:
+        self.parser = parser
+        self.specs: dict[str, tuple[OptionSpec, str]] = {}  # dest -> (spec, suite)
+
+    def pytest_plugin_registered(self, plugin: object) -> None:
+        declare = getattr(plugin, HOOK_NAME, None)
+        if declare is None or plugin is self:
+            return
+        suites: list[Suite] = declare()
+        for suite in suites:
+            for spec in suite.options:
+                self._add(spec, suite.name)
+
+    def _add(self, spec: OptionSpec, suite: str) -> None:
+        core = {s.dest for s in OPTIONS} | {s.name for s in OPTIONS}
+        other = self.specs.get(spec.dest)
+        if other is not None and other[0] == spec:
+            return  # the same suite seen twice (a plugin registered under two names)
+        if other is not None or spec.dest in core or spec.name in core:
+            owner = f"suite {other[1]!r}" if other is not None else "the harness"
+            raise pytest.UsageError(
+                f"option {spec.name} (dest {spec.dest!r}) of suite {suite!r} is declared by "
+                f"{owner} too. Fix: give one of them another name"
             )
-            parser.addini(f"harness_{spec.dest}", f"ini twin of {spec.name}", type="bool")
-            continue
-        group.addoption(
-            spec.name,
-            dest=spec.dest,
-            action="append" if spec.multiple else "store",
-            type=spec.type,
-            default=None,
-            metavar=spec.metavar,
-            help=spec.help,
-        )
-        if spec.multiple:
-            parser.addini(f"harness_{spec.dest}", f"ini twin of {spec.name}", type="linelist")
-        else:
-            parser.addini(f"harness_{spec.dest}", f"ini twin of {spec.name}", default="")
+        add_option(self.parser, spec)
+        self.specs[spec.dest] = (spec, suite)
+
+
+def _spec(config: pytest.Config, dest: str) -> OptionSpec:
+    found = next((s for s in OPTIONS if s.dest == dest), None)
+    if found is not None:
+        return found
+    suites = config.pluginmanager.get_plugin(SUITE_OPTIONS_PLUGIN)
+    declared = suites.specs.get(dest) if isinstance(suites, SuiteOptions) else None
+    if declared is None:
+        raise KeyError(f"no harness option or suite option has dest {dest!r}")
+    return declared[0]
 
 
 def option(config: pytest.Config, dest: str) -> Any:
     """The option's value: command line, else ini (parsed the same way), else default."""
-    spec = next(s for s in OPTIONS if s.dest == dest)
+    spec = _spec(config, dest)
     value = config.getoption(dest)
     if value is not None:
         return value

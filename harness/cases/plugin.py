@@ -19,7 +19,7 @@ from harness import interrupt  # first: Ctrl-C while the modules below load is o
 
 # isort: split
 from harness.api import HarnessRun
-from harness.cases.estimate import report_before_run
+from harness.cases.estimate_plugin import report_before_run
 from harness.cases.options import add_options, option
 from harness.cases.serving import SERVERS_KEY, Servers
 from harness.cases.session import PLAN_KEY, SETTINGS_KEY, TRACEBACK_LOG, CellPlan, RunSettings
@@ -60,8 +60,8 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hookspecs)
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    add_options(parser)
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    add_options(parser, pluginmanager)  # the suites' own as their plugins register
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -256,7 +256,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     servers.selected_matrices = sorted(_matrices_of(session.items))
     if any("engine" in getattr(item, "fixturenames", ()) for item in session.items):
         servers.start()
-        report_before_run(session, servers)  # how long the cells should take (estimate.py)
+        report_before_run(session, servers)  # how long the cells should take (estimate_plugin.py)
 
 
 def _matrices_of(items: list[pytest.Item]) -> set[str]:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from harness.cases.options import OptionSpec
 from harness.limits.section import LimitModel, LimitsSection, parse_limits
 from harness.matrix.cells import Matrix
 from harness.matrix.registry import MatrixSection, ResultSection, Suite, SuiteCase
@@ -43,6 +44,16 @@ SUITE = Suite(
     name="context_limits",
     matrix_sections=(MatrixSection("limits", parse_limits, "limit_case", limit_cases),),
     results=(ResultSection("limits", "list", write_files=_write_files),),
+    options=(
+        OptionSpec(
+            "--verify-fill",
+            "verify_fill",
+            "after a context-limit search, send one prompt filled to the recommended maximum "
+            "and check it is not truncated",
+            flag=True,
+            default=False,
+        ),
+    ),
 )
 
 

@@ -16,7 +16,9 @@ def pytest_harness_suites() -> list[Suite]:
 
     Called once per session at configure time, before the matrices are read, so a plugin
     must be loaded by then: an entry point of the `llm_harness.suites` group, a `-p`
-    plugin, or a rootdir conftest.py. Implement it with
+    plugin, or a rootdir conftest.py. It is also called as the plugin registers, before
+    the command line is parsed, to add the suites' options (harness/cases/options.py
+    `SuiteOptions`): return the same suites every time, with no side effects. Implement it with
     `@pytest.hookimpl(optionalhook=True)` so that the module also loads without the
     harness. See docs/extending.md.
     """

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from harness.errors import ConfigError
 
 if TYPE_CHECKING:
+    from harness.cases.options import OptionSpec
     from harness.matrix.cells import Matrix
     from harness.matrix.yamlsource import KeyPath, YamlSource
 
@@ -97,11 +98,17 @@ class MatrixSection:
 
 @dataclass(frozen=True)
 class Suite:
-    """Everything the harness needs to know about one suite, declared in one place."""
+    """Everything the harness needs to know about one suite, declared in one place.
+
+    `options`: command-line options of the suite's own, each added with its ini twin
+    `harness_<dest>` in the harness's group (harness/cases/options.py `SuiteOptions`), and read
+    with `harness_run.option(dest)`.
+    """
 
     name: str
     matrix_sections: tuple[MatrixSection, ...] = ()
     results: tuple[ResultSection, ...] = ()
+    options: tuple[OptionSpec, ...] = ()
 
 
 @dataclass(frozen=True)

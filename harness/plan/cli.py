@@ -57,15 +57,15 @@ def run(args: argparse.Namespace) -> int:
     from harness.results.schema import load_run
 
     run_dir = resolve_run(str(args.run), Path(args.reports_dir))
-    payload = load_run(run_dir).raw
+    run = load_run(run_dir)
     # Always recomputed: the function is pure, so a stored run gets today's plan.
-    plan = plan_job(payload, args.job_requests, args.model)
-    _, recs = stored_or_computed(payload)
+    plan = plan_job(run, args.job_requests, args.model)
+    _, recs = stored_or_computed(run)
     if args.json:
         out = {"job_plan": plan.to_json(), "recommendations": [r.to_json() for r in recs]}
         sys.stdout.write(json.dumps(out, indent=1) + "\n")
     else:
-        lines = terminal_lines(payload, run_dir, plan)
+        lines = terminal_lines(run, run_dir, plan)
         if not plan.measured and not recs:
             lines.append(
                 f"{run_dir}: measured nothing a plan uses (throughput, context limits, capacity) "
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
             )
         sys.stdout.write("\n".join(lines) + "\n")
     if args.write:
-        for path in write_presets(run_dir, plan, recs, str(payload.get("run_id") or run_dir.name)):
+        for path in write_presets(run_dir, plan, recs, run.run_id or run_dir.name):
             sys.stderr.write(f"wrote {path}\n")
     # 1 when the run measured something for a plan but not enough for settings.
     return 1 if plan.measured and not plan.ready else 0

@@ -23,47 +23,36 @@ a blocking one leaves the plan without settings (`ready` False).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from harness.batch.extrapolate import DEFAULT_TARGET
 from harness.batch.growth import trim_settings
 from harness.limits.recommend import Policy
-from harness.plan.facts import (
-    CapacityFacts,
-    LimitFacts,
-    StrategyRun,
-    capacity,
-    limits,
-    simulated,
-    strategy_runs,
+from harness.plan.facts import StrategyRun, strategy_runs
+from harness.plan.model import JobPlan, Memory, Missing, Projection, TrimPlan
+from harness.results.schema import (
+    CapacityEntry,
+    Interval,
+    JsonObject,
+    Limit,
+    RunResults,
+    as_run,
+    count,
 )
-from harness.plan.model import Interval, JobPlan, Memory, Missing, Projection, TrimPlan
-from harness.results.schema import number
 
 # The limits suite's default trim fraction, for a num_ctx that no limits search gave.
 TRIM_FRACTION = Policy().trim_fraction
 
 
-def _iv(ex: Mapping[str, Any], key: str, scale: float = 1.0) -> Interval | None:
-    value = number(ex.get(key))
-    if value is None:
-        return None
-    low, high = number(ex.get(f"{key}_low")), number(ex.get(f"{key}_high"))
-    return Interval(value, low, high).scaled(scale)
-
-
 def projection(run: StrategyRun, requests: int) -> Projection | None:
     """`run`'s projection carried to `requests` (None: the run made no projection)."""
     ex = run.extrapolation
-    target, time_s = number(ex.get("target")), number(ex.get("time_s"))
-    if target is None or time_s is None or target <= 0:
+    if ex is None or ex.target is None or ex.time_s is None or ex.target <= 0:
         return None
-    fit = ex.get("fit")
-    fit = fit if isinstance(fit, Mapping) else {}
-    a, b = number(fit.get("a")), number(fit.get("b"))
-    method = str(ex.get("method") or "")
-    time_iv = _iv(ex, "time_s") or Interval(time_s)
+    target, time_s = ex.target, ex.time_s.value
+    a, b = ex.fit_a, ex.fit_b
+    method = ex.method
+    time_iv = ex.time_s
     if requests != target:
         if a is None or b is None:
             new_time = time_s * requests / target
@@ -74,7 +63,10 @@ def projection(run: StrategyRun, requests: int) -> Projection | None:
         method += f"; carried from {int(target):,} to {requests:,} requests by the fitted line"
     per = requests / target
     savings = [r.token_savings for r in run.rows if r.token_savings is not None]
-    peak = _iv(ex, "peak_memory_bytes")
+
+    def scaled(iv: Interval | None) -> Interval | None:
+        return None if iv is None else iv.scaled(per)
+
     return Projection(
         strategy=run.strategy,
         requests=requests,
@@ -83,12 +75,12 @@ def projection(run: StrategyRun, requests: int) -> Projection | None:
         reason=run.reason,
         time_s=time_iv,
         req_s=requests / time_iv.value if time_iv.value > 0 else None,
-        prompt_tokens=_iv(ex, "prompt_tokens", per),
-        completion_tokens=_iv(ex, "completion_tokens", per),
+        prompt_tokens=scaled(ex.prompt_tokens),
+        completion_tokens=scaled(ex.completion_tokens),
         token_savings=Interval(savings[-1], min(savings), max(savings)) if savings else None,
-        trims=_iv(ex, "trims", per),
-        peak_memory_bytes=peak,
-        warning=str(ex["warning"]) if ex.get("warning") else None,
+        trims=scaled(ex.trims),
+        peak_memory_bytes=ex.peak_memory_bytes,
+        warning=ex.warning,
         method=method,
     )
 
@@ -98,13 +90,15 @@ def _fix_limits(matrix: str) -> str:
 
 
 def _num_ctx(
-    run: StrategyRun, limit: LimitFacts | None, missing: list[Missing]
+    run: StrategyRun, limit: Limit | None, missing: list[Missing]
 ) -> tuple[int | None, int | None, str]:
     """(num_ctx, trim threshold, where they came from)."""
-    matrix = run.settings.matrix if run.settings else ""
-    if limit is not None and limit.passed and limit.max_context_tokens:
-        threshold = limit.trim_threshold or int(limit.max_context_tokens * TRIM_FRACTION)
-        return limit.max_context_tokens, threshold, "context_limits: the recommended maximum"
+    matrix = run.matrix
+    recommended = None if limit is None else count(limit.recommendations.max_context_tokens)
+    if limit is not None and limit.verdict == "pass" and recommended:
+        trim = count(limit.recommendations.trim_threshold)
+        threshold = trim or int(recommended * TRIM_FRACTION)
+        return recommended, threshold, "context_limits: the recommended maximum"
     if limit is not None:
         missing.append(Missing(
             "context limits", f"the limit search for {run.model} failed: {limit.reason}",
@@ -131,15 +125,16 @@ def _num_ctx(
 
 
 def _memory(
-    run: StrategyRun, chosen: Projection, limit: LimitFacts | None,
+    run: StrategyRun, chosen: Projection, limit: Limit | None,
     num_ctx: int | None, parallel: int, basis: str,
 ) -> Memory | None:  # fmt: skip
     budget = run.settings.memory_budget_bytes if run.settings else None
     budget_source = "the throughput section's memory_limit of the device" if budget else ""
-    if limit is not None and limit.budget_bytes:
-        budget, budget_source = limit.budget_bytes, "the limits suite's memory budget"
+    limit_budget = None if limit is None else count(limit.budget_bytes)
+    if limit_budget:
+        budget, budget_source = limit_budget, "the limits suite's memory budget"
     # A failed search's line is not a measurement to predict from.
-    fitted = limit is not None and limit.passed and limit.base_bytes is not None
+    fitted = limit is not None and limit.verdict == "pass" and limit.base_bytes is not None
     if fitted and num_ctx and limit is not None and limit.bytes_per_token:
         peak = (limit.base_bytes or 0) + (limit.bytes_per_token or 0) * num_ctx * parallel
         return Memory(
@@ -152,28 +147,33 @@ def _memory(
     return Memory(chosen.peak_memory_bytes, basis, source, budget, budget_source)
 
 
-def _capacity_note(caps: Sequence[CapacityFacts], num_ctx: int | None) -> str | None:
-    fitting = [c for c in caps if num_ctx is None or c.context <= num_ctx]
-    cap = max(fitting, key=lambda c: c.context, default=None)
+def _context(entry: CapacityEntry) -> int:
+    return count(entry.context) or 0
+
+
+def _capacity_note(caps: Sequence[CapacityEntry], num_ctx: int | None) -> str | None:
+    fitting = [c for c in caps if num_ctx is None or _context(c) <= num_ctx]
+    cap = max(fitting, key=_context, default=None)
     if cap is None:
         return None
     return f"capacity (concurrency suite, its own workload): {cap.recommendation}"
 
 
 def plan_job(
-    payload: Mapping[str, Any], requests: int | None = None, model: str | None = None
+    payload: RunResults | JsonObject, requests: int | None = None, model: str | None = None
 ) -> JobPlan:
     """The plan for a job of `requests` (default: the run's projection target, else 170,000)
     with `model` (default: the first model the throughput suite measured)."""
-    every = strategy_runs(payload)
+    results = as_run(payload)
+    every = strategy_runs(results)
     chosen_model = model or (every[0].model if every else None)
     runs = [r for r in every if r.model == chosen_model]
     others = sorted({r.model for r in every} - {chosen_model or ""})
-    sim = simulated(payload)
+    sim = results.simulated
     basis = "simulated" if sim else "measured"
-    targets = [number(r.extrapolation.get("target")) for r in runs]
+    targets = [r.extrapolation.target if r.extrapolation else None for r in runs]
     n = requests or int(next((t for t in targets if t), DEFAULT_TARGET))
-    lims, caps = limits(payload), capacity(payload)
+    lims, caps = results.limits, results.capacity
     measured = tuple(
         name for name, present in
         (("throughput", runs), ("context_limits", lims), ("capacity", caps)) if present
@@ -212,7 +212,7 @@ def plan_job(
         missing.append(Missing(
             "capacity", "the concurrency suite did not measure this model, so whether more "
             "parallel slots would be faster is unknown",
-            f"pytest suites/concurrency --matrix {run.settings.matrix if run.settings else 'NAME'}",
+            f"pytest suites/concurrency --matrix {run.matrix if run.settings else 'NAME'}",
             blocking=False,
         ))  # fmt: skip
     note = _capacity_note([c for c in caps if c.model == run.model], num_ctx)
@@ -286,7 +286,7 @@ def _trim(
 
 def _empty(
     n: int, sim: bool, model: str | None, projections: tuple[Projection, ...],
-    measured: tuple[str, ...], missing: list[Missing], caps: Sequence[CapacityFacts],
+    measured: tuple[str, ...], missing: list[Missing], caps: Sequence[CapacityEntry],
 ) -> JobPlan:  # fmt: skip
     note = _capacity_note([c for c in caps if model is None or c.model == model], None)
     return JobPlan(

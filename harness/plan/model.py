@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from harness.errors import ResultsError
+from harness.results.schema import Interval
 
 BASES = ("measured", "simulated", "projected", "predicted")
 
@@ -32,29 +33,6 @@ def _mapping(raw: Any, where: str) -> Mapping[str, Any]:
     if not isinstance(raw, Mapping):
         raise ResultsError(f"{where} is {raw!r}, not a mapping; re-run `harness plan RUN`")
     return raw
-
-
-@dataclass(frozen=True)
-class Interval:
-    """A value with its 95% interval (low and high are None when none was measured)."""
-
-    value: float
-    low: float | None = None
-    high: float | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"value": self.value, "low": self.low, "high": self.high}
-
-    @classmethod
-    def from_json(cls, raw: Any, where: str = "interval") -> Interval:
-        raw = _mapping(raw, where)
-        return cls(float(_get(raw, "value", where)), raw.get("low"), raw.get("high"))
-
-    def scaled(self, factor: float) -> Interval:
-        def mul(v: float | None) -> float | None:
-            return None if v is None else v * factor
-
-        return Interval(self.value * factor, mul(self.low), mul(self.high))
 
 
 def _interval(raw: Any, where: str) -> Interval | None:

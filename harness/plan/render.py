@@ -7,20 +7,20 @@
     throughput_view(payload)           the HTML report's throughput, plan and recommendations
     write_files(payload, out_dir)      job-plan.yaml and presets/*.yaml in the run folder
 
-All of them read the payload through harness.plan.facts and the pure functions, never the
-live session, so `harness report` and `harness plan` print what the run printed.
+All of them take the typed run (`harness.results.schema.RunResults`; a payload in memory is
+typed first), never the live session, so `harness report` and `harness plan` print what the
+run printed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from harness.plan.facts import capacity, limits, simulated, strategy_runs
+from harness.plan.facts import strategy_runs
 from harness.plan.job import plan_job
-from harness.plan.model import Interval, JobPlan, Projection, Recommendation
+from harness.plan.model import JobPlan, Projection, Recommendation
 from harness.plan.preset import PLAN_FILE, write_presets
 from harness.plan.text import (
     TABLE_HEADER,
@@ -35,28 +35,36 @@ from harness.plan.text import (
 )
 from harness.plan.usecases import recommendations
 from harness.report import fmt
+from harness.results.schema import CapacityEntry, Interval, JsonObject, RunResults, as_run, count
+
+Run = RunResults | JsonObject  # a typed run, or a payload in memory (typed on the way in)
 
 
-def stored_or_computed(payload: Mapping[str, Any]) -> tuple[JobPlan, list[Recommendation]]:
-    """The run's plan and recommendations: as results.json stored them, else computed."""
-    stored_plan, stored_recs = payload.get("job_plan"), payload.get("recommendations")
-    plan = JobPlan.from_json(stored_plan) if isinstance(stored_plan, Mapping) else plan_job(payload)
+def stored_or_computed(payload: Run) -> tuple[JobPlan, list[Recommendation]]:
+    """The run's plan and recommendations: as results.json stored them, else computed.
+
+    The stored ones are the plan's own typed sections (`harness.plan.model`), whose
+    `from_json` names a bad key."""
+    run = as_run(payload)
+    stored_plan, stored_recs = run.section("job_plan"), run.section("recommendations")
+    plan = JobPlan.from_json(stored_plan) if isinstance(stored_plan, dict) else plan_job(run)
     recs = (
         [Recommendation.from_json(r) for r in stored_recs]
         if isinstance(stored_recs, list)
-        else recommendations(payload)
+        else recommendations(run)
     )
     return plan, recs
 
 
 def terminal_lines(
-    payload: Mapping[str, Any], run_dir: Path | None = None, plan: JobPlan | None = None
+    payload: Run, run_dir: Path | None = None, plan: JobPlan | None = None
 ) -> list[str]:
     """Seed 000's tables and extrapolation blocks, the job plan, the recommendations."""
-    stored, recs = stored_or_computed(payload)
+    run = as_run(payload)
+    stored, recs = stored_or_computed(run)
     plan = plan or stored
-    sim = simulated(payload)
-    lines = throughput_lines(strategy_runs(payload), sim)
+    sim = run.simulated
+    lines = throughput_lines(strategy_runs(run), sim)
     for p in plan.projections:
         lines += projection_lines(p, sim)
     if plan.measured:
@@ -101,22 +109,25 @@ CAPACITY_HEADER = ("Model", "Context", "Slots that fit", "Best setting", "Job ho
 RECS_HEADER = ("Use case", "Matrix", "Best", "Runner-up", "Cells passed", "Preset")
 
 
-def capacity_rows(payload: Mapping[str, Any]) -> list[tuple[str, ...]]:
-    rows: list[tuple[str, ...]] = []
-    for c in capacity(payload):
-        best = (
-            f"OLLAMA_NUM_PARALLEL={c.slots}, {c.concurrency} concurrent, "
-            f"{c.goodput_req_s:.2f} req/s"
-            if c.slots is not None and c.goodput_req_s is not None
-            else "none met the targets"
-        )
-        rows.append((
-            c.model, fmt.ctx(c.context),
-            "-" if c.max_parallel_fit is None else str(c.max_parallel_fit), best,
-            "-" if c.job_hours is None else f"{c.job_hours:.1f} h",
+def _best_text(c: CapacityEntry) -> str:
+    best = c.best
+    if best is None or best.num_parallel is None or best.goodput_req_s is None:
+        return "none met the targets"
+    return (
+        f"OLLAMA_NUM_PARALLEL={best.num_parallel}, {best.concurrency} concurrent, "
+        f"{best.goodput_req_s:.2f} req/s"
+    )
+
+
+def capacity_rows(run: RunResults) -> list[tuple[str, ...]]:
+    return [
+        (
+            c.model, fmt.ctx(count(c.context) or 0), c.max_parallel_fit or "-", _best_text(c),
+            "-" if c.job_hours_best is None else f"{c.job_hours_best:.1f} h",
             "-" if c.job_hours_p1 is None else f"{c.job_hours_p1:.1f} h",
-        ))  # fmt: skip
-    return rows
+        )
+        for c in run.capacity
+    ]  # fmt: skip
 
 
 def recommendation_rows(recs: Sequence[Recommendation]) -> list[tuple[str, ...]]:
@@ -135,25 +146,26 @@ def recommendation_rows(recs: Sequence[Recommendation]) -> list[tuple[str, ...]]
     ]
 
 
-def markdown_lines(payload: Mapping[str, Any]) -> list[str]:
+def markdown_lines(payload: Run) -> list[str]:
     """matrix.md's sections from this package (empty when the run measured none of it)."""
     from harness.report.markdown import cell, preformatted, table
 
-    plan, recs = stored_or_computed(payload)
-    runs = strategy_runs(payload)
+    run = as_run(payload)
+    plan, recs = stored_or_computed(run)
+    runs = strategy_runs(run)
     lines: list[str] = []
     if runs:
         lines += ["", "## Batch throughput", "", TABLE_NOTE + "."]
-        for run in runs:
-            verdict = "pass" if run.passed else f"FAIL: {run.reason}"
-            lines += ["", cell(f"**{run.model}, {run.strategy}**: {verdict}"), ""]
-            lines += table(TABLE_HEADER, size_rows(run))
+        for strategy in runs:
+            verdict = "pass" if strategy.passed else f"FAIL: {strategy.reason}"
+            lines += ["", cell(f"**{strategy.model}, {strategy.strategy}**: {verdict}"), ""]
+            lines += table(TABLE_HEADER, size_rows(strategy))
     if plan.projections:
         lines += ["", f"## Extrapolation to {plan.requests:,} requests", ""]
         basis = "SIMULATED" if plan.simulated else "measured"
         lines += [f"Projected from {basis} sizes (time = a + b x N, 95% bootstrap interval).", ""]
         lines += table(PROJECTION_HEADER, (projection_cells(p) for p in plan.projections))
-    caps = capacity_rows(payload)
+    caps = capacity_rows(run)
     if caps:
         lines += ["", "## Capacity", "", *table(CAPACITY_HEADER, caps)]
     if plan.measured:
@@ -179,22 +191,24 @@ def _n(value: float | None) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
-def csv_rows(payload: Mapping[str, Any]) -> list[dict[str, str]]:
+def csv_rows(payload: Run) -> list[dict[str, str]]:
     """Rows keyed by column name (the case columns `id`, `model`, `num_ctx`, `verdict`,
     `simulated`, `reason`, and CSV_COLUMNS): throughput sizes, projections, limits,
     capacity, the job plan and the recommendations."""
-    plan, recs = stored_or_computed(payload)
-    sim = "true" if simulated(payload) else "false"
+    run = as_run(payload)
+    plan, recs = stored_or_computed(run)
+    sim = "true" if run.simulated else "false"
     rows: list[dict[str, str]] = []
-    for run in strategy_runs(payload):
-        for r in run.rows:
+    for strategy in strategy_runs(run):
+        for r in strategy.rows:
             rows.append({
-                "id": f"throughput/{run.strategy}/{r.size}", "section": "throughput",
-                "model": run.model, "strategy": run.strategy, "size": _n(r.size),
+                "id": f"throughput/{strategy.strategy}/{r.size}", "section": "throughput",
+                "model": strategy.model, "strategy": strategy.strategy, "size": _n(r.size),
                 "total_s": _n(r.total_s), "req_s": _n(r.req_s), "tokens_s": _n(r.tokens_s),
                 "token_savings": _n(r.token_savings), "trims": _n(r.trims),
                 "peak_memory_bytes": _n(r.peak_memory_bytes),
-                "verdict": "pass" if run.passed else "fail", "reason": run.reason or "",
+                "verdict": "pass" if strategy.passed else "fail",
+                "reason": strategy.reason or "",
             })  # fmt: skip
     for p in plan.projections:
         rows.append({
@@ -207,19 +221,23 @@ def csv_rows(payload: Mapping[str, Any]) -> list[dict[str, str]]:
             "peak_memory_bytes": _n(p.peak_memory_bytes.value if p.peak_memory_bytes else None),
             "verdict": "pass" if p.passed else "fail", "reason": p.reason or "",
         })  # fmt: skip
-    for lim in limits(payload):
+    for lim in run.limits:
+        recommended = count(lim.recommendations.max_context_tokens)
         rows.append({
             "id": f"limits/{lim.model}", "section": "limits", "model": lim.model,
-            "max_context": _n(lim.max_context_tokens), "num_ctx": _n(lim.max_context_tokens),
-            "trim_threshold": _n(lim.trim_threshold), "memory_budget_bytes": _n(lim.budget_bytes),
-            "verdict": "pass" if lim.passed else "fail", "reason": lim.reason,
+            "max_context": _n(recommended), "num_ctx": _n(recommended),
+            "trim_threshold": _n(count(lim.recommendations.trim_threshold)),
+            "memory_budget_bytes": _n(count(lim.budget_bytes)),
+            "verdict": "pass" if lim.verdict == "pass" else "fail", "reason": lim.reason,
         })  # fmt: skip
-    for c in capacity(payload):
+    for c in run.capacity:
+        setting, context = c.best, count(c.context) or 0
         rows.append({
-            "id": f"capacity/{c.model}/{c.context}", "section": "capacity", "model": c.model,
-            "num_ctx": _n(c.context), "num_parallel": _n(c.slots),
-            "concurrency": _n(c.concurrency), "goodput_req_s": _n(c.goodput_req_s),
-            "requests": _n(c.job_requests), "job_hours": _n(c.job_hours),
+            "id": f"capacity/{c.model}/{context}", "section": "capacity", "model": c.model,
+            "num_ctx": _n(context), "num_parallel": _n(setting.num_parallel if setting else None),
+            "concurrency": _n(setting.concurrency if setting else None),
+            "goodput_req_s": _n(setting.goodput_req_s if setting else None),
+            "requests": _n(c.job_requests), "job_hours": _n(c.job_hours_best),
             "reason": c.recommendation,
         })  # fmt: skip
     if plan.measured:
@@ -277,10 +295,11 @@ class PlanView:
     recommendations: Table | None
 
 
-def throughput_view(payload: Mapping[str, Any]) -> PlanView | None:
+def throughput_view(payload: Run) -> PlanView | None:
     """The HTML report's view; None when the run has neither throughput nor recommendations."""
-    plan, recs = stored_or_computed(payload)
-    runs = strategy_runs(payload)
+    run = as_run(payload)
+    plan, recs = stored_or_computed(run)
+    runs = strategy_runs(run)
     if not runs and not plan.measured and not recs:
         return None
     sizes = [
@@ -308,13 +327,14 @@ def throughput_view(payload: Mapping[str, Any]) -> PlanView | None:
     )
 
 
-def write_files(payload: Mapping[str, Any], out_dir: Path) -> list[Path]:
+def write_files(payload: Run, out_dir: Path) -> list[Path]:
     """job-plan.yaml and presets/*.yaml for the run in `out_dir`."""
-    plan, recs = stored_or_computed(payload)
-    return write_presets(out_dir, plan, recs, str(payload.get("run_id") or out_dir.name))
+    run = as_run(payload)
+    plan, recs = stored_or_computed(run)
+    return write_presets(out_dir, plan, recs, run.run_id or out_dir.name)
 
 
-def plan_has_trim(payload: Mapping[str, Any]) -> bool:
+def plan_has_trim(payload: Run) -> bool:
     """Whether the job plan gives trim settings (then a case's own trim_plan is not shown)."""
     plan, _ = stored_or_computed(payload)
     return plan.ready and plan.trim is not None

@@ -9,9 +9,10 @@ import shlex
 from collections.abc import Callable, Sequence
 
 from harness.plan.facts import StrategyRun
-from harness.plan.model import Interval, JobPlan, Projection, Recommendation
+from harness.plan.model import JobPlan, Projection, Recommendation
 from harness.plan.preset import PLAN_FILE
 from harness.report import fmt
+from harness.results.schema import Interval
 
 TABLE_HEADER = ("Size", "Time", "Req/s", "Tokens/s", "Savings")
 TABLE_NOTE = (

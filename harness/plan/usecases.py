@@ -9,39 +9,26 @@ the largest context (what a use case that names a context asks for: "Complex ref
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-from harness.plan.facts import Cell, scaling_cells, simulated
-from harness.plan.model import Pick, Recommendation
+from harness.plan.facts import UseCaseCell, scaling_cells
+from harness.plan.model import Recommendation
 from harness.plan.preset import slug
+from harness.results.schema import JsonObject, RunResults, as_run
 
 
-def _rank(cell: Cell) -> tuple[float, float, float]:
+def _rank(cell: UseCaseCell) -> tuple[float, float, float]:
+    pick = cell.pick
     return (
-        cell.num_ctx,
-        cell.decode_tok_s if cell.decode_tok_s is not None else float("-inf"),
-        -(cell.ttft_s if cell.ttft_s is not None else float("inf")),
+        pick.num_ctx,
+        pick.decode_tok_s if pick.decode_tok_s is not None else float("-inf"),
+        -(pick.ttft_s if pick.ttft_s is not None else float("inf")),
     )
 
 
-def _pick(cell: Cell) -> Pick:
-    return Pick(
-        case_id=cell.case_id,
-        model=cell.model,
-        num_ctx=cell.num_ctx,
-        ttft_s=cell.ttft_s,
-        decode_tok_s=cell.decode_tok_s,
-        stability=cell.stability,
-        peak_memory_bytes=cell.peak_memory_bytes,
-        options=dict(cell.options),
-        thresholds=dict(cell.thresholds),
-    )
-
-
-def recommend(cells: Sequence[Cell], *, simulated: bool = False) -> list[Recommendation]:
+def recommend(cells: Sequence[UseCaseCell], *, simulated: bool = False) -> list[Recommendation]:
     """One Recommendation per (matrix, use case), in the order the use cases first appear."""
-    groups: dict[tuple[str, str], list[Cell]] = {}
+    groups: dict[tuple[str, str], list[UseCaseCell]] = {}
     for cell in cells:
         groups.setdefault((cell.matrix, cell.use_case), []).append(cell)
     out = []
@@ -55,15 +42,15 @@ def recommend(cells: Sequence[Cell], *, simulated: bool = False) -> list[Recomme
                 "cells passed)"
             )
         else:
-            failed = "; ".join(f"{c.case_id}: {c.reason or 'failed'}" for c in members[:3])
+            failed = "; ".join(f"{c.pick.case_id}: {c.reason or 'failed'}" for c in members[:3])
             reason = f"no cell met its criteria ({failed})"
         out.append(
             Recommendation(
                 use_case=use_case,
                 matrix=matrix,
                 simulated=simulated,
-                best=None if best is None else _pick(best),
-                runner_up=None if runner is None else _pick(runner),
+                best=None if best is None else best.pick,
+                runner_up=None if runner is None else runner.pick,
                 candidates=len(members),
                 passed=len(ranked),
                 reason=reason,
@@ -73,6 +60,7 @@ def recommend(cells: Sequence[Cell], *, simulated: bool = False) -> list[Recomme
     return out
 
 
-def recommendations(payload: Mapping[str, Any]) -> list[Recommendation]:
-    """The recommendations of a run's results payload."""
-    return recommend(scaling_cells(payload), simulated=simulated(payload))
+def recommendations(payload: RunResults | JsonObject) -> list[Recommendation]:
+    """The recommendations of a run (or of a results payload in memory)."""
+    run = as_run(payload)
+    return recommend(scaling_cells(run), simulated=run.simulated)

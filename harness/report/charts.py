@@ -12,11 +12,16 @@ import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from harness.report import fmt
 from harness.report.svg import Axis, Band, Marker, Series, line_chart
-from harness.results.schema import Case, Limit, Night, mapping, number, text
+from harness.results.schema import (
+    Case,
+    Extrapolation,
+    Limit,
+    Night,
+    ThroughputEntry,
+)
 
 MAX_SERIES = 10
 OK_OUTCOMES = frozenset({"ok", "pass", "passed", "fits"})
@@ -127,28 +132,27 @@ def memory_chart(limit: Limit, gpu_bytes: float | None) -> Chart | None:
 
 
 def throughput_chart(
-    rows: Sequence[Mapping[str, Any]], extrapolation: Mapping[str, Any]
+    rows: Sequence[ThroughputEntry], extrapolation: Extrapolation | None
 ) -> Chart | None:
     """Total time by batch size per strategy, continued to the extrapolation target."""
     groups: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for row in rows:
-        size, total = number(row.get("size")), number(row.get("total_s"))
-        if size is not None and total is not None:
-            groups[text(row.get("strategy")) or "batch"].append((size, total))
+        if row.size and row.total_s:
+            groups[row.strategy or "batch"].append((row.size, row.total_s))
     series = [Series(name, sorted(points)) for name, points in groups.items()]
     bands: list[Band] = []
     markers: list[Marker] = []
     # Every strategy's projection (results.json keeps them under `by_strategy`).
-    projections = [mapping(p) for p in mapping(extrapolation.get("by_strategy")).values()] or [
-        extrapolation
-    ]
+    projections = [] if extrapolation is None else list(extrapolation.by_strategy.values())
+    if not projections and extrapolation is not None:
+        projections = [extrapolation]
     for ex in projections:
-        target, time_s = number(ex.get("target")), number(ex.get("time_s"))
-        if target is None or time_s is None:
+        target = ex.target
+        if target is None or ex.time_s is None:
             continue
-        strategy = text(ex.get("strategy"))
+        time_s, low, high = ex.time_s.value, ex.time_s.low, ex.time_s.high
+        strategy = ex.strategy
         anchor = _anchor(groups, strategy)
-        low, high = number(ex.get("time_s_low")), number(ex.get("time_s_high"))
         start = [anchor] if anchor else []
         name = f"{strategy} extrapolated" if len(projections) > 1 else "extrapolated"
         series.append(

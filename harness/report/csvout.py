@@ -73,7 +73,7 @@ def render(payload: RunResults | JsonObject) -> str:
     simulated = "true" if run.simulated else "false"
     pad = [""] * len(CSV_COLUMNS)
     writer.writerows(row(case, simulated) + pad for case in run.cases)
-    writer.writerows([extra.get(c, "") for c in header] for extra in csv_rows(run.raw))
+    writer.writerows([extra.get(c, "") for c in header] for extra in csv_rows(run))
     return out.getvalue()
 
 

@@ -100,7 +100,7 @@ def render(payload: RunResults | JsonObject) -> str:
     lines += declared_sections(run.raw)
     from harness.plan.render import markdown_lines
 
-    lines += markdown_lines(run.raw)  # throughput, projections, capacity, plan, use cases
+    lines += markdown_lines(run)  # throughput, projections, capacity, plan, use cases
     return "\n".join(lines) + "\n"
 
 

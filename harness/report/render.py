@@ -101,7 +101,7 @@ def render_payload(payload: RunResults | JsonObject, out_dir: Path) -> list[Path
                 _write(out_dir / f"{name}.csv", csvout.render_table(table))
                 for name, table in declared_tables(run.raw)
             ),
-            *write_plan_files(run.raw, out_dir),  # job-plan.yaml, presets/*.yaml
+            *write_plan_files(run, out_dir),  # job-plan.yaml, presets/*.yaml
         ]
 
 

@@ -43,7 +43,8 @@ def write_summary(tr: TerminalWriter, harness: RunRecorder) -> None:
             line = "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
             tr.write_line(line.rstrip(), bold=index == 0)
     finished = harness.finished_payload
-    limits = as_run(finished).limits if finished else ()
+    run = as_run(finished) if finished is not None else None
+    limits = run.limits if run is not None and finished else ()
     if limits:
         from harness.limits.report import format_recommendations
 
@@ -51,13 +52,13 @@ def write_summary(tr: TerminalWriter, harness: RunRecorder) -> None:
             for line in format_recommendations(limit.raw).splitlines():
                 tr.write_line(line)
     plan_trims = False
-    if finished is not None:  # seed 000's tables, the job plan, use cases
+    if run is not None:  # seed 000's tables, the job plan, use cases
         from harness.plan.render import plan_has_trim, terminal_lines
 
         run_dir = harness.writer.run_dir if harness.writer is not None else None
-        for line in terminal_lines(finished, run_dir):
+        for line in terminal_lines(run, run_dir):
             tr.write_line(line)
-        plan_trims = plan_has_trim(finished)
+        plan_trims = plan_has_trim(run)
     for case in cases:
         # Conversation batching: settings from measured growth, unless the plan gives them.
         if case.trim_plan and not plan_trims:

@@ -3,8 +3,7 @@
 Everything here is plain strings and numbers, computed once, so the templates are loops over
 ready values (the matrix of a 10,000-case run is one loop with no per-cell logic).
 
-The typed fields come from `harness.results.schema`; the sections it does not type yet are
-read from the run's JSON:
+Every section comes typed from `harness.results.schema`:
 - throughput[], extrapolation, capacity, limits, job_plan, recommendations: read by
   harness.plan (its `plan_view`: seed 000's tables, projections, plan, use cases)
 - concurrency[] and capacity{entries}: see harness/report/concurrency.py
@@ -38,8 +37,6 @@ from harness.results.schema import (
     JsonObject,
     RunResults,
     as_run,
-    mapping,
-    records,
     text,
 )
 from harness.results.schema import Limit as LimitResult
@@ -80,12 +77,10 @@ def build(payload: RunResults | JsonObject) -> Report:
     run_id = run.run_id or "run"
     gpus = run.fingerprint.gpus
     gpu_bytes = gpus[0].memory_bytes if gpus else None
-    throughput = records(run.section("throughput"))
-    extrapolation = mapping(run.section("extrapolation"))
     charts = {
         "context": context_charts(cases),
         "memory": [c for lim in run.limits if (c := memory_chart(lim, gpu_bytes)) is not None],
-        "throughput": [c for c in [throughput_chart(throughput, extrapolation)] if c],
+        "throughput": [c for c in [throughput_chart(run.throughput, run.extrapolation)] if c],
         "history": history_charts(
             run.history,
             current_metrics(cases) if run.history else {},
@@ -104,7 +99,7 @@ def build(payload: RunResults | JsonObject) -> Report:
         problems=[p for case in cases if (p := problem(case)) is not None],
         stability=stability(cases),
         limits=[limit(lim) for lim in run.limits],
-        throughput=plan_view(run.raw),  # throughput, projections, job plan, use cases
+        throughput=plan_view(run),  # throughput, projections, job plan, use cases
         charts=charts,
         capacity=capacity_view(run),
     )

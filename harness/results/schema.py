@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,6 +95,217 @@ def _flag(value: object) -> bool | None:
 
 def _texts(value: object) -> tuple[str, ...]:
     return tuple(text(v) for v in value) if type(value) is list else ()
+
+
+def count(value: object) -> int | None:
+    """A whole number (a size, a count, bytes) from a JSON number, or None."""
+    n = number(value)
+    return None if n is None else int(n)
+
+
+def _object(value: object) -> JsonObject | None:
+    """`value` if it is a non-empty JSON object, else None."""
+    return value if type(value) is dict and value else None
+
+
+# ------------------------------------------------------------- throughput, extrapolation
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A value with its 95% interval (low and high are None when none was measured)."""
+
+    value: float
+    low: float | None = None
+    high: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"value": self.value, "low": self.low, "high": self.high}
+
+    @classmethod
+    def from_json(cls, raw: object, where: str = "interval") -> Interval:
+        """Strict, for the job plan's stored intervals: ResultsError names the key."""
+        if not isinstance(raw, Mapping):
+            raise ResultsError(f"{where} is {raw!r}, not a mapping; re-run `harness plan RUN`")
+        if "value" not in raw:
+            raise ResultsError(f"{where}: key 'value' is missing; re-run `harness plan RUN`")
+        return cls(float(raw["value"]), raw.get("low"), raw.get("high"))
+
+    @classmethod
+    def at(cls, data: JsonObject, key: str) -> Interval | None:
+        """`key` with its `key_low` / `key_high` bounds, as the extrapolation writes them;
+        None when `key` holds no number."""
+        value = number(data.get(key))
+        if value is None:
+            return None
+        return cls(value, number(data.get(f"{key}_low")), number(data.get(f"{key}_high")))
+
+    def scaled(self, factor: float) -> Interval:
+        def mul(v: float | None) -> float | None:
+            return None if v is None else v * factor
+
+        return Interval(self.value * factor, mul(self.low), mul(self.high))
+
+
+@dataclass(frozen=True, slots=True)
+class ThroughputEntry:
+    """One measured size of one throughput strategy (an element of `throughput`, run-level
+    and in a throughput case; written by `harness.batch.throughput.entry_from`)."""
+
+    model: str
+    strategy: str
+    size: int
+    total_s: float
+    req_s: float | None
+    tokens_sent: float | None  # prompt tokens as the server counted them
+    completion_tokens: float | None
+    token_savings: float | None
+    trims: int | None
+    peak_memory_bytes: int | None
+    errors: int
+    errors_by_code: Mapping[str, int]  # error code -> requests that failed with it
+
+    @classmethod
+    def from_json(cls, data: JsonObject) -> ThroughputEntry:
+        get = data.get
+        return cls(
+            model=text(get("model")),
+            strategy=text(get("strategy")),
+            size=count(get("size")) or 0,
+            total_s=number(get("total_s")) or 0.0,
+            req_s=number(get("req_s")),
+            tokens_sent=number(get("tokens_sent")),
+            completion_tokens=number(get("completion_tokens")),
+            token_savings=number(get("token_savings")),
+            trims=count(get("trims")),
+            peak_memory_bytes=count(get("peak_memory_bytes")),
+            errors=count(get("errors")) or 0,
+            errors_by_code={
+                text(code): count(n) or 0 for code, n in mapping(get("errors_by_code")).items()
+            },
+        )
+
+    @property
+    def tokens_s(self) -> float | None:
+        """Prompt + completion tokens the server counted, per second of batch time."""
+        tokens = (self.tokens_sent or 0.0) + (self.completion_tokens or 0.0)
+        return tokens / self.total_s if self.total_s > 0 and tokens else None
+
+
+@dataclass(frozen=True, slots=True)
+class Extrapolation:
+    """One strategy's projection to the job's size (`harness.batch.extrapolate`): a
+    throughput case's `extrapolation`, and the run-level one, whose `by_strategy` holds
+    every strategy's."""
+
+    target: float | None
+    strategy: str
+    time_s: Interval | None
+    prompt_tokens: Interval | None
+    completion_tokens: Interval | None
+    trims: Interval | None
+    peak_memory_bytes: Interval | None
+    fit_a: float | None  # time = a + b x N
+    fit_b: float | None
+    warning: str | None
+    method: str
+    by_strategy: Mapping[str, Extrapolation]
+
+    @classmethod
+    def from_json(cls, value: object) -> Extrapolation | None:
+        """None for anything but a non-empty object (a case without a projection)."""
+        data = _object(value)
+        if data is None:
+            return None
+        get, fit = data.get, mapping(data.get("fit"))
+        by_strategy = {
+            text(name): found
+            for name, one in mapping(get("by_strategy")).items()
+            if (found := cls.from_json(one)) is not None
+        }
+        return cls(
+            target=number(get("target")),
+            strategy=text(get("strategy")),
+            time_s=Interval.at(data, "time_s"),
+            prompt_tokens=Interval.at(data, "prompt_tokens"),
+            completion_tokens=Interval.at(data, "completion_tokens"),
+            trims=Interval.at(data, "trims"),
+            peak_memory_bytes=Interval.at(data, "peak_memory_bytes"),
+            fit_a=number(fit.get("a")),
+            fit_b=number(fit.get("b")),
+            warning=text(get("warning")) if get("warning") else None,
+            method=text(get("method")),
+            by_strategy=by_strategy,
+        )
+
+    def projections(self) -> dict[str, Extrapolation]:
+        """strategy -> projection: `by_strategy`, else this one alone (older runs)."""
+        if self.by_strategy:
+            return dict(self.by_strategy)
+        return {self.strategy: self} if self.strategy else {}
+
+
+@dataclass(frozen=True, slots=True)
+class ThroughputSettings:
+    """The settings a throughput case ran with (`batch_settings`, written by
+    `harness.batch.throughput.throughput_case_settings`); defaults are the batch engine's."""
+
+    num_ctx: int | None
+    concurrency: int
+    trim_strategy: str
+    trim_threshold: int
+    trim_interval: int
+    keep_messages: int
+    memory_budget_bytes: int | None
+
+    @classmethod
+    def from_json(cls, value: object) -> ThroughputSettings | None:
+        data = _object(value)
+        if data is None:
+            return None
+        get = data.get
+        return cls(
+            num_ctx=count(get("num_ctx")),
+            concurrency=count(get("concurrency")) or 1,
+            trim_strategy=text(get("trim_strategy")) or "sliding_window",
+            trim_threshold=count(get("trim_threshold")) or 0,
+            trim_interval=count(get("trim_interval")) or 0,
+            keep_messages=count(get("keep_messages")) or 0,
+            memory_budget_bytes=count(get("memory_budget_bytes")),
+        )
+
+
+@dataclass(frozen=True)
+class Growth:
+    """Tokens per request added to a conversation, the system prompt's, and where from
+    (`harness.batch.growth` measures it; a throughput case's `trim_plan.growth` holds it)."""
+
+    tokens_per_request: int
+    system_tokens: int
+    source: str  # "measured" (server counts) or "estimated" (the batch input)
+    samples: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "tokens_per_request": self.tokens_per_request,
+            "system_tokens": self.system_tokens,
+            "source": self.source,
+            "samples": self.samples,
+        }
+
+
+def growth_from_json(value: object) -> Growth | None:
+    """A trim plan's `growth` (`Growth.as_dict()`); None without tokens per request."""
+    data = mapping(value)
+    per_request = count(data.get("tokens_per_request"))
+    if not per_request:
+        return None
+    return Growth(
+        per_request,
+        count(data.get("system_tokens")) or 0,
+        text(data.get("source")) or "measured",
+        count(data.get("samples")) or 0,
+    )
 
 
 # ----------------------------------------------------------------------------- cases
@@ -274,12 +485,23 @@ class Case:
     target_prompt_tokens: float | None  # the prompt length the cell asked for
     host_load: JsonObject | None  # read by harness.baseline.hostload, which owns its keys
     trim_plan: JsonObject | None  # read by harness.batch.analyze.plan_lines
+    matrix: str
+    # The server options and thresholds as the matrix gave them: a preset copies them as
+    # written (`thresholds` above has the numbers as floats).
+    options: JsonObject
+    thresholds_as_written: JsonObject
+    # A throughput case's: its sizes (None: not a throughput case), projection, settings,
+    # and the conversation growth its trim plan measured.
+    throughput: tuple[ThroughputEntry, ...] | None
+    extrapolation: Extrapolation | None
+    batch_settings: ThroughputSettings | None
+    growth: Growth | None
     raw: JsonObject = field(repr=False, compare=False)
 
     @classmethod
     def from_json(cls, data: JsonObject) -> Case:
         get = data.get  # one lookup per key: called 10,000 times for a big run
-        host_load, trim_plan = get("host_load"), get("trim_plan")
+        host_load, trim_plan, throughput = get("host_load"), get("trim_plan"), get("throughput")
         return cls(
             id=text(get("id")),
             suite=opt_text(get("suite")),
@@ -302,6 +524,17 @@ class Case:
             target_prompt_tokens=number(get("target_prompt_tokens")),
             host_load=host_load if type(host_load) is dict else None,
             trim_plan=trim_plan if type(trim_plan) is dict and trim_plan else None,
+            matrix=text(get("matrix")),
+            options=mapping(get("options")),
+            thresholds_as_written=mapping(get("thresholds")),
+            throughput=(
+                tuple(ThroughputEntry.from_json(e) for e in records(throughput))
+                if type(throughput) is list
+                else None
+            ),
+            extrapolation=Extrapolation.from_json(get("extrapolation")),
+            batch_settings=ThroughputSettings.from_json(get("batch_settings")),
+            growth=growth_from_json(trim_plan.get("growth")) if type(trim_plan) is dict else None,
             raw=data,
         )
 
@@ -425,6 +658,8 @@ class Limit:
     r2: float | None
     probes: tuple[Probe, ...]
     recommendations: Recommendations  # every field None when the search recommended nothing
+    matrix: str
+    budget_bytes: float | None  # the memory the search allowed the model (its prediction's)
     raw: JsonObject = field(repr=False, compare=False)
 
     @classmethod
@@ -450,6 +685,8 @@ class Limit:
                 number(recs.get("trim_threshold")),
                 text(recs.get("settings_text")),
             ),
+            matrix=text(get("matrix")),
+            budget_bytes=number(dig(data, "prediction", "available_bytes")),
             raw=data,
         )
 
@@ -498,6 +735,8 @@ class BestSetting:
     slots: str
     clients: str  # concurrent clients, or the request rate of an open-loop sweep
     goodput_req_s: float | None
+    num_parallel: int | None  # `slots` as a number (the job plan's OLLAMA_NUM_PARALLEL)
+    concurrency: int | None  # concurrent clients (None for an open-loop sweep)
 
 
 @dataclass(frozen=True, slots=True)
@@ -511,6 +750,7 @@ class CapacityEntry:
     job_hours_best: float | None
     job_hours_p1: float | None
     recommendation: str
+    job_requests: int | None  # the job the hours are for
 
     @classmethod
     def from_json(cls, data: JsonObject) -> CapacityEntry:
@@ -518,9 +758,13 @@ class CapacityEntry:
         best = mapping(get("best"))
         setting = None
         if best:
-            clients = text(best.get("concurrency") or best.get("rate"))
+            slots, concurrency = best.get("slots"), best.get("concurrency")
             setting = BestSetting(
-                text(best.get("slots")), clients, number(best.get("goodput_req_s"))
+                text(slots),
+                text(concurrency or best.get("rate")),
+                number(best.get("goodput_req_s")),
+                count(slots),
+                count(concurrency),
             )
         return cls(
             text(get("model")),
@@ -530,6 +774,7 @@ class CapacityEntry:
             number(get("job_hours_best")),
             number(get("job_hours_p1")),
             text(get("recommendation")),
+            count(get("job_requests")),
         )
 
 
@@ -585,13 +830,19 @@ class RunResults:
     limits: tuple[Limit, ...]
     concurrency: tuple[Sweep, ...]
     capacity: tuple[CapacityEntry, ...]
+    throughput: tuple[ThroughputEntry, ...]  # every strategy's sizes, in the order run
+    extrapolation: Extrapolation | None
     baseline: RunBaseline
     history: tuple[Night, ...]
     raw: JsonObject = field(repr=False, compare=False)
 
     @classmethod
-    def from_json(cls, data: JsonObject) -> RunResults:
-        """The model of a decoded document whose envelope `check_envelope` accepted."""
+    def from_json(cls, data: JsonObject, *, type_cases: bool = True) -> RunResults:
+        """The model of a decoded document whose envelope `check_envelope` accepted.
+
+        `type_cases=False` leaves `cases` empty, for a reader that wants a few fields of a
+        big run's cases: `iter_cases()` then types them one at a time.
+        """
         get = data.get
         return cls(
             schema=text(get("schema")),
@@ -601,16 +852,22 @@ class RunResults:
             duration_s=number(get("duration_s")),
             simulated=get("simulated") is True,
             fingerprint=Fingerprint.from_json(get("fingerprint")),
-            cases=tuple(Case.from_json(c) for c in records(get("cases"))),
+            cases=tuple(Case.from_json(c) for c in records(get("cases"))) if type_cases else (),
             limits=tuple(Limit.from_json(lim) for lim in records(get("limits"))),
             concurrency=tuple(Sweep.from_json(s) for s in records(get("concurrency"))),
             capacity=tuple(
                 CapacityEntry.from_json(e) for e in records(mapping(get("capacity")).get("entries"))
             ),
+            throughput=tuple(ThroughputEntry.from_json(e) for e in records(get("throughput"))),
+            extrapolation=Extrapolation.from_json(get("extrapolation")),
             baseline=RunBaseline.from_json(get("baseline")),
             history=tuple(Night.from_json(h) for h in records(get("history"))),
             raw=data,
         )
+
+    def iter_cases(self) -> Iterator[Case]:
+        """The cases, typed one at a time as they are consumed (`type_cases=False`)."""
+        return (Case.from_json(c) for c in records(self.raw.get("cases")))
 
     def section(self, name: str) -> object:
         """A section this module does not type yet, as JSON (None when absent)."""
@@ -683,14 +940,16 @@ def load_run(
     schemas: tuple[str, ...] = (SCHEMA,),
     *,
     check: Callable[[JsonObject, str], None] | None = None,
+    type_cases: bool = True,
 ) -> RunResults:
     """Read a run folder, a results.json or (with BASELINE_SCHEMA allowed) a stored baseline.
 
     `check(document, source)` runs on the JSON before it is typed, for readers that must
     reject values the lenient model would read as None (baseline comparison does).
+    `type_cases=False`: see `RunResults.from_json`.
     """
     path = results_path(Path(path))
     document = check_envelope(read_document(path), str(path), schemas)
     if check is not None:
         check(document, str(path))
-    return RunResults.from_json(document)
+    return RunResults.from_json(document, type_cases=type_cases)

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import pytest
 
 from harness.batchapi.client import API_KEY_ENV, BatchApiClient, Poll, request_line
-from harness.batchapi.options import DEFAULT_REQUESTS, batch_api_option
 from harness.batchapi.outage import OutageProxy
+from harness.batchapi.suite import DEFAULT_REQUESTS, batch_api_option
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from harness.batchapi.options import batch_api_option
+from harness.batchapi.suite import batch_api_option
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

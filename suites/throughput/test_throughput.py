@@ -23,10 +23,10 @@ from harness.batch.throughput import (
     conversation_trim_plan,
     judge,
     run_size,
+    throughput_case_settings,
 )
-from harness.batchapi.options import batch_api_option
+from harness.batchapi.suite import batch_api_option
 from harness.engines.loading import load_model
-from harness.plan.facts import throughput_case_settings
 
 
 def test_throughput(

@@ -9,16 +9,16 @@ import pytest
 
 from harness.cases.estimate import (
     CellEstimate,
-    CellProgress,
     Estimate,
     Machine,
     Rates,
     RunKind,
+    StoredRates,
     cell_seconds,
     model_size,
     predicted_rates,
-    stored_rates,
 )
+from harness.cases.estimate_plugin import CellProgress
 from harness.limits.predict import ModelShape, Prediction
 from harness.results.schema import SCHEMA
 from tests.suiterun import demo_project
@@ -131,10 +131,28 @@ def test_the_newest_stored_run_of_the_same_machine_gives_the_rates(tmp_path: Pat
     _run(tmp_path, "20260104-000000-dddd", False, "", load_s=11.0)  # a real server
     (tmp_path / "runs" / "20260105-000000-eeee").mkdir()
     (tmp_path / "runs" / "20260105-000000-eeee" / "results.json").write_text("{broken")
-    found = stored_rates(tmp_path, RunKind(True, "ryzen16-128gb", None))
-    assert found == {
-        ("m", 4096): Rates(7.0, 100.0, 10.0, "last run 20260102-000000-bbbb", prompt_tokens=1000)
-    }
+    found = StoredRates(tmp_path, RunKind(True, "ryzen16-128gb", None))
+    assert found.get(("m", 4096)) == Rates(
+        7.0, 100.0, 10.0, "last run 20260102-000000-bbbb", prompt_tokens=1000
+    )
+    assert found.get(("m", 8192)) is None
+
+
+def test_stored_runs_are_read_only_when_asked_and_only_as_far_as_needed(tmp_path: Path) -> None:
+    for day in range(1, 6):
+        _run(tmp_path, f"2026010{day}-000000-aaaa", True, "tiny", load_s=float(day))
+    found = StoredRates(tmp_path, RunKind(True, "tiny", None))
+    assert found.files_read == 0  # made at plugin start, read when an estimate asks
+    assert found.get(("m", 4096)) == Rates(
+        5.0, 100.0, 10.0, "last run 20260105-000000-aaaa", prompt_tokens=1000
+    )
+    assert found.files_read == 1  # the newest run had the key
+    assert found.get(("m", 4096)) is not None
+    assert found.files_read == 1
+    assert found.get(("other", 4096)) is None
+    assert found.files_read == 5  # a key no run measured: every run searched, once
+    assert found.get(("other", 2048)) is None
+    assert found.files_read == 5
 
 
 def test_the_summary_says_the_total_the_sources_and_the_wall_time() -> None:
@@ -271,3 +289,13 @@ def test_stored_rates_hold_for_a_prompt_of_about_their_length_only(tmp_path: Pat
             time_scale=1.0,
         )
         assert (estimate.cells[0].source == "last run r") is used
+
+
+def test_the_estimate_is_computation_without_pytest() -> None:
+    """The pytest side (printing, progress lines) is harness.cases.estimate_plugin's."""
+    import subprocess
+    import sys
+
+    code = "import sys, harness.cases.estimate; print('pytest' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

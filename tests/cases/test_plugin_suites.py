@@ -138,6 +138,53 @@ def test_two_suites_declaring_one_section_stop_the_session(project: pytest.Pytes
     )
 
 
+OPTION = """\
+    options=(
+        OptionSpec("--echo-times", "echo_times", "how often each word is echoed (default: 1)",
+                   int, 1, metavar="N"),
+    ),
+"""
+
+OPTION_TEST = """\
+def test_echo(echo_case, harness_run):
+    print(f"times={harness_run.option('echo_times')}")
+"""
+
+
+@pytest.fixture
+def with_option(project: pytest.Pytester) -> pytest.Pytester:
+    conftest = CONFTEST.replace("SuiteCase\n", "SuiteCase, OptionSpec\n", 1)
+    conftest = conftest.replace('    name="echo",\n', '    name="echo",\n' + OPTION, 1)
+    project.makeconftest(conftest)
+    project.makepyfile(test_echo=OPTION_TEST)
+    return project
+
+
+def test_a_suites_option_and_its_ini_twin_are_declared_with_the_suite(
+    with_option: pytest.Pytester,
+) -> None:
+    help_text = with_option.runpytest("--help").stdout.str()
+    assert re.search(r"--echo-times=N\s+how often each word is echoed \(default: 1\)", help_text)
+    assert re.search(r"harness_echo_times \(string\):\s+ini twin of --echo-times", help_text)
+    args = ("--reports-dir", "out", "-p", "no:randomly", "-s", "-k", "alpha")
+    with_option.runpytest(*args).stdout.fnmatch_lines(["*times=1*"])  # the default
+    with_option.makeini("[pytest]\nharness_echo_times = 3\n")
+    with_option.runpytest(*args).stdout.fnmatch_lines(["*times=3*"])  # the ini twin
+    with_option.runpytest(*args, "--echo-times", "5").stdout.fnmatch_lines(["*times=5*"])
+
+
+def test_an_option_declared_twice_stops_the_session(with_option: pytest.Pytester) -> None:
+    (with_option.path / "again.py").write_text(
+        "import pytest\nfrom harness.api import OptionSpec, Suite\n\n"
+        "@pytest.hookimpl(optionalhook=True)\ndef pytest_harness_suites():\n"
+        "    return [Suite('other', options=(OptionSpec('--engine', 'engine2', 'x'),))]\n"
+    )
+    with_option.syspathinsert()
+    result = with_option.runpytest("-p", "again", "-p", "no:randomly")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*option --engine*of suite 'other' is declared by the harness*"])
+
+
 def _jsonl(path: Path, *records: dict[str, object]) -> Path:
     header = {"schema": SCHEMA, "run_id": "r", "started_at": "t", "fingerprint": {}}
     path.write_text("\n".join(json.dumps(r) for r in (header, *records)) + "\n")

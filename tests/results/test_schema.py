@@ -119,3 +119,57 @@ def test_odd_values_read_as_missing_not_as_errors() -> None:
 def test_as_run_takes_the_model_or_a_document(run: RunResults) -> None:
     assert as_run(run) is run
     assert as_run(dict(run.raw)).cases == run.cases
+
+
+def test_a_throughput_case_reads_typed() -> None:
+    """The sections the job plan reads: sizes, projection, settings and growth."""
+    from tests.plan.conftest import throughput_case
+
+    case = Case.from_json(throughput_case("conversation", 0.14))
+    assert case.throughput is not None
+    assert [(e.strategy, e.size, e.total_s) for e in case.throughput] == [
+        ("conversation", 100, pytest.approx(14.0)),
+        ("conversation", 1000, pytest.approx(140.0)),
+    ]
+    assert case.throughput[0].tokens_s == pytest.approx((350 + 3) * 100 / 14.0)
+    ex = case.extrapolation
+    assert ex is not None
+    assert ex.time_s is not None
+    assert (ex.target, ex.strategy, ex.fit_a, ex.fit_b) == (170_000, "conversation", 2.0, 0.14)
+    assert ex.time_s.low == pytest.approx(ex.time_s.value * 0.9)
+    assert ex.projections() == {"conversation": ex}  # an older run: no by_strategy
+    assert case.batch_settings is not None
+    assert (case.batch_settings.trim_threshold, case.batch_settings.concurrency) == (28_000, 1)
+    assert case.growth is not None
+    assert case.growth.tokens_per_request == 60
+    # A case of another suite has none of them.
+    other = Case.from_json({"id": "c"})
+    assert (other.throughput, other.extrapolation, other.batch_settings, other.growth) == (
+        None, None, None, None,
+    )  # fmt: skip
+
+
+def test_odd_throughput_values_read_as_missing() -> None:
+    case = Case.from_json(
+        {"throughput": [{"size": "many", "req_s": "fast", "errors": None}, 3],
+         "extrapolation": {"target": "all", "time_s": [1], "by_strategy": {"a": 1, "b": {}}},
+         "batch_settings": {"concurrency": "x"}, "trim_plan": {"growth": {"samples": 3}}}
+    )  # fmt: skip
+    assert case.throughput is not None
+    [entry] = case.throughput
+    assert (entry.size, entry.req_s, entry.errors, entry.tokens_s) == (0, None, 0, None)
+    assert case.extrapolation is not None
+    assert (case.extrapolation.target, case.extrapolation.time_s) == (None, None)
+    assert case.extrapolation.by_strategy == {}
+    assert case.batch_settings is not None
+    assert (case.batch_settings.concurrency, case.batch_settings.trim_strategy) == (
+        1, "sliding_window",
+    )  # fmt: skip
+    assert case.growth is None
+
+
+def test_a_run_read_without_typing_its_cases_types_them_one_at_a_time(run: RunResults) -> None:
+    light = RunResults.from_json(run.raw, type_cases=False)
+    assert light.cases == ()
+    assert tuple(light.iter_cases()) == run.cases
+    assert light.fingerprint == run.fingerprint
