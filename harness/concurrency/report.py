@@ -1,55 +1,56 @@
 """The capacity answer in words: the terminal line and the lines of a text table.
 
-Reads the serialized `capacity` object (results.json), never live objects.
+Reads the typed `capacity` entries (`harness.results.schema.CapacityEntry`, from
+results.json or from the suite's entry dicts), never live objects.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Sequence
+
+from harness.results.schema import CapacityEntry
 
 NOTE_PREFIX = "capacity: "
 
 
-def recommended_setting(capacity: Mapping[str, Any], model: str) -> str | None:
+def recommended_setting(entries: Sequence[CapacityEntry], model: str) -> str | None:
     """One line for `model`: the best setting at the largest context that has one."""
-    entries = [e for e in (capacity.get("entries") or []) if e.get("model") == model]
-    with_best = [e for e in entries if e.get("best")]
+    mine = [e for e in entries if e.model == model]
+    with_best = [e for e in mine if e.best is not None]
     if not with_best:
-        return f"{NOTE_PREFIX}{entries[-1]['recommendation']}" if entries else None
-    chosen = max(with_best, key=lambda e: int(e["context"]))
-    return f"{NOTE_PREFIX}{chosen['recommendation']}"
+        return f"{NOTE_PREFIX}{mine[-1].recommendation}" if mine else None
+    chosen = max(with_best, key=lambda e: int(e.context or 0))
+    return f"{NOTE_PREFIX}{chosen.recommendation}"
 
 
-def summary_notes(capacity: Mapping[str, Any]) -> list[str]:
+def summary_notes(entries: Sequence[CapacityEntry]) -> list[str]:
     """The terminal summary's lines: one recommended setting per model."""
-    models = dict.fromkeys(e["model"] for e in capacity.get("entries") or [])
-    lines = [recommended_setting(capacity, m) for m in models]
+    models = dict.fromkeys(e.model for e in entries)
+    lines = [recommended_setting(entries, m) for m in models]
     return [line for line in lines if line]
 
 
-def table_lines(capacity: Mapping[str, Any]) -> list[str]:
+def table_lines(entries: Sequence[CapacityEntry]) -> list[str]:
     """A plain-text capacity table (model, context, fit, best, hours) for logs and READMEs."""
     rows = [
         ("model", "context", "max P fit", "best P x clients", "goodput req/s", "h best", "h P=1")
     ]
-    for e in capacity.get("entries") or []:
-        best = e.get("best") or {}
-        load = best.get("concurrency", best.get("rate", "-"))
+    for e in entries:
+        best = e.best
         rows.append(
             (
-                str(e["model"]),
-                f"{e['context']:,}",
-                "-" if e.get("max_parallel_fit") is None else str(e["max_parallel_fit"]),
-                f"{best.get('slots', '-')} x {load}" if best else "-",
-                f"{best['goodput_req_s']:.2f}" if best else "-",
-                _hours(e.get("job_hours_best")),
-                _hours(e.get("job_hours_p1")),
+                e.model,
+                "-" if e.context is None else f"{int(e.context):,}",
+                e.max_parallel_fit or "-",  # '' when the fit was unknown (null)
+                "-" if best is None else f"{best.slots or '-'} x {best.clients or '-'}",
+                "-" if best is None or best.goodput_req_s is None else f"{best.goodput_req_s:.2f}",
+                _hours(e.job_hours_best),
+                _hours(e.job_hours_p1),
             )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
 
 
-def _hours(value: Any) -> str:
+def _hours(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"

@@ -49,7 +49,7 @@ def write_summary(tr: TerminalWriter, harness: RunRecorder) -> None:
         from harness.limits.report import format_recommendations
 
         for limit in limits:
-            for line in format_recommendations(limit.raw).splitlines():
+            for line in format_recommendations(limit).splitlines():
                 tr.write_line(line)
     plan_trims = False
     if run is not None:  # seed 000's tables, the job plan, use cases

@@ -635,6 +635,17 @@ class Probe:
     num_ctx: float | None
     outcome: str
     memory_bytes: float | None
+    capacity_bytes: float | None  # what the budget left the model on the judged device
+
+    @classmethod
+    def from_json(cls, data: JsonObject) -> Probe:
+        get = data.get
+        return cls(
+            number(get("num_ctx")),
+            text(get("outcome")),
+            number(get("memory_bytes")),
+            number(get("capacity_bytes")),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -645,14 +656,40 @@ class Recommendations:
 
 
 @dataclass(frozen=True, slots=True)
+class LimitPrediction:
+    """What the model's shape predicted, against what the search measured (a limit's
+    `prediction`; `harness.limits.discover` writes it)."""
+
+    kv_bytes_per_token: float | None  # the KV cache alone, analytic
+    kv_bytes_per_token_all_layers: float | None  # ... if every layer kept the whole context
+    full_window_caches: bool  # the server keeps full-size sliding-window caches
+    bytes_per_token_error: float | None  # predicted / measured bytes per token - 1
+    note: str  # why there is no prediction
+
+    @classmethod
+    def from_json(cls, value: object) -> LimitPrediction:
+        get = mapping(value).get
+        return cls(
+            number(get("kv_bytes_per_token")),
+            number(get("kv_bytes_per_token_all_layers")),
+            bool(get("full_window_caches")),
+            number(get("bytes_per_token_error")),
+            text(get("note")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Limit:
     """One model's context-limit search (an element of `limits`)."""
 
     model: str
+    hardware: str
+    device: str | None  # "gpu" or "ram": the budget the search measured against
     verdict: str
     reason: str
     bound: str | None  # memory, the server's cap or the model's trained context
     max_context: float | None
+    spill_context: float | None  # the smallest context that spilled to the CPU
     bytes_per_token: float | None
     base_bytes: float | None
     r2: float | None
@@ -660,26 +697,34 @@ class Limit:
     recommendations: Recommendations  # every field None when the search recommended nothing
     matrix: str
     budget_bytes: float | None  # the memory the search allowed the model (its prediction's)
+    prediction: LimitPrediction
+    memory_source: str  # what measured the memory (`memory.name`), and why it was chosen
+    memory_reason: str
+    search_probes: int | None  # probes of the search itself, and the most it could make
+    search_max_probes: int | None
     raw: JsonObject = field(repr=False, compare=False)
 
     @classmethod
     def from_json(cls, data: JsonObject) -> Limit:
         get = data.get
-        recs = mapping(get("recommendations"))
-        probes = tuple(
-            Probe(number(p.get("num_ctx")), text(p.get("outcome")), number(p.get("memory_bytes")))
-            for p in records(get("probes"))
+        recs, memory, search = (
+            mapping(get("recommendations")),
+            mapping(get("memory")),
+            mapping(get("search")),
         )
         return cls(
             model=text(get("model")),
+            hardware=text(get("hardware")),
+            device=opt_text(get("device")),
             verdict=text(get("verdict")),
             reason=text(get("reason")),
             bound=opt_text(get("bound")),
             max_context=number(get("max_context")),
+            spill_context=number(get("spill_context")),
             bytes_per_token=number(get("bytes_per_token")),
             base_bytes=number(get("base_bytes")),
             r2=number(get("r2")),
-            probes=probes,
+            probes=tuple(Probe.from_json(p) for p in records(get("probes"))),
             recommendations=Recommendations(
                 number(recs.get("max_context_tokens")),
                 number(recs.get("trim_threshold")),
@@ -687,6 +732,11 @@ class Limit:
             ),
             matrix=text(get("matrix")),
             budget_bytes=number(dig(data, "prediction", "available_bytes")),
+            prediction=LimitPrediction.from_json(get("prediction")),
+            memory_source=text(memory.get("name")),
+            memory_reason=text(memory.get("reason")),
+            search_probes=count(search.get("probes")),
+            search_max_probes=count(search.get("max_probes")),
             raw=data,
         )
 

@@ -29,6 +29,7 @@ from harness.engines import Engine
 from harness.engines.loading import load_model
 from harness.errors import ConfigError
 from harness.limits.probe import capacity
+from harness.results.schema import CapacityEntry
 
 
 def _budget_reader(harness_run: HarnessRun, model: str) -> Callable[[Engine], DeviceBudget]:
@@ -114,7 +115,8 @@ def test_concurrency(
     }
     record_section("capacity", whole)
     # One line per model in the terminal summary, replaced as later contexts finish.
-    harness_run.set_notes(NOTE_PREFIX, summary_notes(whole))
+    entries = [CapacityEntry.from_json(e) for e in capacity_store.entries.values()]
+    harness_run.set_notes(NOTE_PREFIX, summary_notes(entries))
     failed = [s for s in sweeps if all(lv["errors"] == lv["requests"] for lv in s["levels"])]
     if failed:
         pytest.fail(f"{case.model} @ {case.context}: every request failed", pytrace=False)

@@ -8,10 +8,12 @@ from typing import Any
 import pytest
 
 from harness.concurrency.capacity import MemoryModel, capacity_entry, job_hours
+from harness.concurrency.report import summary_notes, table_lines
 from harness.concurrency.section import ConcurrencySection
 from harness.concurrency.servers import slot_plan
 from harness.errors import ConfigError, MatrixError
 from harness.matrix.cells import load_matrix
+from harness.results.schema import CapacityEntry
 
 GIB = 1024**3
 
@@ -51,6 +53,30 @@ def test_capacity_says_when_nothing_fits() -> None:
     assert entry["max_parallel_fit"] == 0
     assert entry["best"] is None
     assert "does not fit" in entry["recommendation"]
+
+
+def test_the_summary_and_table_read_the_typed_entries() -> None:
+    memory = MemoryModel(base_bytes=4e9, bytes_per_token=1e4)
+    raw = [
+        capacity_entry("m", 4096, [_sweep(1, 1.0), _sweep(2, 1.8)], memory, 8e9, 1000),
+        capacity_entry("m", 32768, [_sweep(1, 1.0)], MemoryModel(5e9, 1e4), 4e9, 1000),
+        capacity_entry("m", 16384, [_sweep(1, 1.2)], memory, 8e9, 1000),
+        capacity_entry("n", 8192, [_sweep(1, 1.0)], MemoryModel(5e9, 1e4), 4e9, 1000),
+    ]
+    entries = [CapacityEntry.from_json(e) for e in raw]
+    # Per model: the largest context that has a best setting; else the last entry's words.
+    assert summary_notes(entries) == [
+        f"capacity: {raw[2]['recommendation']}",
+        f"capacity: {raw[3]['recommendation']}",
+    ]
+    # Fit: (8e9 - 4e9) / (1e4 x 4096) = 97.7 -> 97 slots; hours: 1000 requests / 1.8 req/s.
+    assert table_lines(entries) == [
+        "model  context  max P fit  best P x clients  goodput req/s  h best  h P=1",
+        "m      4,096    97         2 x 4             1.80           0.2     0.3",
+        "m      32,768   0          -                 -              -       -",
+        "m      16,384   24         1 x 2             1.20           0.2     0.2",
+        "n      8,192    0          -                 -              -       -",
+    ]
 
 
 def test_running_server_takes_one_slot_value_from_matrix_or_env() -> None:

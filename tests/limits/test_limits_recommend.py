@@ -7,6 +7,7 @@ from pathlib import Path
 
 from harness.limits.recommend import Policy, recommend, settings_text, trim_plan
 from harness.limits.report import format_recommendations, write_context_limit_results
+from harness.results.schema import Limit
 
 
 def test_the_seed_rules_for_a_maximum_of_101182() -> None:
@@ -59,14 +60,16 @@ def test_format_recommendations_and_the_results_file(tmp_path: Path) -> None:
         "verdict": "pass",
         "reason": "ok",
     }
-    shown = format_recommendations(limit)
+    shown = format_recommendations(Limit.from_json(limit))
     assert shown.splitlines()[0] == "gemma3:12b on rtx4080-16gb (SIMULATED): PASS"
     assert "    MAX_CONTEXT_TOKENS = 80896  # 80% of the largest good context (101,182)" in shown
     assert "3 search (bound 10), 6 in all" in shown
     path = write_context_limit_results(tmp_path, {"limits": [limit]})
     assert path == tmp_path / "context_limit_results.json"
     assert json.loads(path.read_text())[0]["max_context"] == 101182
-    failed = format_recommendations({**limit, "verdict": "fail", "reason": "R^2 low"})
+    failed = format_recommendations(
+        Limit.from_json({**limit, "verdict": "fail", "reason": "R^2 low"})
+    )
     assert "reason: R^2 low" in failed
 
 
@@ -96,7 +99,7 @@ def test_the_terminal_block_says_what_bounded_the_maximum() -> None:
         "recommendations": trained.as_dict(settings_text(trained, 131072, "x, RAM budget", policy)),
         "verdict": "pass",
     }
-    shown = format_recommendations(limit)
+    shown = format_recommendations(Limit.from_json(limit))
     assert "that fits" not in shown
     assert "80% of the maximum" not in shown
     assert (
@@ -104,8 +107,10 @@ def test_the_terminal_block_says_what_bounded_the_maximum() -> None:
         "(memory did not bound it: 28.0 GiB used, 98.0 GiB available)"
     ) in shown
     assert "MAX_CONTEXT_TOKENS = 131072  # the model's trained context (131,072)" in shown
-    capped = format_recommendations({**limit, "bound": "server_cap", "max_context": 32768})
+    capped = format_recommendations(
+        Limit.from_json({**limit, "bound": "server_cap", "max_context": 32768})
+    )
     assert "largest context: 32,768, the server's cap" in capped
-    memory = format_recommendations({**limit, "bound": "memory"})
+    memory = format_recommendations(Limit.from_json({**limit, "bound": "memory"}))
     assert "largest context that fits (RAM budget): 131,072" in memory
     assert "recommended settings (80% of the maximum):" in memory

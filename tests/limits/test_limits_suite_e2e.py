@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from harness.limits import format_recommendations, write_context_limit_results
+from harness.results.schema import load_run
 from harness.sim.truth import truth
 from tests.suiterun import run_suite, run_suite_once
 
@@ -42,7 +43,8 @@ def test_the_reports_show_the_settings(demo: dict[str, Any], tmp_path: Path) -> 
     assert "PARAMETER num_ctx" in (latest / "matrix.md").read_text()
     path = write_context_limit_results(tmp_path, demo["payload"])
     assert json.loads(path.read_text()) == demo["payload"]["limits"]
-    assert "MAX_CONTEXT_TOKENS = " in format_recommendations(demo["payload"]["limits"][0])
+    (limit,) = load_run(latest).limits
+    assert "MAX_CONTEXT_TOKENS = " in format_recommendations(limit)
 
 
 def test_cases_come_from_the_limits_sections_with_their_marks(pytester: pytest.Pytester) -> None:

@@ -3,8 +3,10 @@
 tests/fixtures/results_v1/ holds a `harness.results/1` run written by main 46540de (the
 context_limits, throughput, concurrency and context_scaling suites on the simulator, with
 `--save-baseline pre`): its results.json (each case's `hardware` time series emptied to keep
-the file small; nothing reads it), the baseline that run saved, and the matrix.md and
-matrix.csv that run rendered. Old files must keep loading, comparing and rendering the same.
+the file small; nothing reads it), the baseline that run saved, the matrix.md and
+matrix.csv that run rendered, and terminal.txt: its limits block and capacity lines as the
+renderers printed them from the JSON dicts, before they read the typed model. Old files
+must keep loading, comparing and rendering the same.
 """
 
 from __future__ import annotations
@@ -17,13 +19,17 @@ from pathlib import Path
 import pytest
 
 from harness.baseline import BaselineStore, CompareConfig, compare_runs, load_comparable
+from harness.concurrency.report import summary_notes, table_lines
 from harness.errors import ResultsError
+from harness.limits.report import format_recommendations
 from harness.report import csvout, markdown
 from harness.results.schema import (
     BASELINE_SCHEMA,
     SCHEMA,
+    CapacityEntry,
     Case,
     CaseBaseline,
+    Limit,
     RunResults,
     as_run,
     load_run,
@@ -79,6 +85,13 @@ def test_an_old_file_renders_the_markdown_and_csv_it_rendered_then(run: RunResul
     assert all(row[width:] == [""] * (len(row) - width) for row in now_csv[1 : len(then_csv)])
 
 
+def test_an_old_file_prints_the_limits_and_capacity_it_printed_then(run: RunResults) -> None:
+    then = (FIXTURES / "terminal.txt").read_text(encoding="utf-8")
+    now = [format_recommendations(limit) for limit in run.limits]
+    now += ["\n".join(summary_notes(run.capacity)), "\n".join(table_lines(run.capacity))]
+    assert "\n".join(now) + "\n" == then
+
+
 def test_a_stored_baseline_still_compares(run: RunResults, tmp_path: Path) -> None:
     shutil.copy(FIXTURES / "baseline.json", tmp_path / "pre.json")
     baseline = BaselineStore(tmp_path).load("pre")
@@ -114,6 +127,23 @@ def test_odd_values_read_as_missing_not_as_errors() -> None:
     assert [s.ttft_s for s in case.samples] == [None]
     assert (case.checks, case.baseline, case.suite) == ((), "regressed", None)
     assert isinstance(Case.from_json({"baseline": {"verdict": "new"}}).baseline, CaseBaseline)
+
+
+def test_odd_limit_and_capacity_values_read_as_missing() -> None:
+    limit = Limit.from_json(
+        {"hardware": 3, "device": None, "spill_context": "soon", "memory": "sim",
+         "prediction": {"kv_bytes_per_token": "x", "full_window_caches": 1, "note": None},
+         "search": {"probes": 2.0, "max_probes": "ten"}, "probes": [{"capacity_bytes": []}, 1]}
+    )  # fmt: skip
+    assert (limit.hardware, limit.device, limit.spill_context) == ("3", None, None)
+    assert (limit.memory_source, limit.memory_reason) == ("", "")
+    prediction = limit.prediction
+    assert (prediction.kv_bytes_per_token, prediction.full_window_caches) == (None, True)
+    assert (prediction.bytes_per_token_error, prediction.note) == (None, "")
+    assert (limit.search_probes, limit.search_max_probes) == (2, None)
+    assert [p.capacity_bytes for p in limit.probes] == [None]
+    entry = CapacityEntry.from_json({"context": "4k", "max_parallel_fit": None, "best": {}})
+    assert (entry.context, entry.max_parallel_fit, entry.best) == (None, "", None)
 
 
 def test_as_run_takes_the_model_or_a_document(run: RunResults) -> None:
