@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -54,32 +55,25 @@ def finite_float(value: str) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def positive_float(value: str) -> float:
+def _number(value: str, accept: Callable[[float], bool], what: str) -> float:
+    """`value` as a finite float that `accept`s, else argparse's error saying `what` it must be."""
     number = finite_float(value)
-    if number is None or number <= 0:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a positive finite number (e.g. 50)")
+    if number is None or not accept(number):
+        raise argparse.ArgumentTypeError(f"{value!r} is not {what}")
     return number
+
+
+def positive_float(value: str) -> float:
+    return _number(value, lambda n: n > 0, "a positive finite number (e.g. 50)")
 
 
 def seconds_or_off(value: str) -> float:
     """A period in seconds; 0 turns the thing off."""
-    try:
-        number = float(value)
-    except ValueError:
-        number = -1.0
-    if not 0 <= number < float("inf"):
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds >= 0 (0: off)")
-    return number
+    return _number(value, lambda n: n >= 0, "a number of seconds >= 0 (0: off)")
 
 
 def fraction(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        number = -1.0
-    if not 0 <= number < 10:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a fraction (e.g. 0.10 for 10%)")
-    return number
+    return _number(value, lambda n: 0 <= n < 10, "a fraction (e.g. 0.10 for 10%)")
 
 
 # The simulator's broken-server switches: a new field of Behaviour is a new switch.
@@ -105,13 +99,7 @@ def launch_variable(value: str) -> str:
 
 
 def budget_fraction(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        number = 0.0
-    if not 0 < number <= 1:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a fraction in (0, 1] (e.g. 0.8)")
-    return number
+    return _number(value, lambda n: 0 < n <= 1, "a fraction in (0, 1] (e.g. 0.8)")
 
 
 _BYTE_UNITS = {
