@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from harness.concurrency.capacity import MemoryModel, capacity_entry, job_hours
 from harness.concurrency.cell import CellState, DeviceBudget, run_cell
-from harness.concurrency.load import Sample, closed_loop, open_loop, poisson_offsets_ns
+from harness.concurrency.load import LoadSample, closed_loop, open_loop, poisson_offsets_ns
 from harness.concurrency.report import summary_notes, table_lines
 from harness.concurrency.section import ConcurrencySection, parse_concurrency
 from harness.concurrency.servers import ServerSource, SlotPlan, slot_plan
@@ -27,8 +27,8 @@ __all__ = [
     "ConcurrencySection",
     "DeviceBudget",
     "LoadPool",
+    "LoadSample",
     "MemoryModel",
-    "Sample",
     "ServerSource",
     "Slo",
     "SlotPlan",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from harness.concurrency.load import Sample
+from harness.concurrency.load import LoadSample
 from harness.concurrency.slo import Slo, goodput
 from harness.measure.stats import percentile
 
@@ -30,7 +30,7 @@ def _pcts(values: Sequence[float]) -> dict[str, float | None]:
 
 
 def summarize_level(
-    samples: Sequence[Sample],
+    samples: Sequence[LoadSample],
     slo: Slo,
     *,
     mode: str,
@@ -93,7 +93,7 @@ def saturation(previous: Mapping[str, Any], current: Mapping[str, Any]) -> str |
     )
 
 
-def queue_growth(samples: Sequence[Sample], scale: float = 1.0) -> float | None:
+def queue_growth(samples: Sequence[LoadSample], scale: float = 1.0) -> float | None:
     """Median latency of the last third of the requests (by schedule) over the first third.
 
     About 1 while the server keeps up; it climbs when arrivals outrun service and a queue

@@ -34,7 +34,7 @@ START_LEAD_NS = 5_000_000  # the first scheduled send is this far ahead, to set 
 
 
 @dataclass(frozen=True)
-class Sample:
+class LoadSample:
     """One request, in wall-clock perf_counter_ns; `scale` turns seconds into simulated ones."""
 
     scheduled_ns: int
@@ -70,12 +70,12 @@ class Sample:
         return (self.end_ns - self.scheduled_ns) / 1e9 * scale
 
 
-def failed(scheduled_ns: int, error: str) -> Sample:
+def failed(scheduled_ns: int, error: str) -> LoadSample:
     """A request that produced no measurement, ending now."""
-    return Sample(scheduled_ns, scheduled_ns, None, time.perf_counter_ns(), error=error)
+    return LoadSample(scheduled_ns, scheduled_ns, None, time.perf_counter_ns(), error=error)
 
 
-def measure(send: Send, scheduled_ns: int) -> Sample:
+def measure(send: Send, scheduled_ns: int) -> LoadSample:
     """Send one request; any error becomes a failed sample, never an exception.
 
     Not only engine errors: a bug that raised here would end a client thread and lose its
@@ -88,7 +88,7 @@ def measure(send: Send, scheduled_ns: int) -> Sample:
     except Exception as exc:
         return failed(scheduled_ns, f"internal error: {type(exc).__name__}: {exc}")
     tokens = m.counters.eval_count or len(m.chunk_ns)
-    return Sample(
+    return LoadSample(
         scheduled_ns=scheduled_ns,
         sent_ns=m.sent_ns,
         first_ns=m.first_content_ns,
@@ -109,11 +109,11 @@ def _prefill_ns(m: StreamMeasurement) -> int | None:
     return m.counters.prompt_eval_duration_ns + (m.counters.load_duration_ns or 0)
 
 
-def closed_loop(send: Send, concurrency: int, requests: int) -> list[Sample]:
+def closed_loop(send: Send, concurrency: int, requests: int) -> list[LoadSample]:
     """`requests` requests from `concurrency` clients that each wait for their answer."""
     tickets = iter(range(requests))
     lock = threading.Lock()
-    samples: list[Sample] = []
+    samples: list[LoadSample] = []
 
     def client() -> None:
         while True:
@@ -153,7 +153,7 @@ def open_loop(
     offsets_ns: list[int],
     start_ns: int | None = None,
     max_in_flight: int = MAX_IN_FLIGHT,
-) -> list[Sample]:
+) -> list[LoadSample]:
     """Send at `offsets_ns` after `start_ns` (default: now), each timed from its schedule.
 
     Samples come back in the order of `offsets_ns`.

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.concurrency.levels import saturation, summarize_level
-from harness.concurrency.load import Sample, Send, closed_loop, open_loop, poisson_offsets_ns
+from harness.concurrency.load import LoadSample, Send, closed_loop, open_loop, poisson_offsets_ns
 from harness.concurrency.slo import Slo
 from harness.concurrency.workers import ChatRequest, LoadPool
 
@@ -36,8 +36,8 @@ class SweepPlan:
         return rounds * concurrency
 
 
-Closed = Callable[[int, int], list[Sample]]  # (concurrency, requests) -> samples
-Open = Callable[[list[int]], list[Sample]]  # offsets_ns -> samples
+Closed = Callable[[int, int], list[LoadSample]]  # (concurrency, requests) -> samples
+Open = Callable[[list[int]], list[LoadSample]]  # offsets_ns -> samples
 
 
 def run_sweep(load: Send | ChatRequest, plan: SweepPlan) -> dict[str, Any]:

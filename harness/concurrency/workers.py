@@ -49,7 +49,7 @@ from typing import Any, Literal
 from harness.concurrency.load import (
     MAX_IN_FLIGHT,
     START_LEAD_NS,
-    Sample,
+    LoadSample,
     closed_loop,
     failed,
     open_loop,
@@ -153,7 +153,7 @@ def _worker_main(conn: Connection, request: ChatRequest, index: int) -> None:
         engine.close()
 
 
-def _run(job: _Job, send: Sender) -> list[Sample]:
+def _run(job: _Job, send: Sender) -> list[LoadSample]:
     # Collect as the job arrives, inside the lead, not at the level's start (the loops'
     # own held() nest inside this one and do not collect again).
     with held():
@@ -277,7 +277,7 @@ class LoadPool:
             worker.ready_ns = value
         return self._workers[:count]
 
-    def closed_loop(self, concurrency: int, requests: int) -> list[Sample]:
+    def closed_loop(self, concurrency: int, requests: int) -> list[LoadSample]:
         """load.closed_loop over worker processes; samples in the order they were sent."""
         workers = self._ready(processes_for(concurrency, self.per_process))
         streams = _split(concurrency, len(workers))
@@ -295,7 +295,7 @@ class LoadPool:
         samples = self._gather(workers, jobs, start, limit_s)
         return sorted(samples, key=lambda s: s.sent_ns)
 
-    def open_loop(self, offsets_ns: Sequence[int]) -> list[Sample]:
+    def open_loop(self, offsets_ns: Sequence[int]) -> list[LoadSample]:
         """load.open_loop over worker processes; samples in the order of `offsets_ns`.
 
         Request i goes to worker i % n: each worker's arrivals are a thinned Poisson
@@ -320,7 +320,7 @@ class LoadPool:
         rounds = math.ceil(len(offsets_ns) / MAX_IN_FLIGHT)
         limit_s = (start - time.perf_counter_ns() + max(offsets_ns)) / 1e9
         limit_s += rounds * self.request_timeout_s
-        placed: list[Sample | None] = [None] * len(offsets_ns)
+        placed: list[LoadSample | None] = [None] * len(offsets_ns)
         gathered = self._gather_each(workers, jobs, start, limit_s)
         for job, samples in zip(jobs, gathered, strict=True):
             for i, sample in zip(job.indices, samples, strict=True):
@@ -329,16 +329,16 @@ class LoadPool:
 
     def _gather(
         self, workers: list[_Worker], jobs: list[_Job], start: int, limit_s: float
-    ) -> list[Sample]:
+    ) -> list[LoadSample]:
         return [s for samples in self._gather_each(workers, jobs, start, limit_s) for s in samples]
 
     def _gather_each(
         self, workers: list[_Worker], jobs: list[_Job], start: int, limit_s: float
-    ) -> list[list[Sample]]:
+    ) -> list[list[LoadSample]]:
         """Send each worker its job; its samples, or failed ones if it died before answering
         or had not answered `limit_s` seconds from now (then it is killed)."""
         deadline = time.monotonic() + limit_s
-        results: dict[int, list[Sample]] = {}
+        results: dict[int, list[LoadSample]] = {}
         for w, (worker, job) in enumerate(zip(workers, jobs, strict=True)):
             try:
                 worker.conn.send(job)
@@ -388,7 +388,7 @@ def _owner(request: int, streams: list[int]) -> int:
     raise AssertionError("unreachable: stream index within the total")
 
 
-def _lost(job: _Job, start: int, note: str) -> list[Sample]:
+def _lost(job: _Job, start: int, note: str) -> list[LoadSample]:
     """The samples a dead worker owed: failed, at their scheduled time (open) or the start."""
     if job.mode == "open":
         return [failed(start + offset, note) for offset in job.offsets_ns]

@@ -421,7 +421,7 @@ class TracedMeasurement(StreamMeasurement):
 class TracedOllama(OllamaEngine):
     """OllamaEngine whose measurements carry the simulator's request id (`server_id`).
 
-    The load generator copies it into each Sample, so the benchmarks match a sample made in a
+    The load generator copies it into each LoadSample, so the benchmarks match a sample made in a
     worker process with the simulator's timeline record of the same request.
     """
 

@@ -21,7 +21,7 @@ from harness.limits.fit import (
     linear_from,
 )
 from harness.limits.predict import DEFAULT_NUM_BATCH, Prediction, predict_model
-from harness.limits.probe import FAILURES, Capacity, Probe, Prober, Sampler
+from harness.limits.probe import FAILURES, Capacity, ContextProbe, Prober, Sampler
 from harness.limits.recommend import Policy, recommend, settings_text
 from harness.limits.recovery import Backoff, wait_for_server
 from harness.limits.search import Estimator, SearchResult, search
@@ -80,11 +80,13 @@ def discover(engine: Any, job: Discovery) -> dict[str, Any]:
     return {**_entry(job, prediction, cap, result, probes, fit, regime, verify), "memory": source}
 
 
-def _fit_probes(prober: Prober, result: SearchResult, start: int, resolution: int) -> list[Probe]:
+def _fit_probes(
+    prober: Prober, result: SearchResult, start: int, resolution: int
+) -> list[ContextProbe]:
     if result.max_context is None or result.stopped:
         return []
     room = result.max_probes - len(result.probes)
-    out: list[Probe] = []
+    out: list[ContextProbe] = []
     for ctx in extra_contexts(result.probes, result.max_context, start, resolution, room):
         out.append(prober(ctx, purpose="fit"))
         if out[-1].outcome in FAILURES:
@@ -92,7 +94,7 @@ def _fit_probes(prober: Prober, result: SearchResult, start: int, resolution: in
     return out
 
 
-def _fit(probes: Sequence[Probe], start: int) -> tuple[LinearFit | None, str]:
+def _fit(probes: Sequence[ContextProbe], start: int) -> tuple[LinearFit | None, str]:
     points = fit_points(probes, start)
     if len(points) >= MIN_POINTS:
         return fit_line(points), f"linear regime: good probes at >= {start:,} tokens"
@@ -100,13 +102,13 @@ def _fit(probes: Sequence[Probe], start: int) -> tuple[LinearFit | None, str]:
     return fit_line(fit_points(probes, 0)), "all good probes (too few in the linear regime)"
 
 
-def _recommended(result: SearchResult, probes: Sequence[Probe], policy: Policy) -> int:
+def _recommended(result: SearchResult, probes: Sequence[ContextProbe], policy: Policy) -> int:
     assert result.max_context is not None
     bound = bound_of(probes, result.max_context, result.first_bad)
     return recommend(result.max_context, None, None, policy, bound).max_context_tokens
 
 
-def _spill(probes: Sequence[Probe]) -> dict[str, int | None]:
+def _spill(probes: Sequence[ContextProbe]) -> dict[str, int | None]:
     spilled = [p.num_ctx for p in probes if p.outcome == "spilled"]
     loaded = [p.num_ctx for p in probes if p.loaded and p.outcome != "capped"]
     return {
@@ -116,7 +118,7 @@ def _spill(probes: Sequence[Probe]) -> dict[str, int | None]:
 
 
 def _prediction_block(
-    prediction: Prediction, cap: Capacity, fit: LinearFit | None, probes: Sequence[Probe]
+    prediction: Prediction, cap: Capacity, fit: LinearFit | None, probes: Sequence[ContextProbe]
 ) -> dict[str, Any]:
     out = prediction.as_dict()
     out["available_bytes"] = cap.available_bytes
@@ -142,7 +144,7 @@ def _entry(
     prediction: Prediction,
     cap: Capacity,
     result: SearchResult,
-    probes: Sequence[Probe],
+    probes: Sequence[ContextProbe],
     fit: LinearFit | None,
     regime: str,
     verify: Mapping[str, Any] | None,

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from harness.limits.probe import Probe
+from harness.limits.probe import ContextProbe
 from harness.measure.stats import linear_fit
 
 WINDOW_MULTIPLE = 4  # contexts >= 4 x the sliding window are in the linear regime
@@ -60,7 +60,7 @@ def linear_from(sliding_window: int | None, resolution: int) -> int:
     return max(WINDOW_MULTIPLE * (sliding_window or 0), resolution)
 
 
-def fit_points(probes: Sequence[Probe], start: int) -> list[tuple[int, float]]:
+def fit_points(probes: Sequence[ContextProbe], start: int) -> list[tuple[int, float]]:
     """(context, memory) of the good probes at or above `start`, one per context."""
     seen: dict[int, float] = {}
     for p in probes:
@@ -70,7 +70,7 @@ def fit_points(probes: Sequence[Probe], start: int) -> list[tuple[int, float]]:
 
 
 def extra_contexts(
-    probes: Sequence[Probe], max_context: int, start: int, resolution: int, room: int
+    probes: Sequence[ContextProbe], max_context: int, start: int, resolution: int, room: int
 ) -> list[int]:
     """Contexts to probe so the fit has MIN_POINTS + 1 spread points (at most `room`).
 

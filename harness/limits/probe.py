@@ -55,7 +55,7 @@ class Sampler(Protocol):
 
 
 @dataclass(frozen=True)
-class Probe:
+class ContextProbe:
     """One load at `num_ctx`, what it cost and how it ended."""
 
     num_ctx: int
@@ -145,7 +145,7 @@ def classify(num_ctx: int, entry: LoadedModel, gpu: bool, over_budget: str | Non
 
 @dataclass
 class Prober:
-    """Loads `model` at a context and returns a Probe; unloads it again before returning."""
+    """Loads `model` at a context and returns a ContextProbe; unloads it again before returning."""
 
     engine: Any
     model: str
@@ -164,7 +164,7 @@ class Prober:
         self.capacity = capacity(sampler.summary(), self.budget)
         return self.capacity
 
-    def __call__(self, num_ctx: int, purpose: str = "search") -> Probe:
+    def __call__(self, num_ctx: int, purpose: str = "search") -> ContextProbe:
         sampler = self.new_sampler()
         sampler.start()
         start = time.perf_counter()
@@ -193,14 +193,14 @@ class Prober:
         entry: LoadedModel | None,
         error: errors.EngineError | None,
         load_s: float,
-    ) -> Probe:
+    ) -> ContextProbe:
         summary = sampler.summary()
         if self.capacity is None:
             self.capacity = capacity(summary, self.budget)
         memory, peak = self._measure(summary, entry)
         over = sampler.over_budget_reason or self._over_limit(summary, peak)
         outcome, detail = _outcome(num_ctx, entry, error, self.capacity.gpu, over)
-        return Probe(
+        return ContextProbe(
             num_ctx=num_ctx,
             outcome=outcome,
             predicted_bytes=self.predict(num_ctx),

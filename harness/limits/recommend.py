@@ -39,7 +39,7 @@ class Policy:
 
 
 @dataclass(frozen=True)
-class Recommendations:
+class RecommendedSettings:
     """The constants of seed 000, measured instead of guessed."""
 
     max_context_tokens: int
@@ -86,11 +86,11 @@ def recommend(
     bytes_per_token: float | None,
     policy: Policy,
     bound: str | None = "memory",
-) -> Recommendations:
+) -> RecommendedSettings:
     max_tokens = int(max_context * margin(bound, policy)) // ROUND_TO * ROUND_TO
     threshold = int(max_tokens * policy.trim_fraction)
     keep, interval = trim_plan(threshold, policy)
-    return Recommendations(
+    return RecommendedSettings(
         max_context_tokens=max_tokens,
         trim_threshold=threshold,
         trim_interval=interval,
@@ -107,7 +107,7 @@ BOUND_WORDS = {
 }
 
 
-def settings_text(rec: Recommendations, max_context: int, where: str, policy: Policy) -> str:
+def settings_text(rec: RecommendedSettings, max_context: int, where: str, policy: Policy) -> str:
     """Python constants, a Modelfile line and an environment value, ready to paste."""
     memory = "VRAM" if "GPU" in where else "RAM"
     why = (

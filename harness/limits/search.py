@@ -20,19 +20,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from harness.limits.predict import Prediction
-from harness.limits.probe import FAILURES, Probe
+from harness.limits.probe import FAILURES, ContextProbe
 
 DEFAULT_RESOLUTION = 1024
 
-ProbeFn = Callable[[int], Probe]
-EstimateFn = Callable[[Sequence[Probe]], int | None]
+ProbeFn = Callable[[int], ContextProbe]
+EstimateFn = Callable[[Sequence[ContextProbe]], int | None]
 
 
 @dataclass(frozen=True)
 class SearchResult:
     """Every probe in order, and the bracket the search ended with."""
 
-    probes: tuple[Probe, ...]
+    probes: tuple[ContextProbe, ...]
     max_context: int | None  # largest good context; None when none was good
     first_bad: int | None  # smallest bad context probed
     max_probes: int
@@ -79,7 +79,7 @@ def search(
     """Bracket the largest good context in [1, high] to within `resolution`."""
     good, bad = 0, high + 1
     limit = max_probes(high, resolution)
-    probes: list[Probe] = []
+    probes: list[ContextProbe] = []
     stopped = None
     while len(probes) < limit and bad - good - 1 > resolution:
         target = next_context(good, bad, estimate(probes), len(probes), limit, resolution)
@@ -111,14 +111,14 @@ class Estimator:
     available_bytes: int | None
     gpu: bool
 
-    def correction(self, probes: Sequence[Probe]) -> float:
+    def correction(self, probes: Sequence[ContextProbe]) -> float:
         for p in reversed(probes):
             if p.memory_bytes is not None and p.size is not None and p.size_vram is not None:
                 on_device = p.size_vram if self.gpu else p.size
                 return (p.size - p.predicted_bytes) + (p.memory_bytes - on_device)
         return 0.0
 
-    def __call__(self, probes: Sequence[Probe]) -> int | None:
+    def __call__(self, probes: Sequence[ContextProbe]) -> int | None:
         if self.available_bytes is None:
             return None
         return self.prediction.largest_fitting(self.available_bytes, self.correction(probes))

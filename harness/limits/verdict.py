@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.limits.fit import MIN_POINTS, LinearFit
-from harness.limits.probe import FAILURES, Probe
+from harness.limits.probe import FAILURES, ContextProbe
 
 MIN_R2 = 0.98
 MAX_SHARE = 0.80  # the recommendation must stay at or below this share of the maximum
@@ -32,7 +32,9 @@ EXPECTED_MARGIN = 0.10
 BOUNDS = ("memory", "server_cap", "trained_context")
 
 
-def bound_of(probes: Sequence[Probe], max_context: int | None, first_bad: int | None) -> str | None:
+def bound_of(
+    probes: Sequence[ContextProbe], max_context: int | None, first_bad: int | None
+) -> str | None:
     """Which of BOUNDS set the maximum (None when no context was good)."""
     if max_context is None:
         return None
@@ -51,7 +53,7 @@ class Verdict:
     findings: tuple[str, ...]
 
 
-def oom_below_expected(probes: Sequence[Probe]) -> list[str]:
+def oom_below_expected(probes: Sequence[ContextProbe]) -> list[str]:
     """Failures at contexts whose predicted bytes were well inside the capacity."""
     found = []
     for p in probes:
@@ -97,7 +99,7 @@ def judge(
     max_context: int | None,
     fit: LinearFit | None,
     recommended: int | None,
-    probes: Sequence[Probe],
+    probes: Sequence[ContextProbe],
     stopped: str | None = None,
     verify: Mapping[str, Any] | None = None,
     bound: str | None = "memory",

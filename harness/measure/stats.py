@@ -136,7 +136,7 @@ def linear_fit(xs: Sequence[float], ys: Sequence[float]) -> LineFit:
 
 
 @dataclass(frozen=True)
-class Stability:
+class StabilityScore:
     score: float
     components: Mapping[str, float | None]
 
@@ -162,7 +162,7 @@ def stability_score(
     ttft_s: Sequence[float],
     memory_fraction_of_budget: float | None,
     drift_per_hour: float | None = None,
-) -> Stability:
+) -> StabilityScore:
     """Combine success, consistency, headroom (and drift) into one number; see module doc."""
     success_rate = successes / attempts if attempts else 0.0
     headroom = None
@@ -181,6 +181,6 @@ def stability_score(
         blended = sum(_WEIGHTS[k] * v for k, v in present.items()) / total_weight
     else:
         blended = 1.0 if successes else 0.0
-    return Stability(
+    return StabilityScore(
         score=success_rate * blended, components={"success_rate": success_rate, **parts}
     )

@@ -29,7 +29,7 @@ from harness.batch.extrapolate import DEFAULT_TARGET
 from harness.batch.growth import trim_settings
 from harness.limits.recommend import Policy
 from harness.plan.facts import StrategyRun, strategy_runs
-from harness.plan.model import JobPlan, Memory, Missing, Projection, TrimPlan
+from harness.plan.model import JobPlan, Missing, PeakMemory, Projection, TrimPlan
 from harness.results.schema import (
     CapacityEntry,
     Interval,
@@ -127,7 +127,7 @@ def _num_ctx(
 def _memory(
     run: StrategyRun, chosen: Projection, limit: Limit | None,
     num_ctx: int | None, parallel: int, basis: str,
-) -> Memory | None:  # fmt: skip
+) -> PeakMemory | None:  # fmt: skip
     budget = run.settings.memory_budget_bytes if run.settings else None
     budget_source = "the throughput section's memory_limit of the device" if budget else ""
     limit_budget = None if limit is None else count(limit.budget_bytes)
@@ -137,14 +137,14 @@ def _memory(
     fitted = limit is not None and limit.verdict == "pass" and limit.base_bytes is not None
     if fitted and num_ctx and limit is not None and limit.bytes_per_token:
         peak = (limit.base_bytes or 0) + (limit.bytes_per_token or 0) * num_ctx * parallel
-        return Memory(
+        return PeakMemory(
             Interval(round(peak)), "predicted",
             f"the limits fit at num_ctx {num_ctx:,} x {parallel} slot(s)", budget, budget_source,
         )  # fmt: skip
     if chosen.peak_memory_bytes is None:
         return None
     source = "the throughput run's peak, carried to the job: flat when trimming holds it"
-    return Memory(chosen.peak_memory_bytes, basis, source, budget, budget_source)
+    return PeakMemory(chosen.peak_memory_bytes, basis, source, budget, budget_source)
 
 
 def _context(entry: CapacityEntry) -> int:

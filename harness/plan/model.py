@@ -156,7 +156,7 @@ class Missing:
 
 
 @dataclass(frozen=True)
-class Memory:
+class PeakMemory:
     """Peak memory of the job against the budget, and where each number came from."""
 
     peak_bytes: Interval
@@ -174,7 +174,7 @@ class Memory:
         return _as_json(self)
 
     @classmethod
-    def from_json(cls, raw: Any, where: str = "memory") -> Memory:
+    def from_json(cls, raw: Any, where: str = "memory") -> PeakMemory:
         raw = _mapping(raw, where)
         return cls(
             peak_bytes=Interval.from_json(_get(raw, "peak_bytes", where), f"{where}.peak_bytes"),
@@ -204,7 +204,7 @@ class JobPlan:
     concurrency: int | None
     parallel_source: str
     time_s: Interval | None
-    memory: Memory | None
+    memory: PeakMemory | None
     token_savings: Interval | None
     projections: tuple[Projection, ...]
     measured: tuple[str, ...]  # which suites' results the plan used
@@ -242,7 +242,7 @@ class JobPlan:
             concurrency=raw.get("concurrency"),
             parallel_source=str(raw.get("parallel_source") or ""),
             time_s=_interval(raw.get("time_s"), f"{where}.time_s"),
-            memory=None if memory is None else Memory.from_json(memory, f"{where}.memory"),
+            memory=None if memory is None else PeakMemory.from_json(memory, f"{where}.memory"),
             token_savings=_interval(raw.get("token_savings"), f"{where}.token_savings"),
             projections=tuple(
                 Projection.from_json(p, f"{where}.projections[{i}]")

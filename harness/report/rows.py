@@ -52,7 +52,7 @@ class Problem:
 
 
 @dataclass(frozen=True)
-class Stability:
+class StabilityTable:
     components: tuple[str, ...]
     rows: list[tuple[str, str, tuple[str, ...]]]  # id, score, component values
     formulas: tuple[str, ...]
@@ -179,7 +179,7 @@ def problem(case: Case) -> Problem | None:
     )
 
 
-def stability(cases: Sequence[Case]) -> Stability | None:
+def stability(cases: Sequence[Case]) -> StabilityTable | None:
     names: dict[str, None] = {}
     formulas: dict[str, None] = {}
     scored: list[tuple[str, str, Mapping[str, float | None]]] = []
@@ -197,4 +197,4 @@ def stability(cases: Sequence[Case]) -> Stability | None:
         (case_id, score, tuple(fmt.score(components.get(n)) for n in names))
         for case_id, score, components in scored
     ]
-    return Stability(tuple(names), rows, tuple(formulas))
+    return StabilityTable(tuple(names), rows, tuple(formulas))

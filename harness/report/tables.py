@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
-from harness.report.rows import Row, Stability
+from harness.report.rows import Row, StabilityTable
 
 # Joins a row's values so that one escape() call covers them all; NUL is not escaped and
 # cannot be in HTML text anyway (a value holding one falls back to escaping value by value).
@@ -54,7 +54,7 @@ def matrix_body(rows: Sequence[Row]) -> str:
     return "".join(out)
 
 
-def stability_body(table: Stability) -> str:
+def stability_body(table: StabilityTable) -> str:
     """The `<tr>` lines of the stability table: case, score, then one cell per component."""
     out = []
     for case_id, score, values in table.rows:

@@ -30,20 +30,20 @@ from harness.report.charts import (
     throughput_chart,
 )
 from harness.report.concurrency import CapacityView, capacity_view
-from harness.report.rows import Problem, Row, Stability, matrix_row, problem, stability
+from harness.report.rows import Problem, Row, StabilityTable, matrix_row, problem, stability
 from harness.results.schema import (
     Case,
     Gpu,
     JsonObject,
+    Limit,
     RunResults,
     as_run,
     text,
 )
-from harness.results.schema import Limit as LimitResult
 
 
 @dataclass(frozen=True)
-class Limit:
+class LimitView:
     model: str
     max_context: str
     bytes_per_token: str
@@ -63,8 +63,8 @@ class Report:
     summary: str
     rows: list[Row]
     problems: list[Problem]
-    stability: Stability | None
-    limits: list[Limit]
+    stability: StabilityTable | None
+    limits: list[LimitView]
     throughput: PlanView | None
     charts: dict[str, list[Chart]] = field(default_factory=dict)
     capacity: CapacityView | None = None
@@ -155,9 +155,9 @@ def summary(cases: Sequence[Case]) -> str:
     return f"{len(cases):,} {noun}" + (f": {parts}" if parts else "")
 
 
-def limit(lim: LimitResult) -> Limit:
+def limit(lim: Limit) -> LimitView:
     recs = lim.recommendations
-    return Limit(
+    return LimitView(
         model=lim.model,
         max_context=fmt.ctx(lim.max_context),
         bytes_per_token=fmt.size(lim.bytes_per_token),

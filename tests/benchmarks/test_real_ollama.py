@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from harness.concurrency.load import Sample
+from harness.concurrency.load import LoadSample
 from harness.concurrency.workers import ChatRequest, LoadPool
 from harness.measure.stats import percentile
 from tests.benchmarks.conftest import remote_sim
@@ -59,7 +59,7 @@ def ollama_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stop(proc)
 
 
-def gaps(url: str, model: str, requests: int) -> list[Sample]:
+def gaps(url: str, model: str, requests: int) -> list[LoadSample]:
     """`requests` one-stream requests from the load generator's worker; the first warms."""
     request = ChatRequest("ollama", url, model, OPTIONS, prompt_words=16)
     with LoadPool(request) as pool:
@@ -70,7 +70,7 @@ def gaps(url: str, model: str, requests: int) -> list[Sample]:
     return samples
 
 
-def figures(prefix: str, samples: list[Sample]) -> dict[str, float]:
+def figures(prefix: str, samples: list[LoadSample]) -> dict[str, float]:
     ttft = [s.first_ns - s.sent_ns for s in samples if s.first_ns is not None]
     server = [s.server_prefill_ns for s in samples if s.server_prefill_ns is not None]
     gap = [t - p for t, p in zip(ttft, server, strict=True)]

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from harness.concurrency.levels import saturation, summarize_level
-from harness.concurrency.load import Sample, closed_loop, open_loop, poisson_offsets_ns
+from harness.concurrency.load import LoadSample, closed_loop, open_loop, poisson_offsets_ns
 from harness.concurrency.slo import Slo, goodput
 from harness.engines.base import StreamMeasurement
 
@@ -56,9 +56,9 @@ def test_closed_loop_runs_every_request_and_joins_its_threads(
     assert all(s.ok for s in samples)
 
 
-def _sample(ttft: float, itl: float, e2e: float, error: str | None = None) -> Sample:
+def _sample(ttft: float, itl: float, e2e: float, error: str | None = None) -> LoadSample:
     gaps = (itl,) * 3
-    return Sample(0, 0, int(ttft * 1e9), int(e2e * 1e9), 4, gaps, None, error)
+    return LoadSample(0, 0, int(ttft * 1e9), int(e2e * 1e9), 4, gaps, None, error)
 
 
 def test_goodput_counts_only_requests_meeting_every_target() -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from harness.limits.fit import extra_contexts, fit_line, fit_points, linear_from
-from harness.limits.probe import Probe
+from harness.limits.probe import ContextProbe
 
 
-def probe(ctx: int, memory: int | None, outcome: str = "fits") -> Probe:
-    return Probe(num_ctx=ctx, outcome=outcome, predicted_bytes=0, memory_bytes=memory)
+def probe(ctx: int, memory: int | None, outcome: str = "fits") -> ContextProbe:
+    return ContextProbe(num_ctx=ctx, outcome=outcome, predicted_bytes=0, memory_bytes=memory)
 
 
 def test_an_exact_line_is_recovered() -> None:

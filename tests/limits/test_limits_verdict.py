@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from harness.limits.fit import fit_line
-from harness.limits.probe import Probe
+from harness.limits.probe import ContextProbe
 from harness.limits.verdict import bound_of, judge
 
 LINE = fit_line([(x, 1e9 + 1000 * x) for x in (8192, 16384, 32768)])
@@ -30,8 +30,12 @@ def test_too_few_points_nothing_found_and_a_greedy_safety_fail() -> None:
 
 
 def test_oom_below_expected_names_both_numbers() -> None:
-    oom = Probe(num_ctx=20000, outcome="oom", predicted_bytes=6 * GIB, capacity_bytes=15 * GIB)
-    near = Probe(num_ctx=90000, outcome="oom", predicted_bytes=14 * GIB, capacity_bytes=15 * GIB)
+    oom = ContextProbe(
+        num_ctx=20000, outcome="oom", predicted_bytes=6 * GIB, capacity_bytes=15 * GIB
+    )
+    near = ContextProbe(
+        num_ctx=90000, outcome="oom", predicted_bytes=14 * GIB, capacity_bytes=15 * GIB
+    )
     verdict = judge(19000, LINE, 15360, [oom, near])
     assert verdict.verdict == "fail"
     assert verdict.findings == (
@@ -48,8 +52,8 @@ def test_a_truncated_fill_or_a_cut_search_fails() -> None:
 
 
 def test_what_bounded_the_maximum() -> None:
-    def probe(ctx: int, outcome: str) -> Probe:
-        return Probe(ctx, outcome, 0)
+    def probe(ctx: int, outcome: str) -> ContextProbe:
+        return ContextProbe(ctx, outcome, 0)
 
     assert bound_of([probe(131072, "fits")], 131072, None) == "trained_context"
     assert bound_of([probe(65536, "fits"), probe(98304, "oom")], 65536, 98304) == "memory"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness.report import tables
-from harness.report.rows import Row, Stability
+from harness.report.rows import Row, StabilityTable
 from harness.report.rows import matrix_row as row_of
 from harness.results.schema import Case
 
@@ -38,7 +38,7 @@ def test_matrix_row_html_escapes_every_cell_and_marks_failed_metrics() -> None:
 
 
 def test_stability_rows_escape_ids_and_values() -> None:
-    body = tables.stability_body(Stability(("a",), [("<i>", "0.90", ("<b>",))], ()))
+    body = tables.stability_body(StabilityTable(("a",), [("<i>", "0.90", ("<b>",))], ()))
     assert body == (
         '<tr><td>&lt;i&gt;</td><td class="n"><strong>0.90</strong></td>'
         '<td class="n">&lt;b&gt;</td></tr>\n'
