@@ -29,6 +29,7 @@ from typing import Any
 
 import httpx
 
+from harness.engines import arrival
 from harness.engines.base import Message, StreamMeasurement
 from harness.engines.http import LIMITS, Timeouts
 from harness.engines.ollama import OllamaEngine
@@ -398,19 +399,24 @@ def serve_sim(conn: Connection, kwargs: dict[str, Any]) -> None:
 # -- an engine that knows which simulator request it measured ---------------------------------
 
 
-class _RequestIds(httpx.HTTPTransport):
-    """Keeps the X-Sim-Request-Id of the last response each thread received; no per-chunk work."""
+class _RequestIds(httpx.BaseTransport):
+    """Keeps the X-Sim-Request-Id of the last response each thread received; no per-chunk work.
+
+    Around the engines' own transport (their pool limits, the kernel's receive stamps), so
+    that what is benchmarked is what a sweep measures with.
+    """
 
     def __init__(self) -> None:
-        # The engines' pool limits: httpx's default keeps 20 idle connections, and above
-        # that httpcore can close one a waiting request was just given (engines/http.py).
-        super().__init__(limits=LIMITS)
+        self._inner = arrival.transport(LIMITS)
         self.last = threading.local()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        response = super().handle_request(request)
+        response = self._inner.handle_request(request)
         self.last.id = response.headers.get("x-sim-request-id")
         return response
+
+    def close(self) -> None:
+        self._inner.close()
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from harness import errors
+from harness.engines import arrival
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ def make_client(
     # The worker name lets a server's log (and the simulator's timeline) tell parallel
     # pytest-xdist workers apart; "main" when not under xdist.
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    if transport is None:
+        transport = arrival.transport(LIMITS)
     return httpx.Client(
         base_url=base_url,
         timeout=timeouts.httpx(),
@@ -117,11 +120,14 @@ class SendClock:
     request (URL merging, JSON-encoding a long prompt, taking a pooled connection or opening
     one) stays out of TTFT: measured at ~0.3-0.4 ms a request, and more for long prompts.
     `ns` starts at construction, the fallback for transports that do not trace (mocks).
+    Built as a request starts, it also clears this thread's receive stamp (arrival.py), so an
+    answer read without stamps never takes an earlier answer's.
     """
 
     EVENT = "http11.send_request_headers.started"
 
     def __init__(self) -> None:
+        arrival.forget()
         self.ns = time.perf_counter_ns()
 
     def __call__(self, event: str, info: dict[str, Any]) -> None:
@@ -130,14 +136,15 @@ class SendClock:
 
 
 def split_lines(chunks: Iterator[bytes]) -> Iterator[tuple[int, bytes]]:
-    """Yield (arrival_ns, line) for every complete line; the clock is read when bytes arrive.
+    """Yield (arrival_ns, line) for every complete line, stamped when its bytes arrived.
 
-    Reading the clock before any parsing keeps JSON decoding out of TTFT; lines that arrive
-    in the same read share its arrival time, which is when the client could first see them.
+    The stamp is the kernel's receive time of the socket read that brought them where there
+    is one (arrival.py), else the clock read as the bytes reach Python, before any parsing,
+    which keeps JSON decoding out of TTFT; lines that arrive in the same read share its stamp.
     A read that is exactly one whole line (how Ollama writes its stream: one line per HTTP
     chunk) skips the buffering, which is most of this loop's cost at 50,000 chunks/s.
     """
-    clock = time.perf_counter_ns
+    clock = arrival.arrived_ns
     pending = b""
     for data in chunks:
         now = clock()

@@ -2,16 +2,19 @@
 
 The simulator (in a child process, same monotonic clock) stamps every content chunk right
 after writing it; the load generator's worker processes (harness/concurrency/workers.py,
-the code a concurrency sweep runs) stamp it when the bytes arrive. Figures, all in ms:
+the code a concurrency sweep runs) take the kernel's receive stamp of the read that brought
+it (harness/engines/arrival.py), or on another platform the clock as the bytes reach Python.
+Figures, all in ms:
 - ttft_error: client first_content_ns - server first_content_ns (goals: at concurrency 1
   p50 < 0.5, p99 < 2; at 64, p50 < 1, p99 < 5);
 - itl_error: the same per content chunk, matched by index (goal: p99 < 1);
 - send_latency: server received_ns - client sent_ns, reported apart because TTFT on the
   client starts at send while the server's record starts at receipt.
-The server stamps after its write returns, so a fast client can be a few us early: small
-negative errors are expected. Each worker holds the collector off for the whole level
-(gcpause.held), so no collection falls inside a measured stream; a comparison run with the
-collector disabled in this process, which the workers do not share, would measure nothing.
+The server stamps after its write returns, and on loopback the kernel stamps the packet
+inside that write, so errors of a few us below zero are expected. Each worker holds the
+collector off for the whole level (gcpause.held), so no collection falls inside a measured
+stream; a comparison run with the collector disabled in this process, which the workers do
+not share, would measure nothing.
 Reported in extra_info, never asserted (see DESIGN.md).
 """
 
