@@ -1,10 +1,12 @@
 """The harness's own benchmarks: figures saved with the machine they were taken on.
 
 `make bench` gathers every benchmark's timing stats and `extra_info` into figures, and with
-them the conditions of that benchmark: CPU model, cores, Python, and the load average just
-before and just after it ran. A benchmark that ran while the 1-minute load average exceeded
-the core count is flagged `busy`: other work shared the cores, so its figures say more about
-the box than about the harness and are not compared with other runs. The run prints one
+them the conditions of that benchmark: CPU model, cores, Python, the load average just
+before and just after it ran, and the share of the cores other processes took meanwhile. A
+benchmark that started with the 1-minute load average above the core count, or beside other
+processes taking over a quarter of the cores, is flagged `busy`: other work shared the cores,
+so its figures say more about the box than about the harness and are not compared with
+other runs. The run prints one
 table, compares it with the previous `reports/bench/latest.json` (changes over 20% between
 comparable runs are listed: the harness's own regression check) and overwrites that file.
 `harness bench-table` (harness/devtools/benchtable.py) turns the file into the README's table.
@@ -21,13 +23,14 @@ import os
 import platform
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 
 from harness.engines import arrival
 from harness.engines.base import Message, StreamMeasurement
@@ -37,9 +40,14 @@ from harness.measure.stats import percentile
 
 SCHEMA = "harness.bench/2"
 THRESHOLD = 0.20  # a change larger than this, either way, is reported
-# Above this many runnable processes per core (1-minute load average), a benchmark shared
-# its cores with other work: its figures are kept but flagged as not comparable.
+# Above this many runnable processes per core (1-minute load average) before a benchmark, or
+# with other processes taking more than this share of all cores' time while it ran, the
+# benchmark shared its cores with other work: its figures are kept but flagged as not
+# comparable. The load average after a benchmark is recorded, not judged: it counts the
+# benchmark's own processes (64 streams' workers and the simulator lift it above 1 per core
+# on 2 cores by themselves).
 BUSY_LOAD_PER_CORE = 1.0
+BUSY_OTHER_CPU_SHARE = 0.25
 
 
 def flatten(prefix: str, value: Any, out: dict[str, float]) -> None:
@@ -96,9 +104,61 @@ def load_average() -> list[float]:
         return []
 
 
-def busy(nproc: int, *loads: Sequence[float]) -> bool:
-    """True when any 1-minute load average given exceeds the cores times BUSY_LOAD_PER_CORE."""
-    return any(load and load[0] > nproc * BUSY_LOAD_PER_CORE for load in loads)
+def busy(nproc: int, load_before: Sequence[float], other_cpu_share: float | None = None) -> bool:
+    """True when the 1-minute load average before exceeded the cores times BUSY_LOAD_PER_CORE,
+    or other processes took more than BUSY_OTHER_CPU_SHARE of the cores meanwhile."""
+    if load_before and load_before[0] > nproc * BUSY_LOAD_PER_CORE:
+        return True
+    return other_cpu_share is not None and other_cpu_share > BUSY_OTHER_CPU_SHARE
+
+
+def _tree_cpu_s() -> float:
+    """CPU seconds of this process and all its descendants, the finished ones included."""
+    me = psutil.Process()
+    total = 0.0
+    for proc in [me, *me.children(recursive=True)]:
+        try:
+            t = proc.cpu_times()
+        except psutil.Error:  # gone meanwhile: its time is in its parent's children_* now
+            continue
+        total += t.user + t.system + t.children_user + t.children_system
+    return total
+
+
+def _machine_busy_s() -> float:
+    """CPU seconds all cores spent on processes (and stolen by a hypervisor), interrupts aside.
+
+    Interrupt time is left out: a benchmark's own loopback traffic is handled there, by no
+    process, and would otherwise count as other work.
+    """
+    t = psutil.cpu_times()
+    return float(t.user + t.nice + t.system + getattr(t, "steal", 0.0))
+
+
+class OtherWork:
+    """The share of all cores that processes outside this process tree took since built.
+
+    The clocks are parameters so that a test can give the arithmetic known readings.
+    """
+
+    def __init__(
+        self,
+        wall: Callable[[], float] = time.perf_counter,
+        machine_busy: Callable[[], float] = _machine_busy_s,
+        own: Callable[[], float] = _tree_cpu_s,
+        cpus: int | None = None,
+    ) -> None:
+        self._clocks = (wall, machine_busy, own)
+        self._cpus = cpus or os.cpu_count() or 1
+        self._start = tuple(clock() for clock in self._clocks)
+
+    def share(self) -> float | None:
+        wall, busy, own = (
+            clock() - start for clock, start in zip(self._clocks, self._start, strict=True)
+        )
+        if wall <= 0:
+            return None
+        return round(max(0.0, busy - own) / (wall * self._cpus), 4)
 
 
 @dataclass(frozen=True)
@@ -110,10 +170,11 @@ class Entry:
     load_before: list[float]
     load_after: list[float]
     taken_at: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    other_cpu_share: float | None = None  # None: not measured (entries saved before it was)
 
     @property
     def busy(self) -> bool:
-        return busy(int(self.machine.get("nproc") or 1), self.load_before, self.load_after)
+        return busy(int(self.machine.get("nproc") or 1), self.load_before, self.other_cpu_share)
 
     def comparable_with(self, other: Entry) -> bool:
         """Both quiet, on the same CPU model and core count."""
@@ -126,6 +187,7 @@ class Entry:
             "machine": self.machine,
             "load_before": self.load_before,
             "load_after": self.load_after,
+            "other_cpu_share": self.other_cpu_share,
             "busy": self.busy,
             "figures": dict(sorted(self.figures.items())),
         }
@@ -145,12 +207,14 @@ class Entry:
             [float(x) for x in load] if isinstance(load, list) else [] for load in loads
         )
         info = data.get("machine")
+        share = data.get("other_cpu_share")
         return cls(
             figures=figures,
             machine=dict(info) if isinstance(info, dict) else {},
             load_before=before,
             load_after=after,
             taken_at=str(data.get("taken_at", "")),
+            other_cpu_share=float(share) if isinstance(share, int | float) else None,
         )
 
 

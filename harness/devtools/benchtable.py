@@ -3,8 +3,9 @@
 The table is generated, never typed, so it cannot drift from what `make bench` measured:
 each row names the benchmark figures it shows and the goal they are held to. The line above
 the table says when and on which machine the figures were taken, with the load average
-around them; a figure taken on a busy machine (1-minute load average above the core count)
-is marked so, since it measures the other work on the box as much as the harness.
+around them and the share of the cores other processes took; a figure taken on a busy
+machine (benchfigures.busy) is marked so, since it measures the other work on the box as
+much as the harness.
 """
 
 from __future__ import annotations
@@ -16,7 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.devtools.benchfigures import BUSY_LOAD_PER_CORE, Entry, fmt_load, load_entries
+from harness.devtools.benchfigures import (
+    BUSY_LOAD_PER_CORE,
+    BUSY_OTHER_CPU_SHARE,
+    Entry,
+    fmt_load,
+    load_entries,
+)
 from harness.errors import HarnessError
 
 DEFAULT_RESULTS = Path("reports") / "bench" / "latest.json"
@@ -211,17 +218,25 @@ def table(entries: Mapping[str, Entry], source: str) -> list[str]:
         when = f"{dates[0]} to {dates[-1]}"
     # The higher of the 1-minute load before and after each benchmark, lowest to highest.
     loads = sorted(max(e.load_before[:1] + e.load_after[:1], default=0.0) for e in used.values())
+    shares = sorted(e.other_cpu_share for e in used.values() if e.other_cpu_share is not None)
+    others = (
+        f"; other processes took {shares[0]:.0%} to {shares[-1]:.0%} of the cores meanwhile"
+        if shares
+        else ""
+    )
     lines = [
         f"Generated from `{source}` by `make bench-table`. Taken {when} on {_machines(used)};",
         f"1-minute load average around the benchmarks: {fmt_load(loads[:1])} to "
-        f"{fmt_load(loads[-1:])}.",
+        f"{fmt_load(loads[-1:])}{others}.",
     ]
     busy = [t for t, e in used.items() if e.busy]
     if busy:
         lines.append(
             f"**{len(busy)} of {len(used)} benchmarks ran on a busy machine** (load average above "
-            f"{BUSY_LOAD_PER_CORE:g} per core), marked (busy): those figures measure the other "
-            "work on the box as much as the harness and are not comparable with a quiet one's."
+            f"{BUSY_LOAD_PER_CORE:g} per core before, or other processes taking over "
+            f"{BUSY_OTHER_CPU_SHARE:.0%} of the cores), marked (busy): those figures measure the "
+            "other work on the box as much as the harness and are not comparable with a quiet "
+            "one's."
         )
     lines += ["", "| figure | measured | goal |", "|---|---|---|"]
     lines += [f"| {row.label} | {cell(row, entries)} | {row.goal} |" for row in ROWS]

@@ -48,6 +48,7 @@ def _collect_figures(request: pytest.FixtureRequest, benchmark: BenchmarkFixture
     # stats and extra_info are still there. The load is read on both sides of the benchmark:
     # a figure is only as good as the quiet around it.
     before = benchfigures.load_average()
+    others = benchfigures.OtherWork()
     yield
     if benchmark.disabled:
         return
@@ -57,6 +58,7 @@ def _collect_figures(request: pytest.FixtureRequest, benchmark: BenchmarkFixture
         machine=benchfigures.machine(),
         load_before=before,
         load_after=benchfigures.load_average(),
+        other_cpu_share=others.share(),
     )
 
 
@@ -80,9 +82,10 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     busy = sorted(k for k, e in entries.items() if e.busy)
     if busy:
         tr.write_line(
-            f"{len(busy)} of {len(entries)} benchmarks ran with the 1-minute load average above "
-            f"{benchfigures.BUSY_LOAD_PER_CORE:g} per core: their figures are flagged busy "
-            "and not comparable with a quiet machine's"
+            f"{len(busy)} of {len(entries)} benchmarks started with the 1-minute load average "
+            f"above {benchfigures.BUSY_LOAD_PER_CORE:g} per core or ran beside other processes "
+            f"taking over {benchfigures.BUSY_OTHER_CPU_SHARE:.0%} of the cores: their figures "
+            "are flagged busy and not comparable with a quiet machine's"
         )
     for line in benchfigures.render(entries, previous):
         tr.write_line(line)

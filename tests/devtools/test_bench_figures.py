@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -36,14 +38,39 @@ def test_machine_names_the_cpu_and_cores() -> None:
 
 
 @pytest.mark.parametrize(
-    ("before", "after", "expected"),
-    [(1.9, 2.0, False), (2.1, 0.5, True), (0.5, 2.1, True), (None, None, False)],
+    ("before", "after", "others", "expected"),
+    [
+        (1.9, 2.0, None, False),
+        (2.1, 0.5, None, True),
+        # After a benchmark the load counts its own processes: not judged.
+        (0.5, 2.1, None, False),
+        (0.5, 2.1, 0.1, False),
+        (0.5, 0.5, 0.3, True),  # other processes took 30% of the cores meanwhile
+        (None, None, None, False),
+    ],
 )
-def test_busy_when_the_load_average_exceeds_the_cores(
-    before: float | None, after: float | None, expected: bool
+def test_busy_when_the_load_before_or_other_work_meanwhile_exceeds_the_cores(
+    before: float | None, after: float | None, others: float | None, expected: bool
 ) -> None:
     loads = [[] if x is None else [x, 0.0, 0.0] for x in (before, after)]
-    assert bf.Entry({}, QUIET, loads[0], loads[1]).busy is expected
+    e = bf.Entry({}, QUIET, loads[0], loads[1], "2026-11-30", others)
+    assert e.busy is expected
+    assert bf.Entry.from_json(e.to_json()) == e
+
+
+def test_other_work_is_the_machines_busy_time_less_this_process_trees() -> None:
+    readings = {"wall": [0.0, 2.0], "busy": [10.0, 13.0], "own": [5.0, 6.0]}
+    meter = bf.OtherWork(*(iter(v).__next__ for v in readings.values()), cpus=2)
+    assert meter.share() == 0.5  # 3 s busy, 1 s of it ours: 2 s of 2 cores x 2 s
+
+
+def test_the_tree_counts_a_child_that_has_finished() -> None:
+    """Ground truth in CPU seconds, not wall time: a child that spun for 0.3 s of CPU and
+    exited is this tree's work however busy the machine was meanwhile."""
+    spin = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass"
+    before = bf._tree_cpu_s()
+    subprocess.run([sys.executable, "-c", spin], check=True)
+    assert bf._tree_cpu_s() - before >= 0.3
 
 
 def test_compare_lists_changes_over_20_percent_between_comparable_runs() -> None:

@@ -13,10 +13,14 @@ from harness.measure import gcpause
 
 @pytest.fixture(autouse=True)
 def _collector_on() -> Iterator[None]:
+    # Back to the state found, whatever the test did: one that leaves the collector off
+    # would fail an unrelated test that runs later in the same process.
     was = gc.isenabled()
     gc.enable()
     yield
-    if not was:
+    if was:
+        gc.enable()
+    else:
         gc.disable()
 
 
