@@ -183,7 +183,12 @@ ROWS: tuple[FigureRow, ...] = (
 
 
 def _number(value: float, digits: int) -> str:
-    return f"{value:,.{digits}f}"
+    # A figure that rounds to zero at the row's precision is shown with three significant
+    # digits instead (TTFT errors of a few microseconds), never as "0.00" or "-0.00".
+    text = f"{value:,.{digits}f}"
+    if value != 0 and float(text.replace(",", "")) == 0:
+        return f"{value:.3g}"
+    return text
 
 
 def cell(row: FigureRow, entries: Mapping[str, Entry]) -> str:
@@ -220,7 +225,7 @@ def table(entries: Mapping[str, Entry], source: str) -> list[str]:
     loads = sorted(max(e.load_before[:1] + e.load_after[:1], default=0.0) for e in used.values())
     shares = sorted(e.other_cpu_share for e in used.values() if e.other_cpu_share is not None)
     others = (
-        f"; other processes took {shares[0]:.0%} to {shares[-1]:.0%} of the cores meanwhile"
+        f"; other processes took {shares[0]:.1%} to {shares[-1]:.1%} of the cores meanwhile"
         if shares
         else ""
     )

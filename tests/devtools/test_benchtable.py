@@ -81,3 +81,13 @@ def test_missing_results_say_to_run_make_bench(
 ) -> None:
     assert main(["bench-table", "--results", str(tmp_path / "none.json")]) == 2
     assert "run `make bench` first" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("value", "digits", "shown"),
+    [(0.4321, 2, "0.43"), (-0.0042, 2, "-0.0042"), (0.0, 2, "0.00"), (68473.0, 0, "68,473")],
+)
+def test_a_figure_too_small_for_its_rows_precision_keeps_three_digits(
+    value: float, digits: int, shown: str
+) -> None:
+    assert benchtable._number(value, digits) == shown
