@@ -107,9 +107,12 @@ class _StampingStream(httpcore.NetworkStream):
     def get_extra_info(self, info: str) -> typing.Any:
         if info == "is_readable":
             # What httpcore asks of an idle pooled connection: readable means the server
-            # closed it (or sent something unasked), so it must not be reused.
-            readable, _, _ = select.select([self._sock], [], [], 0)
-            return bool(readable)
+            # closed it (or sent something unasked), so it must not be reused. poll, not
+            # select: select cannot take a descriptor above 1023, which a long batch's
+            # process may well have.
+            poller = select.poll()
+            poller.register(self._sock, select.POLLIN)
+            return bool(poller.poll(0))
         return self._inner.get_extra_info(info)
 
 

@@ -182,3 +182,36 @@ def test_an_answer_read_without_stamps_never_takes_an_earlier_ones() -> None:
         with client.stream("GET", "/") as response:
             [(ns, _)] = list(split_lines(response.iter_raw()))
     assert ns >= started > stamped
+
+
+def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None:
+    """httpcore asks the stream whether an idle pooled connection is readable; a closed one
+    is, and must be dropped for a new connection rather than fail the next request."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    closed = threading.Event()
+
+    def serve() -> None:
+        for _ in range(2):  # one response per connection, then close it
+            conn, _ = listener.accept()
+            with conn:
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    request += conn.recv(65536)
+                conn.sendall(HEADERS + chunk(b'{"n":1}\n') + b"0\r\n\r\n")
+            closed.set()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        with make_client(url, Timeouts()) as client:
+            for _ in range(2):
+                SendClock()
+                with client.stream("GET", "/") as response:
+                    assert [line for _, line in split_lines(response.iter_raw())] == [b'{"n":1}']
+                # On loopback the server's close() delivers the FIN before it returns.
+                assert closed.wait(timeout=30)
+                closed.clear()
+    finally:
+        listener.close()
+        thread.join(timeout=5)
