@@ -156,26 +156,48 @@ class BatchEngine:
         ]
         for worker in workers:
             worker.start()
-        interrupted = False
+        interrupts = 0
         try:
             self._feed(items, sink, done, queues)
         except KeyboardInterrupt:
-            interrupted = True
+            interrupts = 1
             self.stop.set()
         finally:
-            for q in queues:
-                self._put(q, None, force=True)
-            try:
-                for worker in workers:
-                    worker.join()
-            except KeyboardInterrupt:  # a second Ctrl-C: stop waiting for requests in flight
-                interrupted = True
-                self.stop.set()
+            interrupts = self._wind_down(queues, workers, interrupts)
+        interrupted = interrupts > 0
         self._draw(force=True)
         if self.progress is not None:
             self.progress.finish()
         elapsed = (self.settings.clock_ns() - started) / 1e9
         return self._stats.summary(elapsed, interrupted, self.memory.peak_bytes)
+
+    def _wind_down(
+        self,
+        queues: list[queue.Queue[tuple[BatchRequest, str] | None]],
+        workers: list[threading.Thread],
+        interrupts: int,
+    ) -> int:
+        """End every worker's queue, then wait for the requests in flight to be written.
+
+        Ctrl-C may come at any moment here too: the first one stops what is still queued, as
+        during the feed, and the wait goes on; the second stops waiting for requests in
+        flight (their ids are not in the output, so a resumed run sends them again). Returns
+        how many Ctrl-Cs the run has had.
+        """
+        ended = 0
+        while True:
+            try:
+                while ended < len(queues):
+                    self._put(queues[ended], None, force=True)
+                    ended += 1
+                for worker in workers:
+                    worker.join()
+                return interrupts
+            except KeyboardInterrupt:
+                interrupts += 1
+                self.stop.set()
+                if interrupts >= 2:
+                    return interrupts
 
     def _feed(
         self,

@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from harness import errors
 from harness.batch.executor import RetryPolicy
@@ -168,3 +172,33 @@ def test_an_unexpected_exception_costs_one_request_not_the_run(
     by_id = {r["custom_id"]: r for r in read_out(tmp_path / "out.jsonl")}
     assert by_id["c2"]["error"]["code"] == "internal_error"
     assert summary.succeeded == 5
+
+
+def test_ctrl_c_while_the_queues_are_being_ended_still_writes_the_requests_in_flight(
+    write_batch: Callable[[int], Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Ctrl-C after the last request was queued, as the queues get their end markers: the
+    requests already sent are still awaited and written, and the run says it was stopped."""
+    engine = FakeEngine(delay_s=0.5)
+    batch = make_batch_engine(engine, retry=FAST_RETRY, concurrency=2)  # type: ignore[arg-type]
+    put = batch._put
+    fired: list[bool] = []
+
+    def put_then_interrupt(q: Any, item: Any, *, force: bool = False) -> None:
+        if item is None and not fired:
+            fired.append(True)
+            # Both requests are in flight (however slowly the workers got to them): a job a
+            # worker had not taken yet would rightly be skipped by the stop.
+            deadline = time.monotonic() + 30
+            while engine.active < 2 and time.monotonic() < deadline:
+                time.sleep(0.001)
+            raise KeyboardInterrupt
+        put(q, item, force=force)
+
+    monkeypatch.setattr(batch, "_put", put_then_interrupt)
+    out = tmp_path / "out.jsonl"
+    with OutputWriter(out) as writer:
+        summary = batch.run(read_requests(iter_lines(write_batch(2))), writer, writer.done)
+    assert fired
+    assert summary.interrupted
+    assert sorted(r["custom_id"] for r in read_out(out)) == ["c0", "c1"]
