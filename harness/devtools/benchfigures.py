@@ -6,9 +6,9 @@ before and just after it ran, and the share of the cores other processes took me
 benchmark that started with the 1-minute load average above the core count, or beside other
 processes taking over a quarter of the cores, is flagged `busy`: other work shared the cores,
 so its figures say more about the box than about the harness and are not compared with
-other runs. The run prints one
-table, compares it with the previous `reports/bench/latest.json` (changes over 20% between
-comparable runs are listed: the harness's own regression check) and overwrites that file.
+other runs. The run prints one table, compares it with the previous
+`reports/bench/latest.json` (changes over 20% between comparable runs are listed: the
+harness's own regression check) and overwrites that file.
 `harness bench-table` (harness/devtools/benchtable.py) turns the file into the README's table.
 Also here: a simulator in a child process, so that the client under test does not share its
 GIL with the server it measures, and the arithmetic that matches client arrivals against the
