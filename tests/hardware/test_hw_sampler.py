@@ -15,7 +15,10 @@ GIB = 1024**3
 FAST = SamplerConfig(hz=100.0, ps_hz=100.0)
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 2.0) -> None:
+def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    # A deadline for what never happens, not a timing bound: two readings of a 1 Hz backend
+    # take 2 s by design, and a busy host's scheduler adds to that (a 2 s deadline failed at
+    # load 6 on 2 cores).
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
