@@ -83,6 +83,9 @@ class _StampingStream(httpcore.NetworkStream):
             raise httpcore.ReadTimeout(exc) from exc
         except OSError as exc:
             raise httpcore.ReadError(exc) from exc
+        # A read the kernel gave no stamp must not keep the previous read's: its lines would
+        # look older than they are.
+        _slot.ns = None
         for level, kind, payload in ancillary:
             if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
                 seconds, nanoseconds = _TIMESPEC.unpack_from(payload)
