@@ -26,8 +26,9 @@ HEADERS = (
     b"HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n"
 )
 READ_LATE_S = 0.3
-# The stamp is converted from the wall clock to the monotonic one with two clock reads: allow
-# them a little skew; nothing in this bound depends on how busy the machine is.
+# The stamp is moved from the wall clock to the monotonic one with a wall-clock read bracketed
+# by two monotonic ones (the tightest of up to three brackets): 1 ms covers what a bracket
+# cannot see, and a preempted one is retried, so the bound does not grow with the load.
 SKEW_NS = 1_000_000
 
 
