@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from harness.concurrency.levels import MIN_GAIN
+from harness.concurrency.load import LoadSample
 from harness.concurrency.slo import Slo
 from harness.concurrency.sweep import SweepPlan, run_sweep
 from harness.concurrency.workers import ChatRequest, LoadPool, Sender
@@ -45,24 +46,33 @@ TOP_STREAMS = 64  # the most streams a sweep below runs at once
 MODELS = (MODEL, "gemma3:4b")  # every model a sweep below runs
 
 
-def _capacity_tok_s(streams: int = TOP_STREAMS) -> float:
-    """Streamed tokens per wall second this host moves now at `streams` streams at once.
-
-    At 1000x the modelled decode is microseconds a token: what is left is the Python on
-    both sides of every chunk and the wake-ups between them, which a loaded host slows and
-    concurrent streams share. Measured as the sweeps run: the streams in worker processes,
-    the simulator in this one.
-    """
+def _closed_loop_at_1000x(streams: int, requests: int) -> tuple[list[LoadSample], float]:
+    """`requests` requests from `streams` worker-process clients against a simulator at 1000x,
+    where the modelled decode is microseconds a token: what is left is the Python on both
+    sides of every chunk and the wake-ups between them. The samples and their wall seconds."""
     with SimServer(profile=PROFILE, speed=1000, num_parallel=streams) as probe:
         engine = OllamaEngine(probe.url)
         try:
             engine.load(MODEL, {"num_ctx": 2048})
             request = ChatRequest("ollama", probe.url, MODEL, OPTIONS, prompt_words=12, seed=2)
             with LoadPool(request) as pool:
-                samples = pool.closed_loop(streams, streams)
+                samples = pool.closed_loop(streams, requests)
         finally:
             engine.close()
     wall_s = (max(x.end_ns for x in samples) - min(x.sent_ns for x in samples)) / 1e9
+    return samples, wall_s
+
+
+def _one_request_s() -> float:
+    """One request's modelled duration at one slot (simulated seconds)."""
+    return OPTIONS["num_predict"] / truth(PROFILE, MODEL)["aggregate_decode_tok_s"][1]
+
+
+def _capacity_tok_s(streams: int = TOP_STREAMS) -> float:
+    """Streamed tokens per wall second this host moves now at `streams` streams at once,
+    a loaded host slowing and concurrent streams sharing it. Measured as the sweeps run:
+    the streams in worker processes, the simulator in this one."""
+    samples, wall_s = _closed_loop_at_1000x(streams, streams)
     return sum(x.output_tokens for x in samples) / wall_s
 
 
@@ -81,7 +91,7 @@ def speed() -> float:
     (the likely cause of a 1-slot sweep here that never saturated: level 1 losing to
     turnaround what level 2, keeping the slot busy, did not).
     """
-    one_request_s = OPTIONS["num_predict"] / truth(PROFILE, MODEL)["aggregate_decode_tok_s"][1]
+    one_request_s = _one_request_s()
     top_rate = max(max(truth(PROFILE, m)["aggregate_decode_tok_s"].values()) for m in MODELS)
     with (
         WakeNoise() as noise,
@@ -164,20 +174,11 @@ def test_sweep_stops_where_the_truth_says_compute_binds(speed: float) -> None:
 
 def _turnaround_through_a_worker_s(requests: int = 8) -> float:
     """What one request costs this host around the server's own time, the way a sweep pays it:
-    one stream in a worker process, closed loop, against a simulator at 1000x (the modelled
-    time is a thousandth of a request). The answer's chunks, the hop back to the client, its
-    next request and every wake-up between them: on a loaded 2-core host this was ~80 ms
-    where the in-process round trip and wake-up noise that `speed` reads said a few."""
-    with SimServer(profile=PROFILE, speed=1000, num_parallel=1) as probe:
-        engine = OllamaEngine(probe.url)
-        try:
-            engine.load(MODEL, {"num_ctx": 2048})
-            request = ChatRequest("ollama", probe.url, MODEL, OPTIONS, prompt_words=12, seed=2)
-            with LoadPool(request) as pool:
-                samples = pool.closed_loop(1, requests)
-        finally:
-            engine.close()
-    wall_s = (max(x.end_ns for x in samples) - min(x.sent_ns for x in samples)) / 1e9
+    one stream in a worker process, closed loop, at 1000x. The answer's chunks, the hop back
+    to the client, its next request and every wake-up between them: on a loaded 2-core host
+    this was ~80 ms where the in-process round trip and wake-up noise that `speed` reads
+    said a few."""
+    samples, wall_s = _closed_loop_at_1000x(1, requests)
     return wall_s / len(samples)
 
 
@@ -191,8 +192,7 @@ def test_requests_beyond_the_slots_queue(speed: float) -> None:
     tok/s). So the compression is also bounded by the turnaround measured through a worker
     process, as this sweep runs, just before it.
     """
-    one_request_s = OPTIONS["num_predict"] / truth(PROFILE, MODEL)["aggregate_decode_tok_s"][1]
-    speed = min(speed, TURNAROUND_SHARE * one_request_s / _turnaround_through_a_worker_s())
+    speed = min(speed, TURNAROUND_SHARE * _one_request_s() / _turnaround_through_a_worker_s())
     result = _sweep(speed, 1, (1, 2))
     assert result["saturated_at"] == 2, (speed, _levels(result))
     first, second = result["levels"]
