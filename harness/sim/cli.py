@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Any
 
-from harness.cases.options import budget_fraction, positive_float
+from harness.cases.options import budget_fraction, positive_float, positive_int
 from harness.errors import ConfigError
 
 
@@ -46,7 +46,14 @@ def register(subparsers: Any) -> None:
     )
     truth.add_argument("--gpu-budget", type=budget_fraction, default=0.95)
     truth.add_argument("--ram-budget", type=budget_fraction, default=0.80)
-    truth.add_argument("--num-parallel", type=int, default=1)
+    truth.add_argument("--num-parallel", type=positive_int, default=1)
+    truth.add_argument(
+        "--aggregate-depth",
+        type=positive_int,
+        default=None,
+        help="tokens of context each slot decodes at for aggregate_decode_tok_s (default "
+        "1024); give the depth your requests decode at: prompt tokens plus half the answer",
+    )
     truth.set_defaults(func=_truth)
 
 
@@ -87,7 +94,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _truth(args: argparse.Namespace) -> int:
-    from harness.sim.truth import truth
+    # Imported here, not at the top: every `harness` command loads this module to register it.
+    from harness.sim.truth import AGGREGATE_DEPTH, truth
 
     result = truth(
         args.profile,
@@ -96,6 +104,7 @@ def _truth(args: argparse.Namespace) -> int:
         gpu_budget=args.gpu_budget,
         ram_budget=args.ram_budget,
         num_parallel=args.num_parallel,
+        aggregate_depth=args.aggregate_depth or AGGREGATE_DEPTH,
     )
     sys.stdout.write(json.dumps(result, indent=2) + "\n")
     return 0

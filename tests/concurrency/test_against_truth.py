@@ -1,7 +1,14 @@
 """The sweeps against the simulator's truth: batching gain, where compute binds, what fits.
 
 ryzen16-128gb + qwen2.5:3b-instruct is the machine where batching turns compute bound
-inside the slot counts a sweep reaches (truth: at 16 slots); it runs up to 20x fast here.
+inside the slot counts a sweep reaches; it runs up to 20x fast here.
+
+The truth is taken at the depth these requests decode at (a 20-token prompt plus half the
+answer), not at `sim truth`'s default 1,024: each sequence's KV read grows with its depth,
+so short requests batch better and turn compute bound sooner. At 1,024 the truth put
+qwen2.5:3b's knee between 8 and 16 slots (+15%, too near the 20% cutoff to test) and
+gemma3:4b's at 32; at the depth the sweeps run, qwen2.5:3b's 4 -> 8 buys 99% and 8 -> 16
+buys 5%, and a sweep of gemma3:4b measured +29% where the 1,024 truth said +59%.
 
 A closed loop loses the time between one answer's last chunk and the client's next request
 reaching a slot; compressed 20x, a busy host's few milliseconds of that turnaround become a
@@ -14,6 +21,7 @@ modelled duration.
 from __future__ import annotations
 
 import time
+from functools import cache
 from typing import Any
 
 import httpx
@@ -25,6 +33,7 @@ from harness.concurrency.slo import Slo
 from harness.concurrency.sweep import SweepPlan, run_sweep
 from harness.concurrency.workers import ChatRequest, LoadPool, Sender
 from harness.engines.ollama import OllamaEngine
+from harness.measure.prompts import PromptBuilder
 from harness.sim.generation import MAX_REPLY, MIN_REPLY
 from harness.sim.server import SimServer
 from harness.sim.truth import truth
@@ -40,10 +49,34 @@ PROFILE, MODEL, FASTEST = "ryzen16-128gb", "qwen2.5:3b-instruct", 20.0
 # `num_predict` tokens (up to MAX_REPLY) and a level's rate follows the physics alone.
 FULL_LENGTH = {"seed": MAX_REPLY - MIN_REPLY}
 OPTIONS = {"num_ctx": 2048, "num_predict": 48, "temperature": 0, **FULL_LENGTH}
+LONG = {**OPTIONS, "num_predict": MAX_REPLY}  # the sweep to the knee: TTFT a small share
+PROMPT_WORDS = 12
 TURNAROUND_SHARE = 0.02
 CHUNK_SHARE = 0.1
-TOP_STREAMS = 64  # the most streams a sweep below runs at once
-MODELS = (MODEL, "gemma3:4b")  # every model a sweep below runs
+TOP_STREAMS = 32  # the most streams a sweep below runs at once
+
+
+@cache
+def _prompt_tokens() -> int:
+    """Tokens the simulator counts for a PROMPT_WORDS prompt of the workers' kind, template
+    included: its own accounting (prompt_eval_count), not a guess."""
+    with SimServer(profile=PROFILE, speed=1000) as probe:
+        engine = OllamaEngine(probe.url)
+        try:
+            engine.load(MODEL, {"num_ctx": 2048})
+            builder = PromptBuilder(seed=0)
+            counters = engine.chat(MODEL, builder.messages(PROMPT_WORDS), options=OPTIONS).counters
+        finally:
+            engine.close()
+    assert counters.prompt_eval_count is not None
+    return counters.prompt_eval_count
+
+
+def _truth_for(options: dict[str, Any]) -> dict[str, Any]:
+    """The truth at the depth a request with `options` decodes at on average: its prompt,
+    then half its answer (the KV read grows by a token each step)."""
+    depth = _prompt_tokens() + options["num_predict"] // 2
+    return truth(PROFILE, MODEL, aggregate_depth=depth)
 
 
 def _closed_loop_at_1000x(streams: int, requests: int) -> tuple[list[LoadSample], float]:
@@ -54,7 +87,9 @@ def _closed_loop_at_1000x(streams: int, requests: int) -> tuple[list[LoadSample]
         engine = OllamaEngine(probe.url)
         try:
             engine.load(MODEL, {"num_ctx": 2048})
-            request = ChatRequest("ollama", probe.url, MODEL, OPTIONS, prompt_words=12, seed=2)
+            request = ChatRequest(
+                "ollama", probe.url, MODEL, OPTIONS, prompt_words=PROMPT_WORDS, seed=2
+            )
             with LoadPool(request) as pool:
                 samples = pool.closed_loop(streams, requests)
         finally:
@@ -65,7 +100,8 @@ def _closed_loop_at_1000x(streams: int, requests: int) -> tuple[list[LoadSample]
 
 def _one_request_s() -> float:
     """One request's modelled duration at one slot (simulated seconds)."""
-    return OPTIONS["num_predict"] / truth(PROFILE, MODEL)["aggregate_decode_tok_s"][1]
+    one_slot_tok_s: float = _truth_for(OPTIONS)["aggregate_decode_tok_s"][1]
+    return OPTIONS["num_predict"] / one_slot_tok_s
 
 
 def _capacity_tok_s(streams: int = TOP_STREAMS) -> float:
@@ -83,8 +119,8 @@ def speed() -> float:
     Two shares: the turnaround between one answer and the next request (a closed loop
     loses it), and the host's capacity to move streamed tokens at the most streams a
     sweep runs, against the fastest aggregate rate the truth gives these sweeps (near that
-    capacity the measured rate is the host's, not the physics'; a sweep here measured
-    8 -> 16 -> 32 slots as +28%, +24% where the truth says +59%, +6%).
+    capacity the measured rate is the host's, not the physics': a sweep of gemma3:4b here
+    measured 8 -> 16 -> 32 slots as +28%, +24% where the truth at its depth says +34%, 0%).
 
     Measured again for each test, just before its sweep: on a shared host the figures
     measured once per module were minutes old by the last test and the load had changed
@@ -92,7 +128,9 @@ def speed() -> float:
     turnaround what level 2, keeping the slot busy, did not).
     """
     one_request_s = _one_request_s()
-    top_rate = max(max(truth(PROFILE, m)["aggregate_decode_tok_s"].values()) for m in MODELS)
+    top_rate: float = max(
+        max(_truth_for(options)["aggregate_decode_tok_s"].values()) for options in (OPTIONS, LONG)
+    )
     with (
         WakeNoise() as noise,
         SimServer(profile=PROFILE) as probe,
@@ -114,16 +152,17 @@ def _sweep(
     slots: int,
     levels: tuple[int, ...],
     requests: int = 8,
-    model: str = MODEL,
     options: dict[str, Any] = OPTIONS,
 ) -> dict[str, Any]:
     server = SimServer(profile=PROFILE, speed=speed, num_parallel=slots)
     engine = OllamaEngine(server.start())
     try:
-        engine.load(model, {"num_ctx": 2048})
-        # In worker processes, as a concurrency cell runs it: 64 client threads in this
+        engine.load(MODEL, {"num_ctx": 2048})
+        # In worker processes, as a concurrency cell runs it: 32 client threads in this
         # process would share its GIL with the simulator's own threads.
-        request = ChatRequest("ollama", engine.base_url, model, options, prompt_words=12, seed=1)
+        request = ChatRequest(
+            "ollama", engine.base_url, MODEL, options, prompt_words=PROMPT_WORDS, seed=1
+        )
         plan = SweepPlan(levels, Slo(ttft_s=60.0), requests, scale=speed, slots=slots)
         return run_sweep(request, plan)
     finally:
@@ -148,7 +187,7 @@ def _levels(result: dict[str, Any]) -> list[tuple[Any, ...]]:
 
 
 def test_four_slots_decode_faster_by_the_physics_ratio(speed: float) -> None:
-    expected = truth(PROFILE, MODEL)["aggregate_decode_tok_s"]
+    expected = _truth_for(OPTIONS)["aggregate_decode_tok_s"]
     one = _sweep(speed, 1, (1,))["levels"][0]["decode_tok_s_aggregate"]
     four = _sweep(speed, 4, (4,))["levels"][0]["decode_tok_s_aggregate"]
     assert four / one == pytest.approx(expected[4] / expected[1], rel=0.10)
@@ -157,18 +196,16 @@ def test_four_slots_decode_faster_by_the_physics_ratio(speed: float) -> None:
 
 def test_sweep_stops_where_the_truth_says_compute_binds(speed: float) -> None:
     # The sweep stops at the first doubling that buys less than MIN_GAIN of its extra load,
-    # so the truth must put that doubling clearly on one side of the cutoff: for gemma3:4b
-    # here 8 -> 16 slots buys 59% and 16 -> 32 buys 6%. (qwen2.5:3b's 8 -> 16 buys 15%,
-    # which a few percent of host noise pushes past 20%: CI once stopped it at 32.) Long
-    # answers keep the time to first token a small share of each request, so the client's
-    # output rate follows the decode physics the truth describes.
-    model, options = MODELS[1], {**OPTIONS, "num_predict": MAX_REPLY}
-    rates = truth(PROFILE, model)["aggregate_decode_tok_s"]
-    bound = truth(PROFILE, model)["compute_bound_slots"]
-    assert bound == 32
+    # so the truth must put that doubling clearly on one side of the cutoff, at the depth
+    # these requests decode at: 4 -> 8 slots buys 99%, 8 -> 16 buys 5%. Long answers keep
+    # the time to first token a small share of each request, so the client's output rate
+    # follows the decode physics the truth describes.
+    rates = _truth_for(LONG)["aggregate_decode_tok_s"]
+    bound = _truth_for(LONG)["compute_bound_slots"]
+    assert bound == 16
     assert rates[bound // 2] / rates[bound // 4] - 1 > 2 * MIN_GAIN
     assert rates[bound] / rates[bound // 2] - 1 < MIN_GAIN / 2
-    result = _sweep(speed, 64, (4, 8, 16, 32, 64), requests=16, model=model, options=options)
+    result = _sweep(speed, TOP_STREAMS, (4, 8, 16, 32), requests=16, options=LONG)
     assert result["saturated_at"] == bound, (result["stop_reason"], _levels(result))
 
 
@@ -235,12 +272,9 @@ def test_every_reply_of_these_sweeps_is_num_predict_tokens_long() -> None:
     with SimServer(profile=PROFILE, speed=1000) as server:
         engine = OllamaEngine(server.url)
         try:
-            for model, options in (
-                (MODEL, OPTIONS),
-                (MODELS[1], {**OPTIONS, "num_predict": MAX_REPLY}),
-            ):
-                request = ChatRequest("ollama", server.url, model, options, prompt_words=12)
+            for options in (OPTIONS, LONG):
+                request = ChatRequest("ollama", server.url, MODEL, options, PROMPT_WORDS)
                 counts = {Sender(request, engine, seed)().counters.eval_count for seed in range(4)}
-                assert counts == {options["num_predict"]}, (model, counts)
+                assert counts == {options["num_predict"]}, counts
         finally:
             engine.close()

@@ -8,8 +8,9 @@ import httpx
 import pytest
 
 from harness.cli import main
+from harness.sim.generation import MAX_REPLY, MIN_REPLY
 from harness.sim.server import SimServer
-from harness.sim.truth import truth
+from harness.sim.truth import AGGREGATE_DEPTH, truth
 
 KEYS = {
     "max_context_gpu",
@@ -122,3 +123,53 @@ def test_bytes_per_token_is_the_growth_of_ps_size() -> None:
     grown = small["memory_at"][16384] - small["memory_at"][8192]
     assert grown / 8192 == small["bytes_per_token"]
     assert truth("rtx4080-16gb", "gemma3:12b")["bytes_per_token"] == 65536 + 1024
+
+
+def test_aggregate_is_taken_at_the_depth_asked() -> None:
+    """Shallow sequences read less KV: faster at every slot count, compute bound sooner."""
+    deep = truth("ryzen16-128gb", "gemma3:4b")
+    shallow = truth("ryzen16-128gb", "gemma3:4b", aggregate_depth=84)
+    assert (deep["aggregate_depth"], shallow["aggregate_depth"]) == (AGGREGATE_DEPTH, 84)
+    for slots, rate in deep["aggregate_decode_tok_s"].items():
+        assert shallow["aggregate_decode_tok_s"][slots] > rate
+    assert shallow["compute_bound_slots"] < deep["compute_bound_slots"]
+    with pytest.raises(ValueError, match="aggregate_depth"):
+        truth("ryzen16-128gb", "gemma3:4b", aggregate_depth=0)
+
+
+def test_one_slot_decodes_at_the_truth_of_its_mean_depth() -> None:
+    """The server's own eval_duration for a 40-token prompt and 64-token answer is the
+    truth's one-slot rate at the mean depth of its decode steps (41..103 deep: 40 + 64 / 2);
+    at the default depth the truth is a different rate."""
+    speed = 100.0
+    with (
+        SimServer(profile="ryzen16-128gb", speed=speed) as srv,
+        httpx.Client(base_url=srv.url, timeout=60) as c,
+    ):
+        body = c.post(
+            "/api/generate",
+            json={
+                "model": "qwen2.5:3b-instruct",
+                "prompt": "word " * 40,
+                "raw": True,
+                "stream": False,
+                "options": {"num_predict": 64, "seed": MAX_REPLY - MIN_REPLY},
+            },
+        ).json()
+    assert (body["prompt_eval_count"], body["eval_count"]) == (40, 64)
+    measured = (body["eval_count"] - 1) / (body["eval_duration"] * speed / 1e9)
+    depth = body["prompt_eval_count"] + body["eval_count"] // 2
+    rate = truth("ryzen16-128gb", "qwen2.5:3b-instruct", aggregate_depth=depth)
+    assert measured == pytest.approx(rate["aggregate_decode_tok_s"][1], rel=1e-4)
+    assert measured != pytest.approx(
+        truth("ryzen16-128gb", "qwen2.5:3b-instruct")["aggregate_decode_tok_s"][1], rel=1e-3
+    )
+
+
+def test_cli_truth_takes_the_aggregate_depth(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["sim", "truth", "--profile", "tiny", "--model", "gemma3:4b"]
+    assert main([*args, "--aggregate-depth", "64"]) == 0
+    assert json.loads(capsys.readouterr().out)["aggregate_depth"] == 64
+    with pytest.raises(SystemExit):
+        main([*args, "--aggregate-depth", "0"])
+    assert "'0' is not a positive integer" in capsys.readouterr().err
