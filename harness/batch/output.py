@@ -20,11 +20,11 @@ import uuid
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any
 
 from harness.engines.base import StreamMeasurement
 from harness.errors import ConfigError
+from harness.lifecycle import Closes
 
 
 def done_key(record: Mapping[str, Any]) -> str | None:
@@ -132,7 +132,7 @@ def recover(path: Path, errors: Counter[str] | None = None) -> set[str]:
     return done
 
 
-class OutputWriter:
+class OutputWriter(Closes):
     """Appends records to OUT (and trim events to OUT.trims.jsonl); thread-safe."""
 
     def __init__(self, path: Path, *, sync_every_s: float = 0.0) -> None:
@@ -175,17 +175,6 @@ class OutputWriter:
                     handle.flush()
                     os.fsync(handle.fileno())
                     handle.close()
-
-    def __enter__(self) -> OutputWriter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def trims_path(out: Path) -> Path:

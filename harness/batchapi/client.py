@@ -19,13 +19,13 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import httpx
 
 from harness.batch.jsonl import CHAT_URL
 from harness.errors import HarnessError
+from harness.lifecycle import Closes
 
 TERMINAL = frozenset({"completed", "failed", "cancelled", "expired"})
 # The key `harness serve-batch` requires, and the one a client sends when given none.
@@ -156,7 +156,7 @@ def parse_jsonl(data: bytes) -> list[Record]:
     return [json.loads(line) for line in data.splitlines() if line.strip()]
 
 
-class BatchApiClient:
+class BatchApiClient(Closes):
     """A client of one batch server (OpenAI's /v1/files and /v1/batches).
 
     Without `api_key`, it sends $HARNESS_BATCH_API_KEY as a bearer token when that is set,
@@ -173,17 +173,6 @@ class BatchApiClient:
 
     def close(self) -> None:
         self._http.close()
-
-    def __enter__(self) -> BatchApiClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:

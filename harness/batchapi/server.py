@@ -15,7 +15,6 @@ import socket
 import threading
 import time
 from pathlib import Path
-from types import TracebackType
 
 import uvicorn
 
@@ -26,12 +25,13 @@ from harness.batchapi.store import Store
 from harness.batchapi.worker import BatchWorker
 from harness.engines.base import Engine
 from harness.errors import ConfigError
+from harness.lifecycle import Runs
 
 log = logging.getLogger("harness.batchapi")
 START_TIMEOUT_S = 30.0
 
 
-class BatchApiServer:
+class BatchApiServer(Runs):
     """An OpenAI-compatible batch server over `engine` (see app.py for the routes).
 
     `api_key` makes every /v1 route require `Authorization: Bearer <api_key>`.
@@ -110,18 +110,6 @@ class BatchApiServer:
             self._socket.close()
         self.worker.close()
         self.store.close()
-
-    def __enter__(self) -> BatchApiServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def port(self) -> int:

@@ -43,7 +43,6 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
-from types import TracebackType
 from typing import Any, Literal
 
 from harness.concurrency.load import (
@@ -57,6 +56,7 @@ from harness.concurrency.load import (
 from harness.engines import create_engine
 from harness.engines.base import Engine, Message, StreamMeasurement
 from harness.engines.http import Timeouts
+from harness.lifecycle import Closes
 from harness.measure.gcpause import held
 from harness.measure.prompts import PromptBuilder
 
@@ -204,7 +204,7 @@ class _Worker:
         self.conn.close()
 
 
-class LoadPool:
+class LoadPool(Closes):
     """Worker processes that run the levels of one load (`with LoadPool(request) as pool`).
 
     A worker that never answers (stuck in a request, or in a deadlock) must not hang the
@@ -233,14 +233,6 @@ class LoadPool:
         self.request_timeout_s = request_timeout_s
         self._workers: list[_Worker] = []
         self._spawned = 0
-
-    def __enter__(self) -> LoadPool:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         for worker in self._workers:
@@ -537,7 +529,7 @@ class _ChatWorker:
         self.conn.close()
 
 
-class ChatPool:
+class ChatPool(Closes):
     """`chat()` for many threads, run in `processes_for(streams)` worker processes.
 
     Each calling thread is bound to one worker (round robin, at most `per_process` threads
@@ -561,14 +553,6 @@ class ChatPool:
         self._lock = threading.Lock()
         self._next = itertools.count()
         self._bound = threading.local()
-
-    def __enter__(self) -> ChatPool:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     @property
     def processes(self) -> int:

@@ -25,7 +25,6 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Literal, NoReturn
 
 import httpx
@@ -33,6 +32,7 @@ import psutil
 
 from harness import errors
 from harness.engines.retry import RetryPolicy
+from harness.lifecycle import Closes
 
 # Placeholders the launcher fills itself; a spec's `variables` may add more.
 BUILTIN_PLACEHOLDERS: tuple[str, ...] = ("num_ctx", "port", "host", "num_parallel", "python")
@@ -154,7 +154,7 @@ def process_tree_rss(pid: int) -> dict[int, int]:
     return rss
 
 
-class Launcher:
+class Launcher(Closes):
     """Owns one server process at a time; `ensure(num_ctx)` gives a ready base URL."""
 
     def __init__(self, spec: LaunchSpec) -> None:
@@ -169,17 +169,6 @@ class Launcher:
         self.url: str | None = None
         self.num_ctx: int | None = None
         self.log_path: Path | None = None
-
-    def __enter__(self) -> Launcher:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     @property
     def pid(self) -> int | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from types import TracebackType
 from typing import Any
 
 from harness.hardware.backends.base import Backend, BackendSet
@@ -20,11 +19,12 @@ from harness.hardware.summary import (
     build_series,
     summarize_metrics,
 )
+from harness.lifecycle import Runs
 
 OverBudgetCallback = Callable[[Violation], None]
 
 
-class HardwareSampler:
+class HardwareSampler(Runs):
     """Samples every backend on daemon threads between `start()` and `stop()`.
 
     One thread per backend, so a slow HTTP backend (a busy server answering /api/ps
@@ -131,18 +131,6 @@ class HardwareSampler:
         except Exception as exc:  # the readings are worth keeping without the details
             self._record_error(backend.name, exc)
             return {}
-
-    def __enter__(self) -> HardwareSampler:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- used by the measuring code -----------------------------------------------------
 

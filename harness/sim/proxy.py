@@ -30,8 +30,9 @@ import struct
 import threading
 import time
 from dataclasses import dataclass
-from types import TracebackType
 from urllib.parse import urlsplit
+
+from harness.lifecycle import Runs
 
 FAULT_KINDS: tuple[str, ...] = ("cut", "reset", "garbage", "stall", "split")
 _METHOD = re.compile(rb"^(GET|POST|PUT|DELETE|HEAD|OPTIONS|PATCH) ")
@@ -50,7 +51,7 @@ class WireFault:
     garbage: bytes
 
 
-class FaultProxy:
+class FaultProxy(Runs):
     """Relays 127.0.0.1:<port> to `target_url`, damaging responses with probability `rate`."""
 
     def __init__(
@@ -96,18 +97,6 @@ class FaultProxy:
             _shut(conn)
         for thread in threads:
             thread.join(5.0)
-
-    def __enter__(self) -> FaultProxy:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- plumbing ----------------------------------------------------------------------------
     def _spawn(self, target: object, *args: object) -> None:

@@ -14,9 +14,9 @@ import threading
 import time
 from collections import OrderedDict
 from http.server import ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 
+from harness.lifecycle import Runs
 from harness.sim.behaviour import Behaviour
 from harness.sim.faults import FaultSpec
 from harness.sim.handler import Handler
@@ -36,7 +36,7 @@ class _HTTPServer(ThreadingHTTPServer):
     app: SimServer
 
 
-class SimServer:
+class SimServer(Runs):
     """An Ollama-compatible server with a simulated machine behind it (see OLLAMA.md).
 
     `profile` names a hardware profile; `speed` divides every simulated duration (50 means
@@ -112,18 +112,6 @@ class SimServer:
         httpd.server_close()
         if self._thread is not None:
             self._thread.join(5.0)
-
-    def __enter__(self) -> SimServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def port(self) -> int:
