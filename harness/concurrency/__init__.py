@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from harness.concurrency.capacity import MemoryModel, capacity_entry, job_hours
-from harness.concurrency.cell import CellState, DeviceBudget, run_cell
+from harness.concurrency.cell import CellState, run_cell
 from harness.concurrency.load import LoadSample, closed_loop, open_loop, poisson_offsets_ns
 from harness.concurrency.report import summary_notes, table_lines
 from harness.concurrency.section import ConcurrencySection, parse_concurrency
@@ -25,7 +25,6 @@ __all__ = [
     "CellState",
     "ChatRequest",
     "ConcurrencySection",
-    "DeviceBudget",
     "LoadPool",
     "LoadSample",
     "MemoryModel",

@@ -24,6 +24,7 @@ from harness.concurrency.sweep import SweepPlan, run_sweep
 from harness.concurrency.workers import ChatRequest
 from harness.engines import Engine
 from harness.engines.loading import load_model
+from harness.limits.probe import Capacity
 from harness.measure.prompts import PromptBuilder, calibrate
 
 # Both past any sliding window (so memory is linear in num_ctx) and inside every model's
@@ -31,20 +32,12 @@ from harness.measure.prompts import PromptBuilder, calibrate
 PROBE_CONTEXTS = (8192, 16384)
 
 
-@dataclass(frozen=True)
-class DeviceBudget:
-    """Where the capacity is judged: GPU or RAM, and how many bytes a model may take there."""
-
-    gpu: bool
-    available_bytes: float | None
-
-
 @dataclass
 class CellState:
     """What later cells of the same model reuse: memory lines by P, and the budget."""
 
     lines: dict[int, tuple[float, float]] = field(default_factory=dict)
-    budget: DeviceBudget | None = None
+    budget: Capacity | None = None
 
 
 def run_cell(
@@ -55,7 +48,7 @@ def run_cell(
     plan: SlotPlan,
     source: ServerSource,
     scale: float,
-    read_budget: Callable[[Engine], DeviceBudget],
+    read_budget: Callable[[Engine], Capacity],
     state: CellState,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The `concurrency[]` entries of this cell (one per P) and its `capacity` entry."""

@@ -16,23 +16,24 @@ starts its own simulator per slot value (same profile and speed as the session's
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from harness.api import HarnessRun
-from harness.concurrency import CellState, DeviceBudget, ServerSource, run_cell, slot_plan
+from harness.concurrency import CellState, ServerSource, run_cell, slot_plan
 from harness.concurrency.cell import PROBE_CONTEXTS
 from harness.concurrency.report import NOTE_PREFIX, summary_notes
 from harness.concurrency.servers import loaded_size
 from harness.engines import Engine
 from harness.engines.loading import load_model
 from harness.errors import ConfigError
-from harness.limits.probe import capacity
+from harness.limits.probe import Capacity, capacity
 from harness.results.schema import CapacityEntry
 
 
-def _budget_reader(harness_run: HarnessRun, model: str) -> Callable[[Engine], DeviceBudget]:
+def _budget_reader(harness_run: HarnessRun, model: str) -> Callable[[Engine], Capacity]:
     """The memory budget, less what a loaded runner takes beyond its /api/ps size.
 
     /api/ps leaves out the runner's own overhead (the CUDA context, ~0.4 GiB on a real
@@ -40,7 +41,7 @@ def _budget_reader(harness_run: HarnessRun, model: str) -> Callable[[Engine], De
     slots that spill.
     """
 
-    def read(engine: Engine) -> DeviceBudget:
+    def read(engine: Engine) -> Capacity:
         sampler = harness_run.new_sampler(engine)
         sampler.start()
         try:
@@ -52,14 +53,16 @@ def _budget_reader(harness_run: HarnessRun, model: str) -> Callable[[Engine], De
         summary = sampler.summary()
         cap = capacity(summary, harness_run.budget)
         if cap.available_bytes is None:
-            return DeviceBudget(gpu=cap.gpu, available_bytes=None)
+            return cap
         overhead = _runner_overhead(summary, cap.gpu, size)
-        return DeviceBudget(gpu=cap.gpu, available_bytes=cap.available_bytes - overhead)
+        return replace(cap, available_bytes=cap.available_bytes - overhead)
 
     return read
 
 
-def _runner_overhead(summary: dict[str, Any], gpu: bool, size: Any) -> int:
+def _runner_overhead(
+    summary: dict[str, Any], gpu: bool, size: tuple[int, int, int | None] | None
+) -> int:
     if size is None:
         return 0
     overall = summary.get("overall") or {}
