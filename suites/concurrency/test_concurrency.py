@@ -59,7 +59,9 @@ def _budget_reader(harness_run: HarnessRun, model: str) -> Callable[[Engine], De
     return read
 
 
-def _runner_overhead(summary: dict[str, Any], gpu: bool, size: Any) -> int:
+def _runner_overhead(
+    summary: dict[str, Any], gpu: bool, size: tuple[int, int, int | None] | None
+) -> int:
     if size is None:
         return 0
     overall = summary.get("overall") or {}

@@ -65,7 +65,8 @@ def _closed_loop_at_1000x(streams: int, requests: int) -> tuple[list[LoadSample]
 
 def _one_request_s() -> float:
     """One request's modelled duration at one slot (simulated seconds)."""
-    return OPTIONS["num_predict"] / truth(PROFILE, MODEL)["aggregate_decode_tok_s"][1]
+    one_slot_tok_s: float = truth(PROFILE, MODEL)["aggregate_decode_tok_s"][1]
+    return OPTIONS["num_predict"] / one_slot_tok_s
 
 
 def _capacity_tok_s(streams: int = TOP_STREAMS) -> float:
@@ -92,7 +93,7 @@ def speed() -> float:
     turnaround what level 2, keeping the slot busy, did not).
     """
     one_request_s = _one_request_s()
-    top_rate = max(max(truth(PROFILE, m)["aggregate_decode_tok_s"].values()) for m in MODELS)
+    top_rate: float = max(max(truth(PROFILE, m)["aggregate_decode_tok_s"].values()) for m in MODELS)
     with (
         WakeNoise() as noise,
         SimServer(profile=PROFILE) as probe,
