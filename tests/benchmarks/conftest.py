@@ -187,18 +187,15 @@ def sim_streams() -> Callable[..., TimingErrors]:
         num_predict: int = 20,
         speed: float = 1.0,
         per_process: int = STREAMS_PER_PROCESS,
-    ) -> Any:
-        with ExitStack() as stack:
-            pools: list[LoadPool] = []
-            # Registered first, so it runs last: the workers hang up after the simulator
-            # stopped, or its idle threads would log every reset connection.
-            stack.callback(lambda: [pool.close() for pool in pools])
-            sim = stack.enter_context(
-                remote_sim(profile="tiny", speed=speed, num_parallel=concurrency)
-            )
-            options = {"num_predict": num_predict, "num_ctx": 2048}
-            request = ChatRequest("ollama", sim.url, MODEL, options, factory=TracedOllama)
-            pools.append(LoadPool(request, per_process))
-            return drive(sim, pools[0], concurrency, requests)
+    ) -> TimingErrors:
+        # The pool opens inside the simulator's block but closes after it, from the outer
+        # stack: the workers hang up after the simulator stopped, or its idle threads would
+        # log every reset connection.
+        with ExitStack() as after_sim:
+            with remote_sim(profile="tiny", speed=speed, num_parallel=concurrency) as sim:
+                options = {"num_predict": num_predict, "num_ctx": 2048}
+                request = ChatRequest("ollama", sim.url, MODEL, options, factory=TracedOllama)
+                pool = after_sim.enter_context(LoadPool(request, per_process))
+                return drive(sim, pool, concurrency, requests)
 
     return run

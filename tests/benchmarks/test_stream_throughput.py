@@ -201,7 +201,7 @@ def test_stream_parse_rate(benchmark: BenchmarkFixture, replay: tuple[str, int])
         benchmark.pedantic(interleaved, rounds=1)
     finally:
         ours.close()
-        off.close()
+        off.close()  # type: ignore[no-untyped-call]  # ollama's Client.close has no annotations
         bare.close()
     median = {name: statistics.median(r) for name, r in rates.items()}
     benchmark.extra_info.update({f"{name}_chunks_per_s": round(v) for name, v in median.items()})

@@ -10,6 +10,7 @@ import json
 import re
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,8 @@ import pytest
 from harness.errors import ResultsError
 from harness.matrix.registry import Registry as SuiteRegistry
 from harness.matrix.registry import ResultSection, Suite, active
-from harness.results.writer import SCHEMA, payload_from_jsonl
+from harness.results.schema import SCHEMA
+from harness.results.writer import payload_from_jsonl
 
 MATRIX = """\
 version: 1
@@ -185,7 +187,7 @@ def test_an_option_declared_twice_stops_the_session(with_option: pytest.Pytester
     result.stderr.fnmatch_lines(["*option --engine*of suite 'other' is declared by the harness*"])
 
 
-def _jsonl(path: Path, *records: dict[str, object]) -> Path:
+def _jsonl(path: Path, *records: Mapping[str, object]) -> Path:
     header = {"schema": SCHEMA, "run_id": "r", "started_at": "t", "fingerprint": {}}
     path.write_text("\n".join(json.dumps(r) for r in (header, *records)) + "\n")
     return path

@@ -17,7 +17,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from harness.engines.base import ServerCounters, StreamMeasurement
+from harness.engines.base import ContextControl, ServerCounters, StreamMeasurement
 from harness.engines.http import Timeouts
 from harness.errors import ServerError
 
@@ -25,10 +25,19 @@ CRASH_CODE = 3
 
 
 class FakeEngine:
+    """A whole `Engine`, so that it is a factory a ChatRequest takes; only chat() does work."""
+
     kind = "fake"
+    context_control: ContextControl = "none"  # it ignores num_ctx
 
     def __init__(self, base_url: str, timeouts: Timeouts | None = None) -> None:
         self.base_url = base_url
+
+    def version(self) -> str:
+        return "fake"
+
+    def check(self) -> None:
+        pass
 
     def chat(self, model: str, messages: Sequence[Any], **kwargs: Any) -> StreamMeasurement:
         if self.base_url == "fake://engine-error":

@@ -59,8 +59,8 @@ def test_busy_when_the_load_before_or_other_work_meanwhile_exceeds_the_cores(
 
 
 def test_other_work_is_the_machines_busy_time_less_this_process_trees() -> None:
-    readings = {"wall": [0.0, 2.0], "busy": [10.0, 13.0], "own": [5.0, 6.0]}
-    meter = bf.OtherWork(*(iter(v).__next__ for v in readings.values()), cpus=2)
+    wall, busy, own = iter([0.0, 2.0]), iter([10.0, 13.0]), iter([5.0, 6.0])
+    meter = bf.OtherWork(wall.__next__, busy.__next__, own.__next__, cpus=2)
     assert meter.share() == 0.5  # 3 s busy, 1 s of it ours: 2 s of 2 cores x 2 s
 
 
@@ -122,7 +122,8 @@ def test_which_benchmarks_exist_needs_every_file_collected(tmp_path: Path) -> No
         (tmp_path / name).touch()
     a, b, other = tmp_path / "test_a.py", tmp_path / "test_b.py", tmp_path / "x" / "test_c.py"
     items = [(a, "test_one"), (a, "test_two[1]"), (b, "test_three"), (other, "test_elsewhere")]
-    assert bf.existing_benchmarks(items, tmp_path) == {"test_one", "test_two[1]", "test_three"}
+    expected = frozenset({"test_one", "test_two[1]", "test_three"})
+    assert bf.existing_benchmarks(items, tmp_path) == expected
     assert bf.existing_benchmarks(items[:2], tmp_path) is None  # test_b.py not collected
     assert bf.existing_benchmarks([], tmp_path / "x") is None
 

@@ -30,7 +30,7 @@ def sim_client() -> Iterator[OllamaEngine]:
 
 
 def test_short_and_long_answers_give_the_same_decode_rate(sim_client: OllamaEngine) -> None:
-    rates = {}
+    rates: dict[int, float | None] = {}
     for n in (2, 3, 9, 64):
         got = sim_client.chat("gemma3:4b", PROMPT, options={"num_predict": n, "temperature": 0})
         assert got.counters.eval_count == n

@@ -14,7 +14,9 @@ from harness.measure.procedure import _context_block
 
 
 def _sse(*contents: str, usage: dict[str, int] | None = None) -> bytes:
-    events = [{"choices": [{"delta": {"role": "assistant"}, "finish_reason": None}]}]
+    events: list[dict[str, Any]] = [
+        {"choices": [{"delta": {"role": "assistant"}, "finish_reason": None}]}
+    ]
     events += [{"choices": [{"delta": {"content": c}, "finish_reason": None}]} for c in contents]
     events.append({"choices": [{"delta": {}, "finish_reason": "stop"}]})
     if usage:

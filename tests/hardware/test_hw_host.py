@@ -14,6 +14,7 @@ import pytest
 
 from harness.hardware.backends import host, procs
 from harness.hardware.backends.host import HostBackend
+from harness.hardware.backends.procfile import ProcFile
 from harness.hardware.backends.procs import ServerProcessTracker, find_server_process
 
 
@@ -184,7 +185,8 @@ def test_the_tree_is_read_from_proc_children_files(child: subprocess.Popen[bytes
             proc.kill()
         grand.kill()
         grand.wait()
-        grand.stdout.close()
+        if grand.stdout is not None:
+            grand.stdout.close()
 
 
 def test_without_proc_children_files_psutil_walks_the_tree(
@@ -207,23 +209,23 @@ def test_missing_pid_has_no_descendants() -> None:
 def test_proc_file_rereads_grows_and_fails_cleanly(tmp_path: Any) -> None:
     path = tmp_path / "big"
     path.write_bytes(b"x" * 20_000)
-    big = host.ProcFile(str(path))
+    big = ProcFile(str(path))
     assert big.read() == b"x" * 20_000  # larger than the first buffer
     path.write_bytes(b"new")
     assert big.read() == b"new"  # read again from offset 0, through the same descriptor
     big.close()
-    missing = host.ProcFile(str(tmp_path / "missing"))
+    missing = ProcFile(str(tmp_path / "missing"))
     assert missing.read() is None
     assert missing.read() is None
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/stat"), reason="Linux /proc only")
 def test_cpu_times_from_proc_stat_match_psutils() -> None:
-    total, idle = host._cpu_times(host.ProcFile("/proc/stat"))
+    total, idle = host._cpu_times(ProcFile("/proc/stat"))
     times = psutil.cpu_times()
     # Same fields, in clock ticks instead of seconds: the idle share agrees.
     assert idle / total == pytest.approx(host._idle(times) / sum(times), abs=0.01)
-    fallback = host._cpu_times(host.ProcFile("/nonexistent/stat"))
+    fallback = host._cpu_times(ProcFile("/nonexistent/stat"))
     assert fallback[1] / fallback[0] == pytest.approx(idle / total, abs=0.01)
 
 

@@ -238,7 +238,7 @@ def test_the_closing_reading_starts_after_stop_even_when_a_poll_is_under_way(
     backend = make_backend("slow", **gpu(1 * GIB))
     entered, release = threading.Event(), threading.Event()
     started_at: list[int] = []
-    plain = backend.sample
+    plain: Callable[[], dict[str, float]] = backend.sample  # make_backend is typed Any
 
     def sample() -> dict[str, float]:
         started_at.append(time.perf_counter_ns())

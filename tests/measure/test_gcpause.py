@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -22,6 +23,20 @@ def _collector_on() -> Iterator[None]:
         gc.enable()
     else:
         gc.disable()
+
+
+def _count_collections(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A list that gets a 1 for each gc.collect() call, which then collects nothing."""
+    collected: list[int] = []
+
+    def collect(*args: object) -> int:
+        collected.append(1)
+        return 0
+
+    # gcpause.gc is this same module (as gcpause.time is time): gcpause looks the function
+    # up on it at each call, so patching it here is what gcpause sees.
+    monkeypatch.setattr(gc, "collect", collect)
+    return collected
 
 
 def test_off_inside_and_back_on_after() -> None:
@@ -78,10 +93,9 @@ def test_an_exception_still_closes_the_window() -> None:
 def test_windows_held_open_too_long_collect_before_the_next_opens(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    collected: list[int] = []
-    monkeypatch.setattr(gcpause.gc, "collect", lambda *a: collected.append(1) or 0)
+    collected = _count_collections(monkeypatch)
     now = [1000.0]
-    monkeypatch.setattr(gcpause.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
     with gcpause.paused():
         with gcpause.paused():
             assert collected == []  # within MAX_HOLD_S: no collection
@@ -92,10 +106,9 @@ def test_windows_held_open_too_long_collect_before_the_next_opens(
 
 
 def test_held_collects_first_then_never_inside(monkeypatch: pytest.MonkeyPatch) -> None:
-    collected: list[int] = []
-    monkeypatch.setattr(gcpause.gc, "collect", lambda *a: collected.append(1) or 0)
+    collected = _count_collections(monkeypatch)
     now = [1000.0]
-    monkeypatch.setattr(gcpause.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
     with gcpause.held():
         assert collected == [1]  # before the run, while nothing is timed
         assert not gc.isenabled()
@@ -111,8 +124,7 @@ def test_held_collects_first_then_never_inside(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_held_inside_an_open_window_does_not_collect(monkeypatch: pytest.MonkeyPatch) -> None:
-    collected: list[int] = []
-    monkeypatch.setattr(gcpause.gc, "collect", lambda *a: collected.append(1) or 0)
+    collected = _count_collections(monkeypatch)
     with gcpause.paused(), gcpause.held():
         assert not gc.isenabled()
     assert collected == []  # another thread's window may be timing: no pause inside it

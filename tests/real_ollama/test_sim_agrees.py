@@ -112,7 +112,7 @@ def run_scenario(base_url: str) -> dict[str, Answer]:
         # One token comes with the prompt's last batch: no decode step, no eval_duration.
         one = {**generate, "stream": False, "options": {**_options(NUM_CTX), "num_predict": 1}}
         out["one_token"] = _ndjson(client, "/api/generate", one)
-        overlong = {**chat, "messages": [{"role": "user", "content": OVERLONG}]}
+        overlong: dict[str, Any] = {**chat, "messages": [{"role": "user", "content": OVERLONG}]}
         overlong["options"] = {**_options(RELOAD_CTX), "num_predict": 2}
         out["overlong"] = _ndjson(client, "/api/chat", overlong)
         out["ps_reloaded"] = Answer(200, _entry(get("/api/ps").json()))

@@ -5,16 +5,12 @@ from __future__ import annotations
 import html
 import re
 import struct
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from harness.report import render_run
-
-if TYPE_CHECKING:
-    from conftest import ChromiumRun, Payloads
-
-WriteRun = Callable[[dict[str, Any]], Path]
+from tests.report.chromium import ChromiumRun
+from tests.report.payloads import Payloads, WriteRun
 
 SCRIPT = "<script>document.title='PWNED'</script>"
 IMG = "<img src=x onerror=\"document.documentElement.setAttribute('data-pwned','1')\">"

@@ -1,17 +1,12 @@
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from harness.cli import main
+from tests.report.payloads import Payloads, WriteRun
 
-if TYPE_CHECKING:
-    from conftest import Payloads
-
-WriteRun = Callable[[dict[str, Any]], Path]
 NAMES = ["report.html", "matrix.md", "matrix.csv"]
 
 

@@ -2,13 +2,10 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import TYPE_CHECKING
 
 from harness.plan.render import CSV_COLUMNS
 from harness.report import csvout
-
-if TYPE_CHECKING:
-    from conftest import Payloads
+from tests.report.payloads import Payloads
 
 EXPECTED_COLUMNS = [
     "id", "model", "num_ctx", "verdict", "outcome", "ttft_s_p50", "ttft_s_p90",

@@ -4,20 +4,14 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from harness.errors import ResultsError
 from harness.report import render_run
 from harness.report.render import render_html
-
-if TYPE_CHECKING:
-    from conftest import Payloads
-
-WriteRun = Callable[[dict[str, Any]], Path]
+from tests.report.payloads import Payloads, WriteRun
 
 
 def _section_ids(html: str) -> set[str]:

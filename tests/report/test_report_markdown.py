@@ -2,12 +2,10 @@ from __future__ import annotations
 
 import html
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from harness.report import markdown
-
-if TYPE_CHECKING:
-    from conftest import Payloads
+from tests.report.payloads import Payloads
 
 UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
 

@@ -157,10 +157,11 @@ def test_a_throughput_case_reads_typed() -> None:
 
     case = Case.from_json(throughput_case("conversation", 0.14))
     assert case.throughput is not None
-    assert [(e.strategy, e.size, e.total_s) for e in case.throughput] == [
-        ("conversation", 100, pytest.approx(14.0)),
-        ("conversation", 1000, pytest.approx(140.0)),
+    assert [(e.strategy, e.size) for e in case.throughput] == [
+        ("conversation", 100),
+        ("conversation", 1000),
     ]
+    assert [e.total_s for e in case.throughput] == pytest.approx([14.0, 140.0])
     assert case.throughput[0].tokens_s == pytest.approx((350 + 3) * 100 / 14.0)
     ex = case.extrapolation
     assert ex is not None

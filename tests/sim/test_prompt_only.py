@@ -3,6 +3,8 @@ what it counts, what it shows, and how a chat is collated (Ollama's template.go)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import httpx
 import pytest
 
@@ -12,7 +14,7 @@ from harness.sim.tokens import BOS, ChatTemplate, prompt_only_chat, turns
 BARE = "gemma3:270m"
 
 
-def _count(http: httpx.Client, path: str, body: dict[str, object]) -> int:
+def _count(http: httpx.Client, path: str, body: Mapping[str, object]) -> int:
     body = {**body, "stream": False, "options": {"num_predict": 1}}
     answer = http.post(path, json=body)
     assert answer.status_code == 200, answer.text
