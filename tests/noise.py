@@ -17,12 +17,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from types import TracebackType
+
+from harness.lifecycle import Runs
 
 PERIOD_S = 0.001
 
 
-class WakeNoise:
+class WakeNoise(Runs):
     """Records how late a sleeping thread wakes for as long as the `with` block runs."""
 
     def __init__(self, period_s: float = PERIOD_S) -> None:
@@ -38,16 +39,10 @@ class WakeNoise:
                 return
             self.lateness_s.append(max(0.0, time.perf_counter() - asked - self.period_s))
 
-    def __enter__(self) -> WakeNoise:
+    def start(self) -> None:
         self._thread.start()
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def stop(self) -> None:
         self._stop.set()
         self._thread.join()
 

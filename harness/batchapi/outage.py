@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import socket
 import threading
-from types import TracebackType
 from urllib.parse import urlsplit
 
+from harness.lifecycle import Runs
 
-class OutageProxy:
-    """Relays 127.0.0.1:<port> to `target_url`; `down()` and `up()` switch it."""
+
+class OutageProxy(Runs):
+    """Relays 127.0.0.1:<port> to `target_url`; `down()` and `up()` switch it (`with`
+    brings it up and takes it down)."""
 
     def __init__(self, target_url: str) -> None:
         parts = urlsplit(target_url)
@@ -47,19 +49,7 @@ class OutageProxy:
             _shut(conn)
         self._join()
 
-    close = down
-
-    def __enter__(self) -> OutageProxy:
-        self.up()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.down()
+    start, stop, close = up, down, down
 
     def _spawn(self, target: object, *args: object) -> None:
         thread = threading.Thread(target=target, args=args, daemon=True)  # type: ignore[arg-type]
